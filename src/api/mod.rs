@@ -1,0 +1,150 @@
+//! The HTTP API (SPEC section 3): routing, shared state, request ids, logs and
+//! metrics. One file per resource; handlers call the application modules.
+
+pub mod error;
+pub mod health;
+pub mod openapi;
+pub mod org;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub use error::ApiError;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{Db, DbConn};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The configuration in effect.
+    pub config: Arc<Config>,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Runs a blocking read on the database thread pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        web::block(move || {
+            let mut conn = db.reader()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// Rows per page, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The validated limit.
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n @ 1..=200) => Ok(n),
+            Some(_) => Err(ApiError::invalid_field(
+                "limit",
+                "must be between 1 and 200",
+            )),
+        }
+    }
+}
+
+/// The list envelope: `{items, next_cursor}`.
+#[derive(Serialize, ToSchema)]
+pub struct List<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// Pass as `?cursor=` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Mounts every route on an actix `App`.
+pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
+    let json_limit = state.config.json_limit_bytes;
+    cfg.app_data(web::Data::new(state))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(json_limit)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
+        .service(
+            web::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi::openapi_json))
+                .route("/org/units", web::get().to(org::list_units))
+                .route("/posts", web::get().to(org::list_posts)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every request an id (kept from the client if sane), logs one line per
+/// request with it, and feeds the metrics.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(crate::store::new_id);
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let (method, path) = (req.method().to_string(), req.path().to_owned());
+    let span = tracing::info_span!("request", request_id = %id);
+    let _entered = span.enter();
+    let mut res = next.call(req).await?;
+    let micros = started.elapsed().as_micros() as u64;
+    let status = res.status().as_u16();
+    if let Some(m) = metrics {
+        m.record(status, micros);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    tracing::info!(%method, %path, status, micros, "request");
+    Ok(res)
+}

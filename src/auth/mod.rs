@@ -1,0 +1,3 @@
+//! Identity: password hashing (and, with the auth issue, tokens and sessions).
+
+pub mod password;

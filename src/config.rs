@@ -1,0 +1,286 @@
+//! Configuration: defaults, then `daftar.toml` (or `$DAFTAR_CONFIG`), then
+//! `DAFTAR_*` environment variables (`a.b` is `DAFTAR_A__B`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration of a Daftar deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database, search index, blobs and PKI live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; otherwise a SQLite path (default: `daftar.db` in `data_dir`).
+    pub database_url: Option<String>,
+    /// Address the HTTP(S) server listens on.
+    pub listen: String,
+    /// Public URL of the server, for links in email.
+    pub base_url: Option<String>,
+    /// Database connections in the pool.
+    pub db_pool_size: u32,
+    /// `FULL` (default: every commit survives power loss) or `NORMAL` for SQLite.
+    pub sqlite_synchronous: String,
+    /// Largest JSON request body accepted, in bytes.
+    pub json_limit_bytes: usize,
+    /// HTTPS settings.
+    pub tls: TlsConfig,
+    /// Outgoing mail.
+    pub smtp: SmtpConfig,
+    /// Log filter, e.g. `info` or `daftar=debug`.
+    pub log: String,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+/// HTTPS is served when both paths are set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// SMTP relay for notifications.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@host`.
+    pub url: Option<String>,
+    /// The From address.
+    pub from: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./daftar-data/"),
+            database_url: None,
+            listen: "127.0.0.1:8080".into(),
+            base_url: None,
+            db_pool_size: 16,
+            sqlite_synchronous: "FULL".into(),
+            json_limit_bytes: 256 * 1024,
+            tls: TlsConfig::default(),
+            smtp: SmtpConfig::default(),
+            log: "info".into(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Top-level keys that environment variables may set; other `DAFTAR_*`
+/// variables (e.g. `DAFTAR_CONFIG`, test settings) are not configuration keys.
+const ENV_KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "listen",
+    "base_url",
+    "db_pool_size",
+    "sqlite_synchronous",
+    "json_limit_bytes",
+    "tls",
+    "smtp",
+    "log",
+    "log_format",
+];
+
+impl Config {
+    /// Loads the configuration from the working directory and the process environment.
+    pub fn load() -> Result<Config, String> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let path = std::env::var_os("DAFTAR_CONFIG").map(PathBuf::from);
+        Config::load_from(path.as_deref(), &vars)
+    }
+
+    /// Loads from an explicit file (or `./daftar.toml` if present) and variables.
+    pub fn load_from(path: Option<&Path>, vars: &[(String, String)]) -> Result<Config, String> {
+        let mut table = match path {
+            Some(p) => read_table(p)?,
+            None if Path::new("daftar.toml").exists() => read_table(Path::new("daftar.toml"))?,
+            None => toml::Table::new(),
+        };
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("DAFTAR_") else {
+                continue;
+            };
+            let keys: Vec<String> = rest
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            if !ENV_KEYS.contains(&keys[0].as_str()) {
+                continue;
+            }
+            set_path(&mut table, &keys, env_value(value))
+                .map_err(|e| format!("environment variable {name}: {e}"))?;
+        }
+        // Round-trip through text so a type error carries a span naming the key
+        // (but never the value, which may be a secret).
+        let merged = toml::to_string(&table).map_err(|e| format!("invalid configuration: {e}"))?;
+        let config: Config = toml::from_str(&merged).map_err(|e| {
+            let key = e
+                .span()
+                .map(|s| {
+                    let start = merged[..s.start].rfind('\n').map_or(0, |i| i + 1);
+                    merged[start..]
+                        .split(['=', '\n'])
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_owned()
+                })
+                .filter(|k| !k.is_empty());
+            match key {
+                Some(k) => format!("invalid configuration: `{k}`: {}", e.message().trim()),
+                None => format!("invalid configuration: {}", e.message().trim()),
+            }
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "invalid configuration: listen `{}` is not host:port",
+                self.listen
+            ));
+        }
+        if !matches!(
+            self.sqlite_synchronous.as_str(),
+            "FULL" | "NORMAL" | "EXTRA"
+        ) {
+            return Err(
+                "invalid configuration: sqlite_synchronous must be FULL, NORMAL or EXTRA".into(),
+            );
+        }
+        if self.db_pool_size == 0 {
+            return Err("invalid configuration: db_pool_size must be at least 1".into());
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err("invalid configuration: set both tls.cert and tls.key, or neither".into());
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err("invalid configuration: log_format must be text or json".into());
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one or the SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => self
+                .data_dir
+                .join("daftar.db")
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start].matches('\n').count() + 1)
+            .unwrap_or(1);
+        format!("{}:{line}: {}", path.display(), e.message())
+    })
+}
+
+/// Environment values are typed like TOML scalars when they parse as one
+/// (`8`, `true`), and are strings otherwise (paths, URLs).
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().expect("at least one key");
+    let mut here = table;
+    for key in parents {
+        let entry = here
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        here = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{key}` is not a table"))?;
+    }
+    // A numeric-looking value for a string key (e.g. a password) stays a string.
+    let value = match (here.get(last), value) {
+        (Some(toml::Value::String(_)), toml::Value::Integer(i)) => {
+            toml::Value::String(i.to_string())
+        }
+        (_, v) => v,
+    };
+    here.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "./daftar-data/daftar.db");
+    }
+
+    #[test]
+    fn env_overrides_file_and_nests() {
+        let dir = std::env::temp_dir().join(format!("daftar-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("daftar.toml");
+        std::fs::write(&f, "listen = \"0.0.0.0:9000\"\n[smtp]\nfrom = \"a@b\"\n").unwrap();
+        let c = Config::load_from(
+            Some(&f),
+            &vars(&[
+                ("DAFTAR_LISTEN", "127.0.0.1:1"),
+                ("DAFTAR_SMTP__URL", "smtp://127.0.0.1:2525"),
+                ("DAFTAR_DB_POOL_SIZE", "4"),
+                ("DAFTAR_TEST_POSTGRES_URL", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.smtp.url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(c.smtp.from.as_deref(), Some("a@b"));
+        assert_eq!(c.db_pool_size, 4);
+    }
+
+    #[test]
+    fn bad_config_is_a_one_line_error() {
+        let e = Config::load_from(None, &vars(&[("DAFTAR_LISTEN", "nowhere")])).unwrap_err();
+        assert!(e.contains("listen"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = Config::load_from(None, &vars(&[("DAFTAR_DB_POOL_SIZE", "many")])).unwrap_err();
+        assert!(e.contains("db_pool_size"), "{e}");
+        let dir = std::env::temp_dir().join(format!("daftar-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("daftar.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:1\"\nnonsense = 3\n").unwrap();
+        let e = Config::load_from(Some(&f), &[]).unwrap_err();
+        assert!(e.contains("nonsense"), "{e}");
+    }
+}

@@ -1,0 +1,15 @@
+//! Daftar: paperless file noting and file movement for government.
+//!
+//! Data flows one way: HTTP / CLI → application modules (`org`, …) → the pure
+//! [`domain`] → the [`store`] and other adapters.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod metrics;
+pub mod org;
+pub mod server;
+pub mod store;

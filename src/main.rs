@@ -1,0 +1,5 @@
+//! The `daftar` command.
+
+fn main() -> std::process::ExitCode {
+    daftar::cli::main()
+}

@@ -1,0 +1,54 @@
+//! Start-up: bind the listener, build the app, run until stopped.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, middleware};
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Db;
+
+/// A bound, not yet running server.
+pub struct Server {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl Server {
+    /// Binds `config.listen` (port 0 picks a free port, as tests do).
+    pub fn build(config: Config, db: Db) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(&config.listen)?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        };
+        let server = HttpServer::new(move || {
+            let state = state.clone();
+            App::new()
+                .wrap(middleware::from_fn(api::observe))
+                .configure(move |cfg| api::configure(cfg, state))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Server { port, server })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,260 @@
+//! Storage: diesel over SQLite (default) or PostgreSQL, chosen at run time
+//! from the database URL, with the migrations embedded in the binary.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// One connection to either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// A PostgreSQL connection (production).
+    Postgres(diesel::PgConnection),
+    /// A SQLite connection (the embedded default).
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// The SQL backend behind a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://` and `postgresql://` are PostgreSQL; anything else is a SQLite path.
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A storage failure, described without SQL text or secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or opened.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(e: r2d2::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// Opens connections of the right backend with the right session settings.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    url: String,
+    backend: Backend,
+    synchronous: String,
+}
+
+impl Connector {
+    fn open(&self) -> Result<DbConn, ConnectionError> {
+        match self.backend {
+            Backend::Postgres => Ok(DbConn::Postgres(diesel::PgConnection::establish(
+                &self.url,
+            )?)),
+            Backend::Sqlite => {
+                let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                let mut c = diesel::SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the writer; busy_timeout waits out
+                // another process's write instead of failing; foreign keys are
+                // off by default in SQLite.
+                c.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                    self.synchronous
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+}
+
+impl ManageConnection for Connector {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        self.open().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// A pooled connection.
+pub type Conn = PooledConnection<Connector>;
+
+/// The database: a pool of readers and, on SQLite, one dedicated writer
+/// connection so writers queue in-process instead of spinning on SQLite's lock.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    read: Pool<Connector>,
+    write: Pool<Connector>,
+}
+
+impl Db {
+    /// Connects, creating the SQLite file and its directory if needed.
+    pub fn connect(url: &str, pool_size: u32, synchronous: &str) -> Result<Db, StoreError> {
+        let backend = Backend::of_url(url);
+        if backend == Backend::Sqlite {
+            let path = std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let connector = Connector {
+            url: url.to_owned(),
+            backend,
+            synchronous: synchronous.to_owned(),
+        };
+        // Fail fast with the driver's own reason rather than r2d2's timeout.
+        connector
+            .open()
+            .map_err(|e| StoreError::Unavailable(describe_connection_error(&e)))?;
+        let build = |size: u32| {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .build(connector.clone())
+        };
+        let read = build(pool_size)?;
+        let write = match backend {
+            Backend::Sqlite => build(1)?,
+            Backend::Postgres => read.clone(),
+        };
+        Ok(Db {
+            backend,
+            read,
+            write,
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for reading.
+    pub fn reader(&self) -> Result<Conn, StoreError> {
+        Ok(self.read.get()?)
+    }
+
+    /// A connection for writing (on SQLite, the single writer).
+    pub fn writer(&self) -> Result<Conn, StoreError> {
+        Ok(self.write.get()?)
+    }
+
+    /// Runs `f` in one transaction on the writer: all of it commits or none.
+    pub fn write_tx<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.writer().map_err(E::from)?;
+        let conn: &mut DbConn = &mut conn;
+        conn.transaction(f)
+    }
+
+    /// Applies pending migrations; returns the names of those applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.writer()?;
+        run_migrations(&mut conn)
+    }
+
+    /// Connection-pool figures for `/metrics`: (connections, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.read.state();
+        (s.connections, s.idle_connections)
+    }
+}
+
+fn describe_connection_error(e: &ConnectionError) -> String {
+    // libpq messages can contain the connection string; keep only the first line,
+    // which names the host and the reason.
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or("unknown error")
+        .trim()
+        .to_owned()
+}
+
+fn migrations_for(conn: &DbConn) -> EmbeddedMigrations {
+    match conn {
+        DbConn::Postgres(_) => POSTGRES_MIGRATIONS,
+        DbConn::Sqlite(_) => SQLITE_MIGRATIONS,
+    }
+}
+
+/// Applies pending migrations on one connection.
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    let migrations = migrations_for(conn);
+    let applied = match conn {
+        DbConn::Postgres(c) => c.run_pending_migrations(migrations),
+        DbConn::Sqlite(c) => c.run_pending_migrations(migrations),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every migration (used by the round-trip test and nowhere else).
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
+    let migrations = migrations_for(conn);
+    let reverted = match conn {
+        DbConn::Postgres(c) => c.revert_all_migrations(migrations),
+        DbConn::Sqlite(c) => c.revert_all_migrations(migrations),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(reverted.len())
+}
+
+/// Current time as Unix microseconds, the representation of every stored time.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Formats stored microseconds as RFC 3339 UTC.
+pub fn rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A new opaque id (UUIDv7: unique, time-ordered).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

@@ -1,0 +1,291 @@
+//! The `daftar` binary itself: demo seeding, org import, serve, bad config.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use daftar::store::Db;
+use daftar::store::schema::{org_units, post_assignments, posts, user_roles, users};
+use diesel::prelude::*;
+
+use crate::both_backends;
+use crate::helpers::{TestDb, fresh_db};
+
+fn daftar(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(args)
+        .current_dir(db.dir.path())
+        .env("DAFTAR_DATABASE_URL", &db.url)
+        .env("DAFTAR_DATA_DIR", db.dir.path())
+        .env("DAFTAR_LOG", "warn")
+        .output()
+        .expect("run daftar")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every stored row of the org model, as comparable text.
+fn snapshot(db: &TestDb) -> Vec<String> {
+    let db = Db::connect(&db.url, 1, "NORMAL").unwrap();
+    let mut c = db.reader().unwrap();
+    let c: &mut daftar::store::DbConn = &mut c;
+    let mut rows = Vec::new();
+    for (id, code, parent) in org_units::table
+        .select((org_units::id, org_units::code, org_units::parent_id))
+        .load::<(String, String, Option<String>)>(c)
+        .unwrap()
+    {
+        rows.push(format!("unit {id} {code} {parent:?}"));
+    }
+    for (id, code, up) in posts::table
+        .select((posts::id, posts::code, posts::reports_to))
+        .load::<(String, String, Option<String>)>(c)
+        .unwrap()
+    {
+        rows.push(format!("post {id} {code} {up:?}"));
+    }
+    for (id, name, hash, tv) in users::table
+        .select((
+            users::id,
+            users::username,
+            users::password_hash,
+            users::token_version,
+        ))
+        .load::<(String, String, String, i64)>(c)
+        .unwrap()
+    {
+        rows.push(format!("user {id} {name} {hash} {tv}"));
+    }
+    for (id, post, user) in post_assignments::table
+        .select((
+            post_assignments::id,
+            post_assignments::post_id,
+            post_assignments::user_id,
+        ))
+        .load::<(String, String, String)>(c)
+        .unwrap()
+    {
+        rows.push(format!("assignment {id} {post} {user}"));
+    }
+    for (id, role) in user_roles::table
+        .select((user_roles::id, user_roles::role))
+        .load::<(String, String)>(c)
+        .unwrap()
+    {
+        rows.push(format!("role {id} {role}"));
+    }
+    rows.sort();
+    rows
+}
+
+both_backends!(demo_twice_changes_nothing, |backend| {
+    let Some(db) = fresh_db(backend) else { return };
+    let first = daftar(&db, &["demo"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert!(out.contains("demo government created"), "{out}");
+    assert!(
+        out.contains("so.moitt") && out.contains("daftar-demo-2026") && out.contains("246810"),
+        "{out}"
+    );
+    let before = snapshot(&db);
+    assert_eq!(before.iter().filter(|r| r.starts_with("user ")).count(), 22);
+
+    let second = daftar(&db, &["demo"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stdout).contains("nothing changed"),
+        "{}",
+        text(&second.stdout)
+    );
+    assert_eq!(snapshot(&db), before);
+});
+
+const GOOD_CHART: &str = r#"[[unit]]
+code = "GOP"
+name = "Government of Pakistan"
+kind = "government"
+
+[[unit]]
+code = "MOST"
+name = "Ministry of Science & Technology"
+kind = "ministry"
+parent = "GOP"
+
+[[unit]]
+code = "ST(Admin)"
+name = "Admin Section"
+kind = "section"
+parent = "MOST"
+
+[[post]]
+code = "MOST/SO"
+unit = "ST(Admin)"
+designation = "section_officer"
+title = "Section Officer (Admin)"
+
+[[user]]
+username = "so.most"
+name = "Section Officer MoST"
+clearance = "restricted"
+password = "a-long-enough-password"
+posts = ["MOST/SO"]
+"#;
+
+both_backends!(org_import_is_all_or_nothing, |backend| {
+    let Some(db) = fresh_db(backend) else { return };
+    // Line 12 starts the bad unit: its kind is misspelt.
+    let bad = GOOD_CHART.replace("kind = \"section\"", "kind = \"sektion\"");
+    assert_eq!(bad.lines().nth(11), Some("[[unit]]"));
+    let path = db.dir.path().join("chart.toml");
+    std::fs::write(&path, &bad).unwrap();
+    let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("chart.toml:12:"), "{err}");
+    assert!(
+        err.contains("sektion") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert!(snapshot(&db).is_empty(), "a bad row must import nothing");
+
+    // A post naming a unit that does not exist, and a user with a bad clearance.
+    let bad = GOOD_CHART
+        .replace("unit = \"ST(Admin)\"", "unit = \"ST(Nowhere)\"")
+        .replace("\"restricted\"", "\"cosmic\"");
+    std::fs::write(&path, &bad).unwrap();
+    let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("chart.toml:18:") && err.contains("ST(Nowhere)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("chart.toml:24:") && err.contains("cosmic"),
+        "{err}"
+    );
+    assert!(snapshot(&db).is_empty());
+
+    // Not TOML at all.
+    std::fs::write(&path, "[[unit]\ncode = ").unwrap();
+    let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("chart.toml:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(&path, GOOD_CHART).unwrap();
+    let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("imported 3 units, 1 posts, 1 users"),
+        "{}",
+        text(&out.stdout)
+    );
+    let rows = snapshot(&db);
+    assert_eq!(rows.iter().filter(|r| r.starts_with("unit ")).count(), 3);
+    // Importing again is a no-op.
+    let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains("imported 0 units, 0 posts, 0 users (5 already present"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(&db), rows);
+});
+
+both_backends!(serve_demo_prints_logins_and_serves, |backend| {
+    let Some(db) = fresh_db(backend) else { return };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(["serve", "--demo"])
+        .current_dir(db.dir.path())
+        .env("DAFTAR_DATABASE_URL", &db.url)
+        .env("DAFTAR_LISTEN", "127.0.0.1:0")
+        .env("DAFTAR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let port = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.split("(port ").nth(1) {
+            break rest.trim_end_matches(')').parse::<u16>().unwrap();
+        }
+    };
+    let check = || {
+        assert!(
+            printed.contains("secretary.moitt") && printed.contains("daftar-demo-2026"),
+            "{printed}"
+        );
+        let units = ureq::get(&format!(
+            "http://127.0.0.1:{port}/api/v1/org/units?limit=200"
+        ))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+        assert!(
+            units.contains("\"MOITT\"") && units.contains("\"PTA\""),
+            "{units}"
+        );
+        let health = ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
+            .call()
+            .unwrap();
+        assert_eq!(health.status(), 200);
+    };
+    let result = std::panic::catch_unwind(check);
+    let _ = child.kill();
+    let _ = child.wait();
+    result.unwrap();
+});
+
+#[test]
+fn bad_configuration_is_one_clear_line() {
+    let db = fresh_db(crate::helpers::Backend::Sqlite).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .arg("migrate")
+        .current_dir(db.dir.path())
+        .env("DAFTAR_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("listen"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+
+    std::fs::write(db.dir.path().join("daftar.toml"), "listen = [1, 2]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .arg("migrate")
+        .current_dir(db.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("listen"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = text(&out.stdout);
+    for cmd in ["serve", "migrate", "demo", "org"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Black-box tests through the real server and the real `daftar` binary, on
+//! SQLite and (when `DAFTAR_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+mod helpers;
+
+mod cli;
+mod migrations;
+mod operations;
+mod org;

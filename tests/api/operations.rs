@@ -1,0 +1,95 @@
+//! Health, readiness, metrics, OpenAPI and the error envelope.
+
+use crate::both_backends;
+use crate::helpers::spawn_app;
+
+both_backends!(health_ready_and_metrics, |backend| {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let r = app.get("/healthz");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ok");
+    let r = app.get("/readyz");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["database"], "ok");
+    let r = app.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    // The two requests above were counted.
+    assert!(
+        r.text
+            .contains("daftar_http_requests_total{class=\"2xx\"} 2"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("daftar_http_request_duration_seconds_count")
+    );
+});
+
+both_backends!(every_response_has_a_request_id, |backend| {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let r = app.get("/healthz");
+    let id = r.header("x-request-id").expect("request id").to_owned();
+    assert!(id.len() >= 16);
+    assert_ne!(app.get("/healthz").header("x-request-id").unwrap(), id);
+    // A sane id from the caller is kept, so logs can be joined across services.
+    let r = app.request("GET", "/healthz", &[("X-Request-Id", "trace-42")], None);
+    assert_eq!(r.header("x-request-id"), Some("trace-42"));
+    let r = app.request(
+        "GET",
+        "/healthz",
+        &[("X-Request-Id", "bad id; drop table")],
+        None,
+    );
+    assert_ne!(r.header("x-request-id"), Some("bad id; drop table"));
+});
+
+both_backends!(errors_use_the_envelope, |backend| {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let r = app.get("/api/v1/no-such-thing");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["error"]["code"], "not_found");
+    assert!(r.body["error"]["message"].is_string());
+    assert!(r.body["error"]["details"].is_object());
+
+    let r = app.get("/api/v1/org/units?limit=500");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["code"], "invalid");
+    assert!(
+        r.body["error"]["details"]["fields"]["limit"].is_string(),
+        "{}",
+        r.text
+    );
+
+    let r = app.get("/api/v1/org/units?limit=many");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["code"], "invalid");
+
+    let long = "x".repeat(101);
+    let r = app.get(&format!("/api/v1/posts?q={long}"));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["error"]["details"]["fields"]["q"],
+        "must be at most 100 characters"
+    );
+});
+
+both_backends!(openapi_describes_the_routes, |backend| {
+    let Some(app) = spawn_app(backend) else {
+        return;
+    };
+    let r = app.get("/api/v1/openapi.json");
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = r.body["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/v1/org/units"));
+    assert!(paths.contains_key("/api/v1/posts"));
+    assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+});
