@@ -83,11 +83,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db)
         }
-        Command::Org {
-            command: OrgCommand::Import { file },
-        } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        Command::Org { command: OrgCommand::Import { file } } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let db = open_migrated(&config)?;
             match crate::org::import::import_str(&db, &file.display().to_string(), &text) {
                 Ok(r) => {
@@ -97,11 +94,9 @@ fn run(cli: Cli) -> Result<(), String> {
                     );
                     Ok(())
                 }
-                Err(ImportError::Invalid(errors)) => Err(format!(
-                    "{} problem(s); nothing was imported:\n{}",
-                    errors.len(),
-                    errors.join("\n")
-                )),
+                Err(ImportError::Invalid(errors)) => {
+                    Err(format!("{} problem(s); nothing was imported:\n{}", errors.len(), errors.join("\n")))
+                }
                 Err(e) => Err(e.to_string()),
             }
         }
@@ -109,12 +104,7 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn open(config: &Config) -> Result<Db, String> {
-    Db::connect(
-        &config.database_url(),
-        config.db_pool_size,
-        &config.sqlite_synchronous,
-    )
-    .map_err(|e| e.to_string())
+    Db::connect(&config.database_url(), config.db_pool_size, &config.sqlite_synchronous).map_err(|e| e.to_string())
 }
 
 fn open_migrated(config: &Config) -> Result<Db, String> {
@@ -130,10 +120,7 @@ fn seed_demo(db: &Db) -> Result<(), String> {
     if report.is_noop() {
         println!("demo government already present; nothing changed");
     } else {
-        println!(
-            "demo government created: {} units, {} posts, {} users",
-            report.units, report.posts, report.users
-        );
+        println!("demo government created: {} units, {} posts, {} users", report.units, report.posts, report.users);
     }
     print!("{}", crate::demo::banner());
     Ok(())
@@ -147,12 +134,8 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     let listen = config.listen.clone();
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let server =
-            Server::build(config, db).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        println!(
-            "Daftar is serving on http://{listen} (port {})",
-            server.port()
-        );
+        let server = Server::build(config, db).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        println!("Daftar is serving on http://{listen} (port {})", server.port());
         server.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }
@@ -160,12 +143,6 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if config.log_format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub json_limit_bytes: usize,
     /// HTTPS settings.
     pub tls: TlsConfig,
+    /// Logins, tokens and sessions.
+    pub auth: AuthConfig,
     /// Outgoing mail.
     pub smtp: SmtpConfig,
     /// Log filter, e.g. `info` or `daftar=debug`.
@@ -41,6 +43,34 @@ pub struct TlsConfig {
     pub cert: Option<PathBuf>,
     /// PEM private key.
     pub key: Option<PathBuf>,
+}
+
+/// Logins, tokens and sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Access-token lifetime (1–15 minutes).
+    pub access_token_minutes: i64,
+    /// A session not refreshed for this long ends.
+    pub session_idle_minutes: i64,
+    /// A session ends this long after login, whatever happens.
+    pub session_absolute_hours: i64,
+    /// The longest login backoff after repeated failures.
+    pub login_backoff_max_seconds: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            access_token_minutes: 15,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            login_backoff_max_seconds: 60,
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 /// SMTP relay for notifications.
@@ -64,6 +94,7 @@ impl Default for Config {
             sqlite_synchronous: "FULL".into(),
             json_limit_bytes: 256 * 1024,
             tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
             smtp: SmtpConfig::default(),
             log: "info".into(),
             log_format: "text".into(),
@@ -82,6 +113,7 @@ const ENV_KEYS: &[&str] = &[
     "sqlite_synchronous",
     "json_limit_bytes",
     "tls",
+    "auth",
     "smtp",
     "log",
     "log_format",
@@ -106,16 +138,11 @@ impl Config {
             let Some(rest) = name.strip_prefix("DAFTAR_") else {
                 continue;
             };
-            let keys: Vec<String> = rest
-                .to_ascii_lowercase()
-                .split("__")
-                .map(str::to_owned)
-                .collect();
+            let keys: Vec<String> = rest.to_ascii_lowercase().split("__").map(str::to_owned).collect();
             if !ENV_KEYS.contains(&keys[0].as_str()) {
                 continue;
             }
-            set_path(&mut table, &keys, env_value(value))
-                .map_err(|e| format!("environment variable {name}: {e}"))?;
+            set_path(&mut table, &keys, env_value(value)).map_err(|e| format!("environment variable {name}: {e}"))?;
         }
         // Round-trip through text so a type error carries a span naming the key
         // (but never the value, which may be a secret).
@@ -125,12 +152,7 @@ impl Config {
                 .span()
                 .map(|s| {
                     let start = merged[..s.start].rfind('\n').map_or(0, |i| i + 1);
-                    merged[start..]
-                        .split(['=', '\n'])
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_owned()
+                    merged[start..].split(['=', '\n']).next().unwrap_or("").trim().to_owned()
                 })
                 .filter(|k| !k.is_empty());
             match key {
@@ -144,24 +166,25 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(format!(
-                "invalid configuration: listen `{}` is not host:port",
-                self.listen
-            ));
+            return Err(format!("invalid configuration: listen `{}` is not host:port", self.listen));
         }
-        if !matches!(
-            self.sqlite_synchronous.as_str(),
-            "FULL" | "NORMAL" | "EXTRA"
-        ) {
-            return Err(
-                "invalid configuration: sqlite_synchronous must be FULL, NORMAL or EXTRA".into(),
-            );
+        if !matches!(self.sqlite_synchronous.as_str(), "FULL" | "NORMAL" | "EXTRA") {
+            return Err("invalid configuration: sqlite_synchronous must be FULL, NORMAL or EXTRA".into());
         }
         if self.db_pool_size == 0 {
             return Err("invalid configuration: db_pool_size must be at least 1".into());
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err("invalid configuration: set both tls.cert and tls.key, or neither".into());
+        }
+        if !(1..=15).contains(&self.auth.access_token_minutes) {
+            return Err("invalid configuration: auth.access_token_minutes must be 1 to 15".into());
+        }
+        if self.auth.session_idle_minutes < 1 || self.auth.session_absolute_hours < 1 {
+            return Err("invalid configuration: auth session timeouts must be positive".into());
+        }
+        if !(1..=3600).contains(&self.auth.login_backoff_max_seconds) {
+            return Err("invalid configuration: auth.login_backoff_max_seconds must be 1 to 3600".into());
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err("invalid configuration: log_format must be text or json".into());
@@ -173,23 +196,16 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
-            _ => self
-                .data_dir
-                .join("daftar.db")
-                .to_string_lossy()
-                .into_owned(),
+            _ => self.data_dir.join("daftar.db").to_string_lossy().into_owned(),
         }
     }
 }
 
 fn read_table(path: &Path) -> Result<toml::Table, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
     text.parse::<toml::Table>().map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start].matches('\n').count() + 1)
-            .unwrap_or(1);
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1);
         format!("{}:{line}: {}", path.display(), e.message())
     })
 }
@@ -211,18 +227,12 @@ fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Res
     let (last, parents) = keys.split_last().expect("at least one key");
     let mut here = table;
     for key in parents {
-        let entry = here
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-        here = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("`{key}` is not a table"))?;
+        let entry = here.entry(key.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+        here = entry.as_table_mut().ok_or_else(|| format!("`{key}` is not a table"))?;
     }
     // A numeric-looking value for a string key (e.g. a password) stays a string.
     let value = match (here.get(last), value) {
-        (Some(toml::Value::String(_)), toml::Value::Integer(i)) => {
-            toml::Value::String(i.to_string())
-        }
+        (Some(toml::Value::String(_)), toml::Value::Integer(i)) => toml::Value::String(i.to_string()),
         (_, v) => v,
     };
     here.insert(last.clone(), value);
@@ -234,10 +244,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]

@@ -52,11 +52,7 @@ pub fn logins() -> Vec<(String, String)> {
                 .and_then(|code| chart.post.iter().find(|p| &p.code == code))
                 .map(|p| p.title.clone())
                 .unwrap_or_default();
-            let roles = if u.roles.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", u.roles.join(", "))
-            };
+            let roles = if u.roles.is_empty() { String::new() } else { format!(" [{}]", u.roles.join(", ")) };
             (u.username, format!("{desk}{roles}").trim().to_owned())
         })
         .collect()

@@ -30,17 +30,10 @@ impl Metrics {
     /// Renders every metric; `pool` is (connections, idle) of the database pool.
     pub fn render(&self, pool: (u32, u32)) -> String {
         let mut out = String::new();
-        out.push_str(
-            "# HELP daftar_http_requests_total HTTP requests answered, by status class.\n",
-        );
+        out.push_str("# HELP daftar_http_requests_total HTTP requests answered, by status class.\n");
         out.push_str("# TYPE daftar_http_requests_total counter\n");
         for (i, c) in self.by_class.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "daftar_http_requests_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                c.load(Relaxed)
-            );
+            let _ = writeln!(out, "daftar_http_requests_total{{class=\"{}xx\"}} {}", i + 1, c.load(Relaxed));
         }
         let total: u64 = self.by_class.iter().map(|c| c.load(Relaxed)).sum();
         out.push_str("# HELP daftar_http_request_duration_seconds Time to answer a request.\n");
@@ -48,15 +41,9 @@ impl Metrics {
         let mut cumulative = 0;
         for (b, c) in BUCKETS.iter().zip(&self.buckets) {
             cumulative += c.load(Relaxed);
-            let _ = writeln!(
-                out,
-                "daftar_http_request_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
-            );
+            let _ = writeln!(out, "daftar_http_request_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}");
         }
-        let _ = writeln!(
-            out,
-            "daftar_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {total}"
-        );
+        let _ = writeln!(out, "daftar_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {total}");
         let _ = writeln!(
             out,
             "daftar_http_request_duration_seconds_sum {}",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, middleware};
 
+use crate::api::auth::AuthState;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -18,21 +19,18 @@ pub struct Server {
 
 impl Server {
     /// Binds `config.listen` (port 0 picks a free port, as tests do).
-    pub fn build(config: Config, db: Db) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(&config.listen)?;
-        let port = listener.local_addr()?.port();
-        let state = AppState {
-            db,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-        };
+    pub fn build(config: Config, db: Db) -> Result<Server, String> {
+        let auth = Arc::new(AuthState::new(&config)?);
+        let listener =
+            TcpListener::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let state = AppState { db, config: Arc::new(config), metrics: Arc::new(Metrics::default()), auth };
         let server = HttpServer::new(move || {
             let state = state.clone();
-            App::new()
-                .wrap(middleware::from_fn(api::observe))
-                .configure(move |cfg| api::configure(cfg, state))
+            App::new().wrap(middleware::from_fn(api::observe)).configure(move |cfg| api::configure(cfg, state))
         })
-        .listen(listener)?
+        .listen(listener)
+        .map_err(|e| e.to_string())?
         .run();
         Ok(Server { port, server })
     }

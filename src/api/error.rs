@@ -16,6 +16,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Value,
+    retry_after: Option<u64>,
 }
 
 /// The JSON shape of every error response.
@@ -40,12 +41,7 @@ pub struct ErrorDetail {
 impl ApiError {
     /// An error with any status and code.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: json!({}),
-        }
+        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None }
     }
 
     /// Attaches structured details.
@@ -57,12 +53,8 @@ impl ApiError {
     /// 400 `invalid`, naming the offending field.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            format!("{field}: {message}"),
-        )
-        .with_details(json!({ "fields": { field: message } }))
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {message}"))
+            .with_details(json!({ "fields": { field: message } }))
     }
 
     /// 400 `invalid`.
@@ -73,6 +65,21 @@ impl ApiError {
     /// 404 `not_found`: also what anything the caller may not see answers.
     pub fn not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+    }
+
+    /// 401 `unauthenticated`.
+    pub fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 429 `rate_limited`, with `Retry-After` in whole seconds (at least 1).
+    pub fn rate_limited(wait: std::time::Duration) -> ApiError {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut e =
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; wait and try again")
+                .with_details(json!({ "retry_after_seconds": secs.max(1) }));
+        e.retry_after = Some(secs.max(1));
+        e
     }
 
     /// 403 `forbidden`.
@@ -87,31 +94,19 @@ impl ApiError {
 
     /// 415 `unsupported_media_type`.
     pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            message,
-        )
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
     }
 
     /// 503 `unavailable`: the database (or another dependency) cannot be reached.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "dependency unavailable");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "service temporarily unavailable; try again",
-        )
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "service temporarily unavailable; try again")
     }
 
     /// 500 `internal`: a fault of ours. The cause is logged, not shown.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; it has been logged",
-        )
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
     }
 
     /// The stable code.
@@ -122,13 +117,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -138,7 +127,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header(("Retry-After", secs.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        res.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message.clone(),
@@ -164,10 +160,7 @@ impl From<diesel::result::Error> for ApiError {
 }
 
 /// Turns actix's JSON body errors into the envelope: 413, 415 or 400.
-pub fn json_error(
-    err: actix_web::error::JsonPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     match &err {
         J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => {
@@ -182,17 +175,11 @@ pub fn json_error(
 }
 
 /// Turns query-string errors into 400 `invalid`.
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     ApiError::invalid(format!("query: {err}")).into()
 }
 
 /// Turns path errors into 404 (a malformed id names nothing).
-pub fn path_error(
-    _err: actix_web::error::PathError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
+pub fn path_error(_err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     ApiError::not_found().into()
 }

@@ -13,15 +13,11 @@ pub async fn healthz() -> HttpResponse {
 
 /// `GET /readyz`: the database answers.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .read(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::from))
-        .await?;
+    state.read(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::from)).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(state.db.pool_state()))
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.db.pool_state()))
 }

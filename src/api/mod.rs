@@ -1,6 +1,7 @@
 //! The HTTP API (SPEC section 3): routing, shared state, request ids, logs and
 //! metrics. One file per resource; handlers call the application modules.
 
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod openapi;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// Token keys, login throttle, session lifetimes.
+    pub auth: Arc<auth::AuthState>,
 }
 
 impl AppState {
@@ -51,6 +54,19 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Runs `f` in one write transaction on the database thread pool: all of it
+    /// commits, or none of it.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        web::block(move || db.write_tx(f)).await.map_err(|e| ApiError::internal(&e))?
+    }
+}
+
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageParams {
@@ -66,10 +82,7 @@ impl PageParams {
         match self.limit {
             None => Ok(50),
             Some(n @ 1..=200) => Ok(n),
-            Some(_) => Err(ApiError::invalid_field(
-                "limit",
-                "must be between 1 and 200",
-            )),
+            Some(_) => Err(ApiError::invalid_field("limit", "must be between 1 and 200")),
         }
     }
 }
@@ -87,11 +100,7 @@ pub struct List<T> {
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     let json_limit = state.config.json_limit_bytes;
     cfg.app_data(web::Data::new(state))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(json_limit)
-                .error_handler(error::json_error),
-        )
+        .app_data(web::JsonConfig::default().limit(json_limit).error_handler(error::json_error))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .route("/healthz", web::get().to(health::healthz))
@@ -100,6 +109,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .service(
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi::openapi_json))
+                .route("/auth/login", web::post().to(auth::login))
+                .route("/auth/refresh", web::post().to(auth::refresh))
+                .route("/auth/logout", web::post().to(auth::logout))
+                .route("/me", web::get().to(auth::me))
                 .route("/org/units", web::get().to(org::list_units))
                 .route("/posts", web::get().to(org::list_posts)),
         )
@@ -123,16 +136,10 @@ pub async fn observe(
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_owned)
         .unwrap_or_else(crate::store::new_id);
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
     let (method, path) = (req.method().to_string(), req.path().to_owned());
     let span = tracing::info_span!("request", request_id = %id);
     let _entered = span.enter();

@@ -8,18 +8,16 @@ use super::error::{ErrorBody, ErrorDetail};
 /// The whole API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "Daftar API",
-        description = "Paperless file noting and movement for government."
+    info(title = "Daftar API", description = "Paperless file noting and movement for government."),
+    paths(
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::logout,
+        super::auth::me,
+        super::org::list_units,
+        super::org::list_posts
     ),
-    paths(super::org::list_units, super::org::list_posts),
-    components(schemas(
-        ErrorBody,
-        ErrorDetail,
-        crate::org::OrgUnit,
-        crate::org::PostView,
-        crate::org::Holder
-    ))
+    components(schemas(ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder))
 )]
 pub struct ApiDoc;
 

@@ -4,25 +4,23 @@ use actix_web::web;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::auth::Caller;
 use super::{ApiError, AppState, List, PageParams};
 use crate::org::{self, OrgUnit, PostView};
 
 /// Lists the org units of the government tree.
 #[utoipa::path(get, path = "/api/v1/org/units", params(PageParams),
-    responses((status = 200, body = List<OrgUnit>), (status = 400, body = super::error::ErrorBody)))]
+    responses((status = 200, body = List<OrgUnit>), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn list_units(
     state: web::Data<AppState>,
+    _caller: Caller,
     page: web::Query<PageParams>,
 ) -> Result<web::Json<List<OrgUnit>>, ApiError> {
     let limit = page.limit()?;
     let cursor = page.into_inner().cursor;
-    let page = state
-        .read(move |c| Ok(org::list_units(c, cursor.as_deref(), limit)?))
-        .await?;
-    Ok(web::Json(List {
-        items: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    let page = state.read(move |c| Ok(org::list_units(c, cursor.as_deref(), limit)?)).await?;
+    Ok(web::Json(List { items: page.items, next_cursor: page.next_cursor }))
 }
 
 /// `?q=` of `GET /posts`.
@@ -34,9 +32,11 @@ pub struct PostQuery {
 
 /// Finds posts (desks) by code, title or designation, with today's holder.
 #[utoipa::path(get, path = "/api/v1/posts", params(PostQuery, PageParams),
-    responses((status = 200, body = List<PostView>), (status = 400, body = super::error::ErrorBody)))]
+    responses((status = 200, body = List<PostView>), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn list_posts(
     state: web::Data<AppState>,
+    _caller: Caller,
     query: web::Query<PostQuery>,
     page: web::Query<PageParams>,
 ) -> Result<web::Json<List<PostView>>, ApiError> {
@@ -44,24 +44,9 @@ pub async fn list_posts(
     let cursor = page.into_inner().cursor;
     let q = query.into_inner().q;
     if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::invalid_field(
-            "q",
-            "must be at most 100 characters",
-        ));
+        return Err(ApiError::invalid_field("q", "must be at most 100 characters"));
     }
-    let page = state
-        .read(move |c| {
-            Ok(org::search_posts(
-                c,
-                q.as_deref(),
-                cursor.as_deref(),
-                limit,
-                &org::today(),
-            )?)
-        })
-        .await?;
-    Ok(web::Json(List {
-        items: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    let page =
+        state.read(move |c| Ok(org::search_posts(c, q.as_deref(), cursor.as_deref(), limit, &org::today())?)).await?;
+    Ok(web::Json(List { items: page.items, next_cursor: page.next_cursor }))
 }

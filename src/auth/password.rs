@@ -1,9 +1,7 @@
 //! Password hashes: argon2id with OWASP's minimum cost (19 MiB, t=2, p=1),
 //! stored as PHC strings so the parameters can be raised later.
 
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 fn hasher() -> Argon2<'static> {
@@ -23,35 +21,26 @@ pub fn hash_password(password: &str) -> String {
 /// Checks a password against a stored PHC hash; a malformed hash never matches.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
 
 /// Whether a string is a PHC argon2id hash (for importing pre-hashed passwords).
 pub fn is_argon2id_hash(s: &str) -> bool {
-    PasswordHash::new(s)
-        .map(|h| h.algorithm.as_str() == "argon2id")
-        .unwrap_or(false)
+    PasswordHash::new(s).map(|h| h.algorithm.as_str() == "argon2id").unwrap_or(false)
 }
 
 /// Hashes many passwords using every core (the demo and org imports create dozens).
 pub fn hash_many(passwords: &[&str]) -> Vec<String> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let chunk = passwords.len().div_ceil(cores).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = passwords
             .chunks(chunk)
             .map(|part| s.spawn(move || part.iter().map(|p| hash_password(p)).collect::<Vec<_>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("hashing thread"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("hashing thread")).collect()
     })
 }
 

@@ -1,6 +1,7 @@
 //! The pure domain: plain types and rules with no database, HTTP or I/O inside.
 //! Everything here is unit-tested without a server.
 
+pub mod access;
 pub mod org;
 
 /// Declares a closed vocabulary as an enum with its stable wire names, parsing

@@ -86,12 +86,7 @@ vocabulary! {
 }
 
 /// Designations whose holder is the administrative secretary (head) of an entity.
-pub const HEAD_DESIGNATIONS: &[&str] = &[
-    "secretary",
-    "director_general",
-    "chairman",
-    "managing_director",
-];
+pub const HEAD_DESIGNATIONS: &[&str] = &["secretary", "director_general", "chairman", "managing_director"];
 
 /// Whether a post of this designation heads its entity.
 pub fn is_head_designation(designation: &str) -> bool {
@@ -128,10 +123,7 @@ impl Code {
         if s.chars().count() > 40 {
             return Err(NameError::TooLong(40));
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || "()-_.&/".contains(*c)))
-        {
+        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || "()-_.&/".contains(*c))) {
             return Err(NameError::BadChar(c, Self::ALLOWED));
         }
         Ok(Code(s.to_owned()))
@@ -159,10 +151,7 @@ impl Username {
         if s.len() > 64 {
             return Err(NameError::TooLong(64));
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c)))
-        {
+        if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c))) {
             return Err(NameError::BadChar(c, Self::ALLOWED));
         }
         Ok(Username(s))
@@ -217,13 +206,7 @@ mod tests {
         let entities: Vec<_> = OrgKind::ALL.iter().filter(|k| k.is_entity()).collect();
         assert_eq!(
             entities,
-            [
-                &OrgKind::Ministry,
-                &OrgKind::Division,
-                &OrgKind::AttachedDepartment,
-                &OrgKind::Soe,
-                &OrgKind::Regulator
-            ]
+            [&OrgKind::Ministry, &OrgKind::Division, &OrgKind::AttachedDepartment, &OrgKind::Soe, &OrgKind::Regulator]
         );
     }
 
@@ -231,10 +214,7 @@ mod tests {
     fn clearances_are_ordered() {
         assert!(Clearance::Unclassified < Clearance::Restricted);
         assert!(Clearance::Secret < Clearance::TopSecret);
-        assert_eq!(
-            "top_secret".parse::<Clearance>().unwrap(),
-            Clearance::TopSecret
-        );
+        assert_eq!("top_secret".parse::<Clearance>().unwrap(), Clearance::TopSecret);
         let err = "cosmic".parse::<Clearance>().unwrap_err();
         assert!(err.to_string().contains("restricted"), "{err}");
     }
@@ -243,10 +223,7 @@ mod tests {
     fn codes_and_usernames_are_checked() {
         assert_eq!(Code::parse(" IT(Admin) ").unwrap().as_str(), "IT(Admin)");
         assert_eq!(Code::parse(""), Err(NameError::Empty));
-        assert!(matches!(
-            Code::parse("A B"),
-            Err(NameError::BadChar(' ', _))
-        ));
+        assert!(matches!(Code::parse("A B"), Err(NameError::BadChar(' ', _))));
         assert_eq!(Username::parse("SO.MoITT").unwrap().as_str(), "so.moitt");
         assert!(Username::parse("so moitt").is_err());
         assert!(Username::parse(&"a".repeat(65)).is_err());
@@ -254,10 +231,7 @@ mod tests {
 
     #[test]
     fn text_and_dates() {
-        assert_eq!(
-            parse_text("  Section Officer ", 10),
-            Err(NameError::TooLong(10))
-        );
+        assert_eq!(parse_text("  Section Officer ", 10), Err(NameError::TooLong(10)));
         assert_eq!(parse_text(" Director ", 10).unwrap(), "Director");
         assert!(parse_text("a\u{0}b", 10).is_err());
         assert!(parse_date("2026-02-30").is_err());

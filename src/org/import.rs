@@ -11,9 +11,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::auth::password;
-use crate::domain::org::{
-    AssignmentKind, Clearance, Code, OrgKind, Role, Username, parse_date, parse_text,
-};
+use crate::domain::org::{AssignmentKind, Clearance, Code, OrgKind, Role, Username, parse_date, parse_text};
 use crate::store::schema::{org_units, post_assignments, posts, user_roles, users};
 use crate::store::{Db, DbConn, StoreError, new_id, now_micros};
 
@@ -161,17 +159,10 @@ struct Existing {
 
 fn load_existing(conn: &mut DbConn) -> Result<Existing, StoreError> {
     let units = org_units::table
-        .select((
-            org_units::code,
-            org_units::id,
-            org_units::kind,
-            org_units::entity_id,
-        ))
+        .select((org_units::code, org_units::id, org_units::kind, org_units::entity_id))
         .load::<(String, String, String, Option<String>)>(conn)?
         .into_iter()
-        .map(|(code, id, kind, entity)| {
-            (code, (id, kind.parse().unwrap_or(OrgKind::Section), entity))
-        })
+        .map(|(code, id, kind, entity)| (code, (id, kind.parse().unwrap_or(OrgKind::Section), entity)))
         .collect();
     let posts = posts::table
         .select((posts::code, posts::id, posts::reports_to))
@@ -179,22 +170,13 @@ fn load_existing(conn: &mut DbConn) -> Result<Existing, StoreError> {
         .into_iter()
         .map(|(code, id, up)| (code, (id, up)))
         .collect();
-    let users = users::table
-        .select(users::username)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
-    Ok(Existing {
-        units,
-        posts,
-        users,
-    })
+    let users = users::table.select(users::username).load::<String>(conn)?.into_iter().collect();
+    Ok(Existing { units, posts, users })
 }
 
 /// Imports the chart in `text` (named `source` in messages).
 pub fn import_str(db: &Db, source: &str, text: &str) -> Result<ImportReport, ImportError> {
-    let line_of =
-        |span: std::ops::Range<usize>| text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let line_of = |span: std::ops::Range<usize>| text[..span.start.min(text.len())].matches('\n').count() + 1;
     let chart: Chart = toml::from_str(text).map_err(|e| {
         let line = e.span().map(line_of).unwrap_or(1);
         ImportError::Invalid(vec![format!("{source}:{line}: {}", e.message().trim())])
@@ -203,9 +185,7 @@ pub fn import_str(db: &Db, source: &str, text: &str) -> Result<ImportReport, Imp
         let mut conn = db.reader()?;
         load_existing(&mut conn)?
     };
-    let plan = validate(&chart, &existing, &|span| {
-        format!("{source}:{}", line_of(span))
-    })?;
+    let plan = validate(&chart, &existing, &|span| format!("{source}:{}", line_of(span)))?;
     // Hash outside the transaction: it is slow, and holds no lock.
     let plains: Vec<&str> = plan
         .users
@@ -243,11 +223,7 @@ fn validate(
     let mut unchanged = 0;
 
     // Units: kinds of everything known, file first so that order in the file is free.
-    let mut kinds: HashMap<String, OrgKind> = existing
-        .units
-        .iter()
-        .map(|(c, (_, k, _))| (c.clone(), *k))
-        .collect();
+    let mut kinds: HashMap<String, OrgKind> = existing.units.iter().map(|(c, (_, k, _))| (c.clone(), *k)).collect();
     let mut seen = HashSet::new();
     let mut units = Vec::new();
     for row in &chart.unit {
@@ -294,30 +270,18 @@ fn validate(
             Some(p) => match kinds.get(p) {
                 Some(k) => Some(*k),
                 None => {
-                    errors.push(format!(
-                        "{here}: unit `{code}`: parent `{p}` is not a known unit"
-                    ));
+                    errors.push(format!("{here}: unit `{code}`: parent `{p}` is not a known unit"));
                     continue;
                 }
             },
             None => None,
         };
         if !kind.may_sit_under(parent_kind) {
-            let under = parent_kind
-                .map(|k| format!("a {k}"))
-                .unwrap_or_else(|| "nothing (a root)".into());
-            errors.push(format!(
-                "{here}: unit `{code}`: a {kind} cannot sit under {under}"
-            ));
+            let under = parent_kind.map(|k| format!("a {k}")).unwrap_or_else(|| "nothing (a root)".into());
+            errors.push(format!("{here}: unit `{code}`: a {kind} cannot sit under {under}"));
             continue;
         }
-        units.push(NewUnit {
-            id: new_id(),
-            code,
-            name,
-            kind,
-            parent_code: parent.map(str::to_owned),
-        });
+        units.push(NewUnit { id: new_id(), code, name, kind, parent_code: parent.map(str::to_owned) });
     }
     // Parents are always shallower, so inserting by depth puts parents first.
     units.sort_by_key(|u| u.kind.rank());
@@ -331,11 +295,8 @@ fn validate(
         }
     }
     let mut posts = Vec::new();
-    let mut reports: HashMap<String, Option<String>> = existing
-        .posts
-        .iter()
-        .map(|(c, (_, up))| (c.clone(), up.clone()))
-        .collect();
+    let mut reports: HashMap<String, Option<String>> =
+        existing.posts.iter().map(|(c, (_, up))| (c.clone(), up.clone())).collect();
     for row in &chart.post {
         let (r, here) = (row.get_ref(), at(row.span()));
         let code = match Code::parse(&r.code) {
@@ -355,17 +316,13 @@ fn validate(
         }
         let unit = r.unit.trim();
         if !kinds.contains_key(unit) {
-            errors.push(format!(
-                "{here}: post `{code}`: unit `{unit}` is not a known unit"
-            ));
+            errors.push(format!("{here}: post `{code}`: unit `{unit}` is not a known unit"));
             continue;
         }
         let designation = r.designation.trim();
         if designation.is_empty()
             || designation.len() > 60
-            || !designation
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '_')
+            || !designation.chars().all(|c| c.is_ascii_lowercase() || c == '_')
         {
             errors.push(format!(
                 "{here}: post `{code}`: designation `{designation}` must be lower_snake_case, e.g. section_officer"
@@ -382,9 +339,7 @@ fn validate(
         let up = r.reports_to.as_deref().map(str::trim).map(str::to_owned);
         if let Some(u) = &up {
             if !post_codes.contains(u) {
-                errors.push(format!(
-                    "{here}: post `{code}`: reports_to `{u}` is not a known post"
-                ));
+                errors.push(format!("{here}: post `{code}`: reports_to `{u}` is not a known post"));
                 continue;
             }
             if *u == code {
@@ -411,10 +366,7 @@ fn validate(
         for _ in 0..=reports.len() {
             match reports.get(&at_post).cloned().flatten() {
                 Some(up) if up == code => {
-                    errors.push(format!(
-                        "{}: post `{code}` reports to itself through a cycle",
-                        at(row.span())
-                    ));
+                    errors.push(format!("{}: post `{code}` reports to itself through a cycle", at(row.span())));
                     break;
                 }
                 Some(up) => at_post = up,
@@ -445,25 +397,14 @@ fn validate(
             continue;
         }
         let mut problems = Vec::new();
-        let name = parse_text(&r.name, 200)
-            .map_err(|e| problems.push(format!("name {e}")))
-            .ok();
-        let email = r
-            .email
-            .as_deref()
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned);
+        let name = parse_text(&r.name, 200).map_err(|e| problems.push(format!("name {e}"))).ok();
+        let email = r.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
         if let Some(e) = &email {
             if !e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace) {
                 problems.push(format!("email `{e}` is not an address"));
             }
         }
-        let clearance = r
-            .clearance
-            .parse::<Clearance>()
-            .map_err(|e| problems.push(e.to_string()))
-            .ok();
+        let clearance = r.clearance.parse::<Clearance>().map_err(|e| problems.push(e.to_string())).ok();
         let secret = match (&r.password, &r.password_hash) {
             (Some(p), None) if p.len() >= 12 => Some(Secret::Plain(p.clone())),
             (Some(_), None) => {
@@ -488,9 +429,9 @@ fn validate(
             };
             match role.parse::<Role>() {
                 Err(e) => problems.push(e.to_string()),
-                Ok(role) if role.is_entity_scoped() && scope.is_none() => problems.push(format!(
-                    "role `{role}` must name its entity, e.g. `{role}:MOITT`"
-                )),
+                Ok(role) if role.is_entity_scoped() && scope.is_none() => {
+                    problems.push(format!("role `{role}` must name its entity, e.g. `{role}:MOITT`"))
+                }
                 Ok(role) if !role.is_entity_scoped() && scope.is_some() => {
                     problems.push(format!("role `{role}` is not scoped to an entity"))
                 }
@@ -514,23 +455,13 @@ fn validate(
             if !post_codes.contains(p.trim()) {
                 problems.push(format!("post `{p}` is not a known post"));
             }
-            assignments.push((
-                p.trim().to_owned(),
-                AssignmentKind::Regular,
-                i == 0,
-                since.clone(),
-                None,
-            ));
+            assignments.push((p.trim().to_owned(), AssignmentKind::Regular, i == 0, since.clone(), None));
         }
         for a in &r.assignments {
             if !post_codes.contains(a.post.trim()) {
                 problems.push(format!("post `{}` is not a known post", a.post));
             }
-            let kind = a
-                .kind
-                .parse::<AssignmentKind>()
-                .map_err(|e| problems.push(e.to_string()))
-                .ok();
+            let kind = a.kind.parse::<AssignmentKind>().map_err(|e| problems.push(e.to_string())).ok();
             let from = parse_date(&a.from).map_err(|e| problems.push(e)).ok();
             let to = match a.to.as_deref().map(parse_date) {
                 Some(Ok(d)) => Some(d),
@@ -557,34 +488,14 @@ fn validate(
             }
         }
         match (problems.is_empty(), name, clearance, secret) {
-            (true, Some(name), Some(clearance), Some(password)) => users.push(NewUser {
-                id: new_id(),
-                username,
-                name,
-                email,
-                clearance,
-                password,
-                roles,
-                assignments,
-            }),
-            _ => errors.extend(
-                problems
-                    .into_iter()
-                    .map(|p| format!("{here}: user `{username}`: {p}")),
-            ),
+            (true, Some(name), Some(clearance), Some(password)) => {
+                users.push(NewUser { id: new_id(), username, name, email, clearance, password, roles, assignments })
+            }
+            _ => errors.extend(problems.into_iter().map(|p| format!("{here}: user `{username}`: {p}"))),
         }
     }
 
-    if errors.is_empty() {
-        Ok(Plan {
-            units,
-            posts,
-            users,
-            unchanged,
-        })
-    } else {
-        Err(ImportError::Invalid(errors))
-    }
+    if errors.is_empty() { Ok(Plan { units, posts, users, unchanged }) } else { Err(ImportError::Invalid(errors)) }
 }
 
 fn apply(conn: &mut DbConn, plan: &Plan, hashes: &[String]) -> Result<ImportReport, ImportError> {
@@ -592,11 +503,7 @@ fn apply(conn: &mut DbConn, plan: &Plan, hashes: &[String]) -> Result<ImportRepo
     let mut known = load_existing(conn)?;
     for u in &plan.units {
         let parent = u.parent_code.as_ref().map(|p| known.units[p].clone());
-        let entity = if u.kind.is_entity() {
-            Some(u.id.clone())
-        } else {
-            parent.as_ref().and_then(|p| p.2.clone())
-        };
+        let entity = if u.kind.is_entity() { Some(u.id.clone()) } else { parent.as_ref().and_then(|p| p.2.clone()) };
         diesel::insert_into(org_units::table)
             .values((
                 org_units::id.eq(&u.id),
@@ -608,9 +515,7 @@ fn apply(conn: &mut DbConn, plan: &Plan, hashes: &[String]) -> Result<ImportRepo
                 org_units::created_at.eq(now),
             ))
             .execute(conn)?;
-        known
-            .units
-            .insert(u.code.clone(), (u.id.clone(), u.kind, entity));
+        known.units.insert(u.code.clone(), (u.id.clone(), u.kind, entity));
     }
     // Posts first without their superiors, then link them: a chart may list a
     // post before the one it reports to.
@@ -629,9 +534,7 @@ fn apply(conn: &mut DbConn, plan: &Plan, hashes: &[String]) -> Result<ImportRepo
     }
     for p in plan.posts.iter().filter(|p| p.reports_to.is_some()) {
         let up = &known.posts[p.reports_to.as_ref().expect("filtered")].0;
-        diesel::update(posts::table.find(&p.id))
-            .set(posts::reports_to.eq(up))
-            .execute(conn)?;
+        diesel::update(posts::table.find(&p.id)).set(posts::reports_to.eq(up)).execute(conn)?;
     }
     for (u, hash) in plan.users.iter().zip(hashes) {
         diesel::insert_into(users::table)

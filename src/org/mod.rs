@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::schema::{org_units, post_assignments, posts, users};
+use crate::store::schema::{org_units, post_assignments, posts, user_roles, users};
 use crate::store::{DbConn, StoreError};
 
 /// A node of the government tree.
@@ -92,28 +92,13 @@ pub struct Page<T> {
 fn paginate<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| id(r).to_owned())
-    } else {
-        None
-    };
-    Page {
-        items: rows,
-        next_cursor,
-    }
+    let next_cursor = if more { rows.last().map(|r| id(r).to_owned()) } else { None };
+    Page { items: rows, next_cursor }
 }
 
 /// Lists org units in id order.
-pub fn list_units(
-    conn: &mut DbConn,
-    cursor: Option<&str>,
-    limit: i64,
-) -> Result<Page<OrgUnit>, StoreError> {
-    let mut q = org_units::table
-        .select(OrgUnit::as_select())
-        .order(org_units::id)
-        .limit(limit + 1)
-        .into_boxed();
+pub fn list_units(conn: &mut DbConn, cursor: Option<&str>, limit: i64) -> Result<Page<OrgUnit>, StoreError> {
+    let mut q = org_units::table.select(OrgUnit::as_select()).order(org_units::id).limit(limit + 1).into_boxed();
     if let Some(c) = cursor {
         q = q.filter(org_units::id.gt(c.to_owned()));
     }
@@ -146,11 +131,7 @@ pub fn search_posts(
     limit: i64,
     today: &str,
 ) -> Result<Page<PostView>, StoreError> {
-    let mut query = posts::table
-        .select(Post::as_select())
-        .order(posts::id)
-        .limit(limit + 1)
-        .into_boxed();
+    let mut query = posts::table.select(Post::as_select()).order(posts::id).limit(limit + 1).into_boxed();
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
         let pat = like_pattern(q);
         query = query.filter(
@@ -171,10 +152,7 @@ pub fn search_posts(
         .items
         .into_iter()
         .map(|p| {
-            let holder = holders
-                .iter()
-                .find(|(post, _)| *post == p.id)
-                .map(|(_, h)| h.clone());
+            let holder = holders.iter().find(|(post, _)| *post == p.id).map(|(_, h)| h.clone());
             PostView {
                 id: p.id,
                 code: p.code,
@@ -186,19 +164,12 @@ pub fn search_posts(
             }
         })
         .collect();
-    Ok(Page {
-        items,
-        next_cursor: page.next_cursor,
-    })
+    Ok(Page { items, next_cursor: page.next_cursor })
 }
 
 /// Today's holder of each of `post_ids`: a regular holder if there is one,
 /// else whoever holds additional charge or acts.
-pub fn current_holders(
-    conn: &mut DbConn,
-    post_ids: &[&str],
-    today: &str,
-) -> Result<Vec<(String, Holder)>, StoreError> {
+pub fn current_holders(conn: &mut DbConn, post_ids: &[&str], today: &str) -> Result<Vec<(String, Holder)>, StoreError> {
     if post_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -206,18 +177,9 @@ pub fn current_holders(
         .inner_join(users::table)
         .filter(post_assignments::post_id.eq_any(post_ids))
         .filter(post_assignments::starts_on.le(today))
-        .filter(
-            post_assignments::ends_on
-                .is_null()
-                .or(post_assignments::ends_on.ge(today)),
-        )
+        .filter(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(today)))
         .filter(users::disabled.eq(false))
-        .select((
-            post_assignments::post_id,
-            post_assignments::kind,
-            users::id,
-            users::name,
-        ))
+        .select((post_assignments::post_id, post_assignments::kind, users::id, users::name))
         .load(conn)?;
     let mut out: Vec<(String, Holder)> = Vec::new();
     for (post, kind, id, name) in rows {
@@ -233,8 +195,84 @@ pub fn current_holders(
 
 /// Today's date in the form stored on assignments.
 pub fn today() -> String {
-    chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
+    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
+}
+
+/// A post as `GET /me` lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MyPost {
+    /// Post id (send as `X-Post-Id` to act as it).
+    pub id: String,
+    /// e.g. `section_officer`.
+    pub designation: String,
+    /// Human title.
+    pub title: String,
+    /// `regular`, `additional_charge` or `acting`.
+    pub assignment: String,
+    /// Whether this is the post acting when no `X-Post-Id` is sent.
+    pub primary: bool,
+    /// Last day held (`YYYY-MM-DD`), if the assignment ends.
+    pub until: Option<String>,
+    /// Where the post sits.
+    pub org_unit: UnitRef,
+}
+
+/// A short reference to an org unit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UnitRef {
+    /// Id.
+    pub id: String,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+}
+
+/// The posts a user holds on `today`, primary first.
+pub fn posts_held(conn: &mut DbConn, user_id: &str, today: &str) -> Result<Vec<MyPost>, StoreError> {
+    let rows = post_assignments::table
+        .inner_join(posts::table.inner_join(org_units::table))
+        .filter(post_assignments::user_id.eq(user_id))
+        .filter(post_assignments::starts_on.le(today))
+        .filter(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(today)))
+        .order((post_assignments::is_primary.desc(), post_assignments::starts_on))
+        .select((
+            posts::id,
+            posts::designation,
+            posts::title,
+            post_assignments::kind,
+            post_assignments::is_primary,
+            post_assignments::ends_on,
+            (org_units::id, org_units::code, org_units::name, org_units::kind),
+        ))
+        .load::<(String, String, String, String, bool, Option<String>, (String, String, String, String))>(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, designation, title, assignment, primary, until, (uid, code, name, kind))| MyPost {
+            id,
+            designation,
+            title,
+            assignment,
+            primary,
+            until,
+            org_unit: UnitRef { id: uid, code, name, kind },
+        })
+        .collect())
+}
+
+/// A user's roles as `role` or `role:ENTITY_CODE`; every user is an `officer`.
+pub fn role_names(conn: &mut DbConn, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = user_roles::table
+        .left_join(org_units::table.on(user_roles::entity_id.eq(org_units::id.nullable())))
+        .filter(user_roles::user_id.eq(user_id))
+        .select((user_roles::role, org_units::code.nullable()))
+        .load::<(String, Option<String>)>(conn)?;
+    let mut names = vec!["officer".to_owned()];
+    names.extend(rows.into_iter().filter(|(r, _)| r != "officer").map(|(r, e)| match e {
+        Some(code) => format!("{r}:{code}"),
+        None => r,
+    }));
+    Ok(names)
 }

@@ -1,6 +1,7 @@
 //! Storage: diesel over SQLite (default) or PostgreSQL, chosen at run time
 //! from the database URL, with the migrations embedded in the binary.
 
+pub mod files;
 pub mod schema;
 
 use std::time::Duration;
@@ -73,9 +74,7 @@ pub struct Connector {
 impl Connector {
     fn open(&self) -> Result<DbConn, ConnectionError> {
         match self.backend {
-            Backend::Postgres => Ok(DbConn::Postgres(diesel::PgConnection::establish(
-                &self.url,
-            )?)),
+            Backend::Postgres => Ok(DbConn::Postgres(diesel::PgConnection::establish(&self.url)?)),
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c = diesel::SqliteConnection::establish(path)?;
@@ -103,8 +102,7 @@ impl ManageConnection for Connector {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -131,20 +129,13 @@ impl Db {
         if backend == Backend::Sqlite {
             let path = std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
-        let connector = Connector {
-            url: url.to_owned(),
-            backend,
-            synchronous: synchronous.to_owned(),
-        };
+        let connector = Connector { url: url.to_owned(), backend, synchronous: synchronous.to_owned() };
         // Fail fast with the driver's own reason rather than r2d2's timeout.
-        connector
-            .open()
-            .map_err(|e| StoreError::Unavailable(describe_connection_error(&e)))?;
+        connector.open().map_err(|e| StoreError::Unavailable(describe_connection_error(&e)))?;
         let build = |size: u32| {
             Pool::builder()
                 .max_size(size)
@@ -157,11 +148,7 @@ impl Db {
             Backend::Sqlite => build(1)?,
             Backend::Postgres => read.clone(),
         };
-        Ok(Db {
-            backend,
-            read,
-            write,
-        })
+        Ok(Db { backend, read, write })
     }
 
     /// Which backend this is.
@@ -205,12 +192,7 @@ impl Db {
 fn describe_connection_error(e: &ConnectionError) -> String {
     // libpq messages can contain the connection string; keep only the first line,
     // which names the host and the reason.
-    e.to_string()
-        .lines()
-        .next()
-        .unwrap_or("unknown error")
-        .trim()
-        .to_owned()
+    e.to_string().lines().next().unwrap_or("unknown error").trim().to_owned()
 }
 
 fn migrations_for(conn: &DbConn) -> EmbeddedMigrations {

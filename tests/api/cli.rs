@@ -46,32 +46,20 @@ fn snapshot(db: &TestDb) -> Vec<String> {
         rows.push(format!("post {id} {code} {up:?}"));
     }
     for (id, name, hash, tv) in users::table
-        .select((
-            users::id,
-            users::username,
-            users::password_hash,
-            users::token_version,
-        ))
+        .select((users::id, users::username, users::password_hash, users::token_version))
         .load::<(String, String, String, i64)>(c)
         .unwrap()
     {
         rows.push(format!("user {id} {name} {hash} {tv}"));
     }
     for (id, post, user) in post_assignments::table
-        .select((
-            post_assignments::id,
-            post_assignments::post_id,
-            post_assignments::user_id,
-        ))
+        .select((post_assignments::id, post_assignments::post_id, post_assignments::user_id))
         .load::<(String, String, String)>(c)
         .unwrap()
     {
         rows.push(format!("assignment {id} {post} {user}"));
     }
-    for (id, role) in user_roles::table
-        .select((user_roles::id, user_roles::role))
-        .load::<(String, String)>(c)
-        .unwrap()
+    for (id, role) in user_roles::table.select((user_roles::id, user_roles::role)).load::<(String, String)>(c).unwrap()
     {
         rows.push(format!("role {id} {role}"));
     }
@@ -85,20 +73,13 @@ both_backends!(demo_twice_changes_nothing, |backend| {
     assert!(first.status.success(), "{}", text(&first.stderr));
     let out = text(&first.stdout);
     assert!(out.contains("demo government created"), "{out}");
-    assert!(
-        out.contains("so.moitt") && out.contains("daftar-demo-2026") && out.contains("246810"),
-        "{out}"
-    );
+    assert!(out.contains("so.moitt") && out.contains("daftar-demo-2026") && out.contains("246810"), "{out}");
     let before = snapshot(&db);
     assert_eq!(before.iter().filter(|r| r.starts_with("user ")).count(), 22);
 
     let second = daftar(&db, &["demo"]);
     assert!(second.status.success(), "{}", text(&second.stderr));
-    assert!(
-        text(&second.stdout).contains("nothing changed"),
-        "{}",
-        text(&second.stdout)
-    );
+    assert!(text(&second.stdout).contains("nothing changed"), "{}", text(&second.stdout));
     assert_eq!(snapshot(&db), before);
 });
 
@@ -144,48 +125,30 @@ both_backends!(org_import_is_all_or_nothing, |backend| {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("chart.toml:12:"), "{err}");
-    assert!(
-        err.contains("sektion") && err.contains("nothing was imported"),
-        "{err}"
-    );
+    assert!(err.contains("sektion") && err.contains("nothing was imported"), "{err}");
     assert!(snapshot(&db).is_empty(), "a bad row must import nothing");
 
     // A post naming a unit that does not exist, and a user with a bad clearance.
-    let bad = GOOD_CHART
-        .replace("unit = \"ST(Admin)\"", "unit = \"ST(Nowhere)\"")
-        .replace("\"restricted\"", "\"cosmic\"");
+    let bad =
+        GOOD_CHART.replace("unit = \"ST(Admin)\"", "unit = \"ST(Nowhere)\"").replace("\"restricted\"", "\"cosmic\"");
     std::fs::write(&path, &bad).unwrap();
     let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("chart.toml:18:") && err.contains("ST(Nowhere)"),
-        "{err}"
-    );
-    assert!(
-        err.contains("chart.toml:24:") && err.contains("cosmic"),
-        "{err}"
-    );
+    assert!(err.contains("chart.toml:18:") && err.contains("ST(Nowhere)"), "{err}");
+    assert!(err.contains("chart.toml:24:") && err.contains("cosmic"), "{err}");
     assert!(snapshot(&db).is_empty());
 
     // Not TOML at all.
     std::fs::write(&path, "[[unit]\ncode = ").unwrap();
     let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("chart.toml:1:"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("chart.toml:1:"), "{}", text(&out.stderr));
 
     std::fs::write(&path, GOOD_CHART).unwrap();
     let out = daftar(&db, &["org", "import", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("imported 3 units, 1 posts, 1 users"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("imported 3 units, 1 posts, 1 users"), "{}", text(&out.stdout));
     let rows = snapshot(&db);
     assert_eq!(rows.iter().filter(|r| r.starts_with("unit ")).count(), 3);
     // Importing again is a no-op.
@@ -220,24 +183,21 @@ both_backends!(serve_demo_prints_logins_and_serves, |backend| {
         }
     };
     let check = || {
-        assert!(
-            printed.contains("secretary.moitt") && printed.contains("daftar-demo-2026"),
-            "{printed}"
-        );
-        let units = ureq::get(&format!(
-            "http://127.0.0.1:{port}/api/v1/org/units?limit=200"
-        ))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-        assert!(
-            units.contains("\"MOITT\"") && units.contains("\"PTA\""),
-            "{units}"
-        );
-        let health = ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
-            .call()
+        assert!(printed.contains("secretary.moitt") && printed.contains("daftar-demo-2026"), "{printed}");
+        let login: serde_json::Value = ureq::post(&format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+            .send_json(serde_json::json!({"username": "secretary.moitt", "password": "daftar-demo-2026"}))
+            .unwrap()
+            .into_json()
             .unwrap();
+        let token = login["access_token"].as_str().unwrap();
+        let units = ureq::get(&format!("http://127.0.0.1:{port}/api/v1/org/units?limit=200"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert!(units.contains("\"MOITT\"") && units.contains("\"PTA\""), "{units}");
+        let health = ureq::get(&format!("http://127.0.0.1:{port}/healthz")).call().unwrap();
         assert_eq!(health.status(), 200);
     };
     let result = std::panic::catch_unwind(check);
@@ -258,32 +218,18 @@ fn bad_configuration_is_one_clear_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("error: ") && err.contains("listen"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: ") && err.contains("listen"), "{err}");
     assert!(!err.contains("panicked"));
 
     std::fs::write(db.dir.path().join("daftar.toml"), "listen = [1, 2]\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
-        .arg("migrate")
-        .current_dir(db.dir.path())
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar")).arg("migrate").current_dir(db.dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("listen"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("listen"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn help_lists_the_commands() {
-    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar")).arg("--help").output().unwrap();
     let help = text(&out.stdout);
     for cmd in ["serve", "migrate", "demo", "org"] {
         assert!(help.contains(cmd), "{help}");

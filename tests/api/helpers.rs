@@ -24,8 +24,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.pg_drop {
             if let Ok(mut c) = diesel::PgConnection::establish(admin_url) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut c);
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
             }
         }
     }
@@ -57,27 +56,17 @@ pub fn fresh_db(backend: Backend) -> Option<TestDb> {
     match backend {
         Backend::Sqlite => {
             let url = dir.path().join("daftar.db").to_string_lossy().into_owned();
-            Some(TestDb {
-                url,
-                dir,
-                pg_drop: None,
-            })
+            Some(TestDb { url, dir, pg_drop: None })
         }
         Backend::Postgres => {
             let admin = postgres_url()?;
             let name = format!("daftar_test_{}", daftar::store::new_id());
             let mut c = diesel::PgConnection::establish(&admin)
                 .unwrap_or_else(|e| panic!("DAFTAR_TEST_POSTGRES_URL does not answer: {e}"));
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .expect("create test database");
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create test database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             let url = format!("{base}/{name}");
-            Some(TestDb {
-                url,
-                dir,
-                pg_drop: Some((admin, name)),
-            })
+            Some(TestDb { url, dir, pg_drop: Some((admin, name)) })
         }
     }
 }
@@ -107,6 +96,10 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
     config.data_dir = test_db.dir.path().to_owned();
     config.database_url = Some(test_db.url.clone());
     config.db_pool_size = 4;
+    // Tests pose as many client addresses through a trusted proxy header, and
+    // keep the login backoff short enough to wait out.
+    config.auth.trust_forwarded_for = true;
+    config.auth.login_backoff_max_seconds = 2;
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
     db.migrate().expect("migrate");
     daftar::demo::seed(&db).expect("seed demo");
@@ -120,12 +113,7 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
         })
     });
     let (port, handle) = rx.recv().expect("server started");
-    Some(TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        db,
-        test_db,
-        handle,
-    })
+    Some(TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle })
 }
 
 /// A response: status and JSON body (Null when the body is not JSON).
@@ -138,10 +126,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -162,26 +147,56 @@ fn reply(r: Result<ureq::Response, ureq::Error>) -> Reply {
         .collect();
     let text = resp.into_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        body,
-        headers,
-        text,
-    }
+    Reply { status, body, headers, text }
 }
+
+/// Every demo user's password.
+pub const DEMO_PASSWORD: &str = "daftar-demo-2026";
 
 impl TestApp {
     pub fn get(&self, path: &str) -> Reply {
         reply(ureq::get(&format!("{}{path}", self.base)).call())
     }
 
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> Reply {
+    /// Logs a demo user in and returns the login reply.
+    pub fn login_reply(&self, username: &str, password: &str, from_ip: &str) -> Reply {
+        let body = serde_json::json!({"username": username, "password": password}).to_string();
+        self.request(
+            "POST",
+            "/api/v1/auth/login",
+            &[("Content-Type", "application/json"), ("X-Forwarded-For", from_ip)],
+            Some(&body),
+        )
+    }
+
+    /// Logs a demo user in; returns the access token.
+    pub fn login(&self, username: &str) -> String {
+        let r = self.login_reply(username, DEMO_PASSWORD, "192.0.2.10");
+        assert_eq!(r.status, 200, "login {username}: {}", r.text);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// GET with a bearer token.
+    pub fn get_as(&self, token: &str, path: &str) -> Reply {
+        self.request("GET", path, &[("Authorization", &format!("Bearer {token}"))], None)
+    }
+
+    /// POST JSON with a bearer token.
+    pub fn post_as(&self, token: &str, path: &str, body: &Value) -> Reply {
+        self.request(
+            "POST",
+            path,
+            &[("Authorization", &format!("Bearer {token}")), ("Content-Type", "application/json")],
+            Some(&body.to_string()),
+        )
+    }
+
+    /// POST JSON without credentials.
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.request("POST", path, &[("Content-Type", "application/json")], Some(&body.to_string()))
+    }
+
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
         let mut req = ureq::request(method, &format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.set(k, v);

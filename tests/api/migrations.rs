@@ -28,9 +28,7 @@ fn schema_dump(conn: &mut DbConn) -> Vec<String> {
         }
     };
     let rows: Vec<Line> = diesel::sql_query(sql).load(conn).unwrap();
-    rows.into_iter()
-        .map(|l| l.line.unwrap_or_default())
-        .collect()
+    rows.into_iter().map(|l| l.line.unwrap_or_default()).collect()
 }
 
 both_backends!(migrations_round_trip, |backend| {
@@ -42,14 +40,8 @@ both_backends!(migrations_round_trip, |backend| {
     assert!(up.iter().any(|l| l.contains("org_units")), "{up:?}");
     let reverted = revert_all_migrations(&mut conn).unwrap();
     assert_eq!(reverted, applied.len());
-    assert!(
-        schema_dump(&mut conn).is_empty(),
-        "down must remove everything up created"
-    );
+    assert!(schema_dump(&mut conn).is_empty(), "down must remove everything up created");
     run_migrations(&mut conn).unwrap();
     assert_eq!(schema_dump(&mut conn), up);
-    assert!(
-        run_migrations(&mut conn).unwrap().is_empty(),
-        "nothing pending after up"
-    );
+    assert!(run_migrations(&mut conn).unwrap().is_empty(), "nothing pending after up");
 });

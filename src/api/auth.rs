@@ -1,0 +1,429 @@
+//! Login, refresh, logout, `GET /me`, and the `Caller` every protected route
+//! extracts: a verified token, a live session, and the acting post.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::Method;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState};
+use crate::auth::principal::{self, Principal};
+use crate::auth::session::{self, Issued, Kind, Lifetimes, Refreshed};
+use crate::auth::throttle::{Limits, Throttle};
+use crate::auth::tokens::{TokenKeys, same_secret};
+use crate::auth::{audit, password};
+use crate::config::Config;
+use crate::domain::access;
+use crate::domain::org::Username;
+use crate::org::MyPost;
+use crate::store::now_micros;
+use crate::store::schema::users;
+
+/// Identity settings and state shared by the handlers.
+pub struct AuthState {
+    keys: TokenKeys,
+    throttle: Throttle,
+    life: Lifetimes,
+    dummy_hash: String,
+    trust_forwarded_for: bool,
+    secure_cookies: bool,
+}
+
+impl AuthState {
+    /// Loads (or creates) the token key and sets up the throttle.
+    pub fn new(config: &Config) -> Result<AuthState, String> {
+        let keys = TokenKeys::load_or_create(&config.data_dir).map_err(|e| e.to_string())?;
+        Ok(AuthState {
+            keys,
+            throttle: Throttle::new(Limits { max_backoff: Duration::from_secs(config.auth.login_backoff_max_seconds) }),
+            life: Lifetimes {
+                access_secs: config.auth.access_token_minutes * 60,
+                idle_secs: config.auth.session_idle_minutes * 60,
+                absolute_secs: config.auth.session_absolute_hours * 3600,
+            },
+            // Unknown users are checked against this, so they cost what a real one does.
+            dummy_hash: password::hash_password("no such user: constant-time filler"),
+            trust_forwarded_for: config.auth.trust_forwarded_for,
+            secure_cookies: config.tls.cert.is_some(),
+        })
+    }
+
+    /// The keys that sign access tokens.
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies { "__Host-daftar_session" } else { "daftar_session" }
+    }
+}
+
+/// The client's address: the peer, or the proxy's `X-Forwarded-For` when trusted.
+fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        if let Some(last) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        {
+            return last.to_owned();
+        }
+    }
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// `POST /auth/login` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// `"web"` to also set session cookies (the web inbox); default bearer only.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// Tokens as answered by login and refresh.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque; single use; rotate with `POST /auth/refresh`.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// Anti-CSRF token for cookie sessions (send as `X-CSRF-Token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}
+
+fn token_response(auth: &AuthState, issued: Issued, kind: Kind) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    res.insert_header(("Cache-Control", "no-store"));
+    if kind == Kind::Web {
+        let secure = auth.secure_cookies;
+        let cookie = |name: &'static str, value: String, http_only: bool, path: &'static str| {
+            Cookie::build(name, value)
+                .path(path)
+                .http_only(http_only)
+                .secure(secure)
+                .same_site(SameSite::Strict)
+                .finish()
+        };
+        res.cookie(cookie(auth.session_cookie(), issued.access_token.clone(), true, "/"));
+        res.cookie(cookie("daftar_refresh", issued.refresh_token.clone(), true, "/api/v1/auth"));
+        res.cookie(cookie("daftar_csrf", issued.csrf.clone().unwrap_or_default(), false, "/"));
+    }
+    res.json(TokenResponse {
+        access_token: issued.access_token,
+        refresh_token: issued.refresh_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        csrf_token: issued.csrf,
+    })
+}
+
+/// Logs in with a username and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = super::error::ErrorBody),
+              (status = 429, body = super::error::ErrorBody)))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password: pw, session } = body.into_inner();
+    let kind = match session.as_deref() {
+        None | Some("api") => Kind::Api,
+        Some("web") => Kind::Web,
+        Some(_) => return Err(ApiError::invalid_field("session", "must be \"api\" or \"web\"")),
+    };
+    if pw.len() > 1024 {
+        return Err(ApiError::invalid_field("password", "is too long"));
+    }
+    let ip = client_ip(&req, state.auth.trust_forwarded_for);
+    let account = username.trim().to_lowercase();
+    let st = state.clone();
+    let issued = web::block(move || -> Result<Issued, ApiError> {
+        let auth = &st.auth;
+        let mut conn = st.db.writer()?;
+        let user = match Username::parse(&account) {
+            Ok(u) => users::table
+                .filter(users::username.eq(u.as_str()))
+                .select((users::id, users::password_hash, users::disabled, users::token_version))
+                .first::<(String, String, bool, i64)>(&mut *conn)
+                .optional()?,
+            Err(_) => None,
+        };
+        let known = match &user {
+            Some((id, ..)) => audit::is_known_address(&mut conn, id, &ip)?,
+            None => false,
+        };
+        if let Err(wait) = auth.throttle.check(&account, &ip, known, Instant::now()) {
+            return Err(ApiError::rate_limited(wait));
+        }
+        let hash = user.as_ref().map(|u| u.1.as_str()).unwrap_or(&auth.dummy_hash);
+        let matches = password::verify_password(&pw, hash);
+        match user {
+            Some((id, _, false, version)) if matches => {
+                auth.throttle.success(&account, &ip);
+                conn.transaction(|c| {
+                    let issued = session::start(c, &auth.keys, auth.life, &id, version, kind)?;
+                    audit::record(
+                        c,
+                        audit::Event {
+                            kind: "login_succeeded",
+                            user_id: Some(&id),
+                            ip: Some(&ip),
+                            details: Some(json!({"session": issued.session_id})),
+                            ..Default::default()
+                        },
+                    )?;
+                    Ok::<_, diesel::result::Error>(issued)
+                })
+                .map_err(ApiError::from)
+            }
+            user => {
+                auth.throttle.failure(&account, &ip, known, Instant::now());
+                let reason = match &user {
+                    None => "unknown_user",
+                    Some((_, _, true, _)) => "disabled",
+                    Some(_) => "wrong_password",
+                };
+                audit::record(
+                    &mut conn,
+                    audit::Event {
+                        kind: "login_failed",
+                        user_id: user.as_ref().map(|u| u.0.as_str()),
+                        username: Some(&account.chars().take(64).collect::<String>()),
+                        ip: Some(&ip),
+                        details: Some(json!({ "reason": reason })),
+                        ..Default::default()
+                    },
+                )?;
+                Err(ApiError::unauthenticated("wrong username or password"))
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    Ok(token_response(&state.auth, issued, kind))
+}
+
+/// `POST /auth/refresh` and `/auth/logout` body (web clients may send the cookie instead).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token.
+    pub refresh_token: Option<String>,
+}
+
+fn refresh_token_of(req: &HttpRequest, body: Option<web::Json<RefreshRequest>>) -> Result<String, ApiError> {
+    body.and_then(|b| b.into_inner().refresh_token)
+        .or_else(|| req.cookie("daftar_refresh").map(|c| c.value().to_owned()))
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or_else(|| ApiError::invalid_field("refresh_token", "is required"))
+}
+
+/// Exchanges a refresh token for new tokens; the old one is spent.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = super::error::ErrorBody)))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Option<web::Json<RefreshRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let token = refresh_token_of(&req, body)?;
+    let ip = client_ip(&req, state.auth.trust_forwarded_for);
+    let auth = state.auth.clone();
+    let outcome = state
+        .write(move |c| {
+            let outcome = session::refresh(c, &auth.keys, auth.life, &token)?;
+            if let Refreshed::Reused { user_id } = &outcome {
+                let event = audit::Event {
+                    kind: "token_reuse_detected",
+                    user_id: Some(user_id),
+                    ip: Some(&ip),
+                    ..Default::default()
+                };
+                audit::record(c, event)?;
+            }
+            Ok(outcome)
+        })
+        .await?;
+    match outcome {
+        Refreshed::Rotated(issued) => {
+            let kind = if issued.csrf.is_some() { Kind::Web } else { Kind::Api };
+            Ok(token_response(&state.auth, issued, kind))
+        }
+        Refreshed::Refused => Err(ApiError::unauthenticated("refresh token is not valid; log in again")),
+        Refreshed::Reused { .. } => {
+            Err(ApiError::unauthenticated("refresh token was already used; the session has been ended"))
+        }
+    }
+}
+
+/// Ends the session of a refresh token; its access tokens stop working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshRequest,
+    responses((status = 204), (status = 400, body = super::error::ErrorBody)))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Option<web::Json<RefreshRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let token = refresh_token_of(&req, body)?;
+    let ip = client_ip(&req, state.auth.trust_forwarded_for);
+    state
+        .write(move |c| {
+            // An unknown token is not an error: the client is logged out either way.
+            if let Some((sid, user_id)) = session::session_of(c, &token)? {
+                session::end(c, &sid, "logout")?;
+                let event =
+                    audit::Event { kind: "logout", user_id: Some(&user_id), ip: Some(&ip), ..Default::default() };
+                audit::record(c, event)?;
+            }
+            Ok(())
+        })
+        .await?;
+    let mut res = HttpResponse::NoContent();
+    for name in [state.auth.session_cookie(), "daftar_refresh", "daftar_csrf"] {
+        let mut gone =
+            Cookie::build(name, "").path(if name == "daftar_refresh" { "/api/v1/auth" } else { "/" }).finish();
+        gone.make_removal();
+        res.cookie(gone);
+    }
+    Ok(res.finish())
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who they are and what they hold.
+    pub principal: Principal,
+    /// The post acting for this request (`X-Post-Id`, else the primary post).
+    pub acting_post_id: Option<String>,
+    /// The session.
+    pub session_id: String,
+}
+
+impl Caller {
+    /// The user's id.
+    pub fn user_id(&self) -> &str {
+        &self.principal.viewer.user_id
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| t.trim().to_owned());
+        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf_header = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let post_header = req.headers().get("x-post-id").map(|v| v.to_str().map(str::to_owned));
+        let cookie = state.as_ref().and_then(|s| req.cookie(s.auth.session_cookie())).map(|c| c.value().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(&"application state missing"))?;
+            let (token, via_cookie) = match (bearer, cookie) {
+                (Some(t), _) => (t, false),
+                (None, Some(c)) => (c, true),
+                (None, None) => return Err(ApiError::unauthenticated("log in: send Authorization: Bearer <token>")),
+            };
+            let claims =
+                state.auth.keys.verify(&token).ok_or_else(|| ApiError::unauthenticated("token is not valid"))?;
+            if via_cookie && unsafe_method {
+                let expected = claims.csrf.as_deref().unwrap_or("");
+                let given = csrf_header.as_deref().unwrap_or("");
+                if expected.is_empty() || !same_secret(expected, given) {
+                    return Err(ApiError::forbidden("missing or wrong anti-CSRF token (X-CSRF-Token)"));
+                }
+            }
+            let requested = match post_header {
+                Some(Ok(p)) => Some(p),
+                Some(Err(_)) => return Err(ApiError::forbidden("X-Post-Id is not a post you hold")),
+                None => None,
+            };
+            let loaded = state
+                .read(move |c| {
+                    if !session::is_live(c, &claims.sid, &claims.sub, claims.ver)? {
+                        return Ok(None);
+                    }
+                    Ok(principal::load(c, &claims.sub)?.map(|p| (p, claims.sid)))
+                })
+                .await?;
+            let (principal, session_id) =
+                loaded.ok_or_else(|| ApiError::unauthenticated("session has ended; log in again"))?;
+            let acting = access::acting_post(&principal.viewer, requested.as_deref(), now_micros())
+                .map_err(|_| ApiError::forbidden("X-Post-Id is not a post you hold"))?
+                .map(|h| h.post_id.clone());
+            Ok(Caller { principal, acting_post_id: acting, session_id })
+        })
+    }
+}
+
+/// `GET /me`.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// User id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Full name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Clearance.
+    pub clearance: String,
+    /// Roles (`role` or `role:ENTITY_CODE`).
+    pub roles: Vec<String>,
+    /// Posts held today.
+    pub posts: Vec<MyPost>,
+    /// The post acting for this request.
+    pub acting_post_id: Option<String>,
+}
+
+/// Who am I, and which desks do I hold today.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = super::error::ErrorBody)))]
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Me>, ApiError> {
+    let caller = Arc::new(caller);
+    let c2 = caller.clone();
+    let (posts, roles) = state
+        .read(move |c| {
+            let user = &c2.principal.viewer.user_id;
+            Ok((crate::org::posts_held(c, user, &crate::org::today())?, crate::org::role_names(c, user)?))
+        })
+        .await?;
+    let p = &caller.principal;
+    Ok(web::Json(Me {
+        id: p.viewer.user_id.clone(),
+        username: p.username.clone(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+        clearance: p.viewer.clearance.to_string(),
+        roles,
+        posts,
+        acting_post_id: caller.acting_post_id.clone(),
+    }))
+}

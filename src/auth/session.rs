@@ -1,0 +1,227 @@
+//! Sessions: a login and the refresh tokens rotated from it. Refresh tokens
+//! are opaque, stored only as hashes, single-use; presenting a used one again
+//! means it was stolen, and ends the whole session (the token family).
+
+use diesel::prelude::*;
+
+use super::tokens::{AUDIENCE, Claims, ISSUER, TokenKeys, random_token, token_hash};
+use crate::store::schema::{refresh_tokens, sessions, users};
+use crate::store::{DbConn, new_id, now_micros};
+
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Access-token lifetime, seconds (≤ 15 minutes).
+    pub access_secs: i64,
+    /// A session unused (not refreshed) this long ends, seconds.
+    pub idle_secs: i64,
+    /// A session ends this long after login whatever happens, seconds.
+    pub absolute_secs: i64,
+}
+
+/// `api` sessions use bearer tokens; `web` sessions use cookies and CSRF tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bearer tokens.
+    Api,
+    /// Cookies.
+    Web,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Api => "api",
+            Kind::Web => "web",
+        }
+    }
+}
+
+/// Tokens handed to a client.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The session.
+    pub session_id: String,
+    /// The JWT.
+    pub access_token: String,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The anti-CSRF token (web sessions).
+    pub csrf: Option<String>,
+}
+
+fn issue(
+    conn: &mut DbConn,
+    keys: &TokenKeys,
+    life: Lifetimes,
+    user_id: &str,
+    session_id: &str,
+    version: i64,
+    kind: Kind,
+) -> QueryResult<Issued> {
+    let now = now_micros();
+    let refresh = random_token();
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::token_hash.eq(token_hash(&refresh)),
+            refresh_tokens::session_id.eq(session_id),
+            refresh_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let secs = now / 1_000_000;
+    let csrf = (kind == Kind::Web).then(random_token);
+    let claims = Claims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: user_id.into(),
+        sid: session_id.into(),
+        ver: version,
+        iat: secs,
+        nbf: secs,
+        exp: secs + life.access_secs,
+        csrf: csrf.clone(),
+    };
+    Ok(Issued {
+        session_id: session_id.into(),
+        access_token: keys.sign(&claims),
+        refresh_token: refresh,
+        expires_in: life.access_secs,
+        csrf,
+    })
+}
+
+/// Starts a session for a user who has just proved who they are.
+pub fn start(
+    conn: &mut DbConn,
+    keys: &TokenKeys,
+    life: Lifetimes,
+    user_id: &str,
+    version: i64,
+    kind: Kind,
+) -> QueryResult<Issued> {
+    let now = now_micros();
+    let id = new_id();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(&id),
+            sessions::user_id.eq(user_id),
+            sessions::kind.eq(kind.as_str()),
+            sessions::token_version.eq(version),
+            sessions::created_at.eq(now),
+            sessions::last_used_at.eq(now),
+            sessions::expires_at.eq(now + life.absolute_secs * 1_000_000),
+        ))
+        .execute(conn)?;
+    issue(conn, keys, life, user_id, &id, version, kind)
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// New tokens; the old refresh token is spent.
+    Rotated(Issued),
+    /// Unknown, expired, idle, revoked, or its user disabled.
+    Refused,
+    /// A spent token was presented again: the session has been ended.
+    Reused {
+        /// The session's user.
+        user_id: String,
+    },
+}
+
+/// Rotates a refresh token (call inside a transaction).
+pub fn refresh(conn: &mut DbConn, keys: &TokenKeys, life: Lifetimes, token: &str) -> QueryResult<Refreshed> {
+    let now = now_micros();
+    let row = refresh_tokens::table
+        .inner_join(sessions::table.inner_join(users::table))
+        .filter(refresh_tokens::token_hash.eq(token_hash(token)))
+        .select((
+            refresh_tokens::used_at,
+            sessions::id,
+            sessions::user_id,
+            sessions::kind,
+            sessions::token_version,
+            sessions::last_used_at,
+            sessions::expires_at,
+            sessions::revoked_at,
+            users::token_version,
+            users::disabled,
+        ))
+        .first::<(Option<i64>, String, String, String, i64, i64, i64, Option<i64>, i64, bool)>(conn)
+        .optional()?;
+    let Some((used, sid, user_id, kind, version, last_used, expires, revoked, user_version, disabled)) = row else {
+        return Ok(Refreshed::Refused);
+    };
+    if used.is_some() {
+        end(conn, &sid, "refresh_token_reuse")?;
+        return Ok(Refreshed::Reused { user_id });
+    }
+    let idle_over = now - last_used > life.idle_secs * 1_000_000;
+    if revoked.is_some() || disabled || version != user_version || now >= expires || idle_over {
+        return Ok(Refreshed::Refused);
+    }
+    // Spend the token only if nobody spent it in the meantime: of two racing
+    // refreshes exactly one wins.
+    let spent = diesel::update(refresh_tokens::table.find(token_hash(token)))
+        .filter(refresh_tokens::used_at.is_null())
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(conn)?;
+    if spent != 1 {
+        end(conn, &sid, "refresh_token_reuse")?;
+        return Ok(Refreshed::Reused { user_id });
+    }
+    diesel::update(sessions::table.find(&sid)).set(sessions::last_used_at.eq(now)).execute(conn)?;
+    let kind = if kind == "web" { Kind::Web } else { Kind::Api };
+    Ok(Refreshed::Rotated(issue(conn, keys, life, &user_id, &sid, version, kind)?))
+}
+
+/// The session a refresh token belongs to, if any.
+pub fn session_of(conn: &mut DbConn, token: &str) -> QueryResult<Option<(String, String)>> {
+    refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash(token)))
+        .select((sessions::id, sessions::user_id))
+        .first(conn)
+        .optional()
+}
+
+/// Ends one session: its refresh tokens and access tokens stop working.
+pub fn end(conn: &mut DbConn, session_id: &str, reason: &str) -> QueryResult<()> {
+    diesel::update(sessions::table.find(session_id))
+        .filter(sessions::revoked_at.is_null())
+        .set((sessions::revoked_at.eq(now_micros()), sessions::revoked_reason.eq(reason)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every session of a user at once (password change, disabling).
+pub fn end_all(conn: &mut DbConn, user_id: &str, reason: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id)).set(users::token_version.eq(users::token_version + 1)).execute(conn)?;
+    diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .set((sessions::revoked_at.eq(now_micros()), sessions::revoked_reason.eq(reason)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the session behind an access token is still live.
+pub fn is_live(conn: &mut DbConn, session_id: &str, user_id: &str, version: i64) -> QueryResult<bool> {
+    let now = now_micros();
+    let row = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::user_id.eq(user_id))
+        .select((
+            sessions::revoked_at,
+            sessions::expires_at,
+            sessions::token_version,
+            users::token_version,
+            users::disabled,
+        ))
+        .first::<(Option<i64>, i64, i64, i64, bool)>(conn)
+        .optional()?;
+    Ok(matches!(row, Some((None, expires, v, uv, false)) if now < expires && v == version && uv == version))
+}

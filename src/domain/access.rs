@@ -1,0 +1,288 @@
+//! The one access policy of SPEC section 2. Every path that shows or changes a
+//! file, receipt or document (API, web, search, export, email) asks here.
+
+use super::org::{Clearance, Role};
+
+/// A post the user holds or held, with the dates of the assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The post.
+    pub post_id: String,
+    /// The org unit the post sits in.
+    pub org_unit_id: String,
+    /// The entity that unit belongs to.
+    pub entity_id: Option<String>,
+    /// First day held (µs at 00:00 UTC of `starts_on`).
+    pub from: i64,
+    /// First moment no longer held (µs), if it has ended.
+    pub until: Option<i64>,
+    /// The user's primary post.
+    pub primary: bool,
+}
+
+impl Held {
+    /// Whether the assignment is in force at `t`.
+    pub fn covers(&self, t: i64) -> bool {
+        self.from <= t && self.until.is_none_or(|u| t < u)
+    }
+
+    /// Whether the assignment overlaps the interval `[from, until)`.
+    pub fn overlaps(&self, from: i64, until: Option<i64>) -> bool {
+        let starts_before_end = until.is_none_or(|u| self.from < u);
+        let ends_after_start = self.until.is_none_or(|mine| from < mine);
+        starts_before_end && ends_after_start
+    }
+}
+
+/// Who is asking: everything the policy needs to know about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// The user.
+    pub user_id: String,
+    /// Their clearance.
+    pub clearance: Clearance,
+    /// Roles, with the entity each is scoped to.
+    pub roles: Vec<(Role, Option<String>)>,
+    /// Every assignment, past, present and future.
+    pub held: Vec<Held>,
+}
+
+impl Viewer {
+    /// Whether the user has `role` (for `entity`, if the role is entity-scoped).
+    pub fn has_role(&self, role: Role, entity: Option<&str>) -> bool {
+        role == Role::Officer
+            || self.roles.iter().any(|(r, scope)| *r == role && (scope.is_none() || scope.as_deref() == entity))
+    }
+
+    /// Whether the user holds `post_id` at time `now`.
+    pub fn holds(&self, post_id: &str, now: i64) -> bool {
+        self.held.iter().any(|h| h.post_id == post_id && h.covers(now))
+    }
+
+    /// The posts held at `now`, primary first.
+    pub fn current_posts(&self, now: i64) -> Vec<&Held> {
+        let mut posts: Vec<&Held> = self.held.iter().filter(|h| h.covers(now)).collect();
+        posts.sort_by_key(|h| !h.primary);
+        posts.dedup_by(|a, b| a.post_id == b.post_id);
+        posts
+    }
+}
+
+/// A period during which a file (or receipt) was with a post: created there,
+/// marked to it, or referred to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stay {
+    /// The post.
+    pub post_id: String,
+    /// When it arrived (µs).
+    pub from: i64,
+    /// When it left, if it has.
+    pub until: Option<i64>,
+}
+
+/// What the policy needs to know about a file or receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// Its classification.
+    pub classification: Clearance,
+    /// The section that owns it.
+    pub owning_unit_id: String,
+    /// The entity of that section.
+    pub owning_entity_id: Option<String>,
+    /// The post that holds it now.
+    pub holder_post_id: Option<String>,
+    /// Every post it has been with, and when.
+    pub stays: Vec<Stay>,
+}
+
+/// Whether `viewer` may see `subject` at time `now` (SPEC section 2): cleared
+/// for it, and a desk connection, the owning section, or the entity's auditor.
+pub fn may_see(viewer: &Viewer, subject: &Subject, now: i64) -> bool {
+    if viewer.clearance < subject.classification {
+        return false;
+    }
+    let desk = subject.stays.iter().any(|stay| {
+        viewer.held.iter().any(|h| {
+            // The desk's current holder sees its whole history; a former holder
+            // sees what passed the desk while they held it.
+            h.post_id == stay.post_id && (h.covers(now) || h.overlaps(stay.from, stay.until))
+        })
+    });
+    let section = viewer.held.iter().any(|h| h.covers(now) && h.org_unit_id == subject.owning_unit_id);
+    let auditor = subject
+        .owning_entity_id
+        .as_deref()
+        .is_some_and(|e| viewer.roles.iter().any(|(r, scope)| *r == Role::Auditor && scope.as_deref() == Some(e)));
+    desk || section || auditor
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The caller may not even see it: answer exactly as for a missing id.
+    NotFound,
+    /// The caller sees it but does not hold it at the acting post.
+    NotHolder,
+}
+
+/// Whether `viewer`, acting at `acting_post`, may note, sign, attach to or move
+/// `subject`: only the current holder post may.
+pub fn may_act(viewer: &Viewer, acting_post: &str, subject: &Subject, now: i64) -> Result<(), Denied> {
+    if !may_see(viewer, subject, now) {
+        return Err(Denied::NotFound);
+    }
+    let holds_acting = viewer.holds(acting_post, now);
+    if holds_acting && subject.holder_post_id.as_deref() == Some(acting_post) { Ok(()) } else { Err(Denied::NotHolder) }
+}
+
+/// The post a request acts as: the one named (which must be held now), else the
+/// primary post, else any post held now. `Err(())` if a named post is not held.
+pub fn acting_post<'a>(viewer: &'a Viewer, requested: Option<&str>, now: i64) -> Result<Option<&'a Held>, ()> {
+    let current = viewer.current_posts(now);
+    match requested {
+        Some(id) => current.into_iter().find(|h| h.post_id == id).map(Some).ok_or(()),
+        None => Ok(current.into_iter().next()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000_000;
+    const NOW: i64 = 100 * DAY;
+
+    fn held(post: &str, unit: &str, from: i64, until: Option<i64>) -> Held {
+        Held {
+            post_id: post.into(),
+            org_unit_id: unit.into(),
+            entity_id: Some("MOITT".into()),
+            from,
+            until,
+            primary: true,
+        }
+    }
+
+    fn viewer(clearance: Clearance, held: Vec<Held>) -> Viewer {
+        Viewer { user_id: "u".into(), clearance, roles: vec![], held }
+    }
+
+    fn file(classification: Clearance, stays: Vec<Stay>) -> Subject {
+        Subject {
+            classification,
+            owning_unit_id: "IT(Admin)".into(),
+            owning_entity_id: Some("MOITT".into()),
+            holder_post_id: stays.last().map(|s| s.post_id.clone()),
+            stays,
+        }
+    }
+
+    fn stay(post: &str, from: i64, until: Option<i64>) -> Stay {
+        Stay { post_id: post.into(), from, until }
+    }
+
+    #[test]
+    fn the_owning_section_sees_its_files() {
+        let so = viewer(Clearance::Restricted, vec![held("SO", "IT(Admin)", 0, None)]);
+        let f = file(Clearance::Restricted, vec![stay("DS", 10, None)]);
+        assert!(may_see(&so, &f, NOW));
+    }
+
+    #[test]
+    fn clearance_is_never_exceeded() {
+        let so = viewer(Clearance::Restricted, vec![held("SO", "IT(Admin)", 0, None)]);
+        let f = file(Clearance::Secret, vec![stay("SO", 10, None)]);
+        assert!(!may_see(&so, &f, NOW), "a restricted officer cannot see a secret file of their own section");
+        assert_eq!(may_act(&so, "SO", &f, NOW), Err(Denied::NotFound));
+    }
+
+    #[test]
+    fn another_ministry_sees_nothing() {
+        let moc = viewer(Clearance::TopSecret, vec![held("MOC-SEC", "MOC", 0, None)]);
+        let f = file(Clearance::Unclassified, vec![stay("SO", 10, Some(20)), stay("DS", 20, None)]);
+        assert!(!may_see(&moc, &f, NOW));
+    }
+
+    #[test]
+    fn desks_marked_or_referred_see_the_file() {
+        let ds = viewer(Clearance::Confidential, vec![held("DS", "MOITT-ADMIN", 0, None)]);
+        let f =
+            file(Clearance::Restricted, vec![stay("SO", 10, Some(20)), stay("DS", 20, Some(30)), stay("SO", 30, None)]);
+        assert!(may_see(&ds, &f, NOW), "still sees a file that was marked to the desk");
+    }
+
+    #[test]
+    fn former_holders_see_only_what_passed_while_they_held_the_desk() {
+        // Held DS from day 0 to day 50; now transferred away (holds nothing there).
+        let former = viewer(Clearance::Secret, vec![held("DS", "MOITT-ADMIN", 0, Some(50 * DAY))]);
+        let during = file(Clearance::Restricted, vec![stay("DS", 10 * DAY, Some(12 * DAY))]);
+        let after = file(Clearance::Restricted, vec![stay("DS", 60 * DAY, None)]);
+        assert!(may_see(&former, &during, NOW));
+        assert!(!may_see(&former, &after, NOW));
+        // Their successor at the desk sees both: the inbox stays with the desk.
+        let successor = viewer(Clearance::Secret, vec![held("DS", "MOITT-ADMIN", 50 * DAY, None)]);
+        assert!(may_see(&successor, &during, NOW));
+        assert!(may_see(&successor, &after, NOW));
+    }
+
+    #[test]
+    fn a_future_assignment_gives_nothing_yet() {
+        let incoming = viewer(Clearance::Secret, vec![held("SO", "IT(Admin)", NOW + DAY, None)]);
+        let f = file(Clearance::Restricted, vec![stay("JS", 10, None)]);
+        assert!(!may_see(&incoming, &f, NOW));
+    }
+
+    #[test]
+    fn auditors_see_their_entity_only() {
+        let mut a = viewer(Clearance::Secret, vec![]);
+        a.roles.push((Role::Auditor, Some("MOITT".into())));
+        let f = file(Clearance::Restricted, vec![stay("SO", 10, None)]);
+        assert!(may_see(&a, &f, NOW));
+        let mut other = f.clone();
+        other.owning_entity_id = Some("MOC".into());
+        assert!(!may_see(&a, &other, NOW));
+        // Seeing is not acting.
+        assert_eq!(may_act(&a, "SO", &f, NOW), Err(Denied::NotHolder));
+    }
+
+    #[test]
+    fn roles_do_not_grant_sight_of_contents() {
+        let mut c = viewer(Clearance::TopSecret, vec![]);
+        c.roles.push((Role::Compliance, None));
+        c.roles.push((Role::Sysadmin, None));
+        let f = file(Clearance::Unclassified, vec![stay("SO", 10, None)]);
+        assert!(!may_see(&c, &f, NOW));
+    }
+
+    #[test]
+    fn only_the_holder_acts_and_only_at_that_post() {
+        let mut so = viewer(Clearance::Restricted, vec![held("SO", "IT(Admin)", 0, None)]);
+        so.held.push(Held { primary: false, ..held("SO2", "IT(Admin)", 0, None) });
+        let f = file(Clearance::Restricted, vec![stay("SO", 10, None)]);
+        assert_eq!(may_act(&so, "SO", &f, NOW), Ok(()));
+        assert_eq!(may_act(&so, "SO2", &f, NOW), Err(Denied::NotHolder));
+        assert_eq!(may_act(&so, "DS", &f, NOW), Err(Denied::NotHolder), "a post the user does not hold");
+    }
+
+    #[test]
+    fn additional_charge_acts_only_for_its_dates() {
+        let mut ds = viewer(Clearance::Confidential, vec![held("DS", "MOITT-ADMIN", 0, None)]);
+        ds.held.push(Held { primary: false, ..held("JS", "MOITT-ADMIN", 90 * DAY, Some(95 * DAY)) });
+        let f = file(Clearance::Restricted, vec![stay("JS", 91 * DAY, None)]);
+        assert_eq!(may_act(&ds, "JS", &f, 92 * DAY), Ok(()));
+        assert_eq!(may_act(&ds, "JS", &f, NOW), Err(Denied::NotHolder));
+        assert!(acting_post(&ds, Some("JS"), NOW).is_err());
+        assert_eq!(acting_post(&ds, Some("JS"), 92 * DAY).unwrap().unwrap().post_id, "JS");
+        assert_eq!(acting_post(&ds, None, 92 * DAY).unwrap().unwrap().post_id, "DS", "primary by default");
+    }
+
+    #[test]
+    fn scoped_roles() {
+        let mut r = viewer(Clearance::Restricted, vec![]);
+        r.roles.push((Role::Registry, Some("MOITT".into())));
+        assert!(r.has_role(Role::Registry, Some("MOITT")));
+        assert!(!r.has_role(Role::Registry, Some("MOC")));
+        assert!(r.has_role(Role::Officer, None));
+        assert!(!r.has_role(Role::Sysadmin, None));
+    }
+}
