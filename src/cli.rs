@@ -38,6 +38,45 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// User administration.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        /// Login name, e.g. so.moitt.
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// unclassified, restricted, confidential, secret or top_secret.
+        #[arg(long)]
+        clearance: String,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// A role, `role` or `role:ENTITY` (repeat for more).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A regular post held from today, by post code (the first is primary).
+        #[arg(long = "post")]
+        posts: Vec<String>,
+    },
+    /// Set a user's password (read from standard input); ends their sessions.
+    Passwd {
+        /// Login name.
+        username: String,
+    },
+    /// Disable a user; every session of theirs ends at once.
+    Disable {
+        /// Login name.
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +121,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Demo => {
             let db = open_migrated(&config)?;
             seed_demo(&db)
+        }
+        Command::User { command } => {
+            let db = open_migrated(&config)?;
+            user_command(&db, command)
         }
         Command::Org { command: OrgCommand::Import { file } } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -145,4 +188,70 @@ fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Reads a password from standard input: the first line, without its newline.
+fn read_password() -> Result<String, String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("password (input is shown; pipe it in to hide it): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn user_command(db: &Db, command: UserCommand) -> Result<(), String> {
+    use crate::org::admin::{self, Actor, AssignmentInput, UserInput};
+    use crate::store::schema::posts;
+    use diesel::prelude::*;
+    let describe = |e: admin::AdminError| e.to_string();
+    match command {
+        UserCommand::Add { username, name, clearance, email, roles, posts: post_codes } => {
+            let password = read_password()?;
+            let hash = admin::hash_new_password(&password).map_err(describe)?;
+            let input = UserInput { username: username.clone(), name, email, clearance, password, roles };
+            db.write_tx(|c| {
+                let id = admin::create_user(c, Actor::Operator, &input, &hash)?;
+                for (i, code) in post_codes.iter().enumerate() {
+                    let post: String = posts::table
+                        .filter(posts::code.eq(code))
+                        .select(posts::id)
+                        .first(c)
+                        .optional()?
+                        .ok_or_else(|| admin::AdminError::Invalid("post", format!("no post `{code}`")))?;
+                    let assignment = AssignmentInput {
+                        user_id: id.clone(),
+                        kind: "regular".into(),
+                        starts_on: None,
+                        ends_on: None,
+                        primary: i == 0,
+                    };
+                    admin::add_assignment(c, Actor::Operator, &post, assignment)?;
+                }
+                Ok::<_, admin::AdminError>(())
+            })
+            .map_err(describe)?;
+            println!("created user {username}");
+        }
+        UserCommand::Passwd { username } => {
+            let password = read_password()?;
+            let hash = admin::hash_new_password(&password).map_err(describe)?;
+            db.write_tx(|c| {
+                let id = admin::user_id_by_name(c, &username)?;
+                admin::set_password(c, Actor::Operator, &id, &hash)
+            })
+            .map_err(describe)?;
+            println!("password of {username} changed; their sessions have ended");
+        }
+        UserCommand::Disable { username } => {
+            db.write_tx(|c| {
+                let id = admin::user_id_by_name(c, &username)?;
+                admin::disable_user(c, Actor::Operator, &id)
+            })
+            .map_err(describe)?;
+            println!("{username} is disabled; their sessions have ended");
+        }
+    }
+    Ok(())
 }

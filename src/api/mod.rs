@@ -1,6 +1,7 @@
 //! The HTTP API (SPEC section 3): routing, shared state, request ids, logs and
 //! metrics. One file per resource; handlers call the application modules.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -113,6 +114,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/auth/refresh", web::post().to(auth::refresh))
                 .route("/auth/logout", web::post().to(auth::logout))
                 .route("/me", web::get().to(auth::me))
+                .route("/me/password", web::post().to(admin::change_password))
+                .route("/users", web::post().to(admin::create_user))
+                .route("/users/{id}/disable", web::post().to(admin::disable_user))
+                .route("/posts/{id}/assignments", web::post().to(admin::add_assignment))
+                .route("/assignments/{id}", web::delete().to(admin::end_assignment))
+                .route("/org/units", web::post().to(admin::create_unit))
+                .route("/posts", web::post().to(admin::create_post))
                 .route("/org/units", web::get().to(org::list_units))
                 .route("/posts", web::get().to(org::list_posts)),
         )

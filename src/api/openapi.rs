@@ -10,16 +10,35 @@ use super::error::{ErrorBody, ErrorDetail};
 #[openapi(
     info(title = "Daftar API", description = "Paperless file noting and movement for government."),
     paths(
-        super::auth::login,
-        super::auth::refresh,
-        super::auth::logout,
-        super::auth::me,
-        super::org::list_units,
-        super::org::list_posts
+        super::auth::login, super::auth::refresh, super::auth::logout, super::auth::me,
+        super::admin::change_password,
+        super::org::list_units, super::org::list_posts,
+        super::admin::create_unit, super::admin::create_post, super::admin::create_user,
+        super::admin::add_assignment, super::admin::end_assignment, super::admin::disable_user,
     ),
-    components(schemas(ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder))
+    components(schemas(
+        ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
+        crate::org::MyPost, crate::org::UnitRef, super::auth::Me, super::auth::LoginRequest,
+        super::auth::RefreshRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
+        super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange,
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the protected routes name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
 
 /// Serves the OpenAPI document.
 pub async fn openapi_json() -> HttpResponse {

@@ -116,6 +116,14 @@ pub fn may_see(viewer: &Viewer, subject: &Subject, now: i64) -> bool {
     desk || section || auditor
 }
 
+/// Whether `viewer` may administer users and posts of `entity_id`: a
+/// `sysadmin` anywhere, an `org_admin` only within their own entity.
+pub fn may_administer(viewer: &Viewer, entity_id: Option<&str>) -> bool {
+    viewer.roles.iter().any(|(r, scope)| {
+        *r == Role::Sysadmin || (*r == Role::OrgAdmin && scope.is_some() && scope.as_deref() == entity_id)
+    })
+}
+
 /// Why an action was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denied {
@@ -274,6 +282,18 @@ mod tests {
         assert!(acting_post(&ds, Some("JS"), NOW).is_err());
         assert_eq!(acting_post(&ds, Some("JS"), 92 * DAY).unwrap().unwrap().post_id, "JS");
         assert_eq!(acting_post(&ds, None, 92 * DAY).unwrap().unwrap().post_id, "DS", "primary by default");
+    }
+
+    #[test]
+    fn administration_is_scoped_to_the_entity() {
+        let mut a = viewer(Clearance::Secret, vec![]);
+        assert!(!may_administer(&a, Some("MOC")));
+        a.roles.push((Role::OrgAdmin, Some("MOC".into())));
+        assert!(may_administer(&a, Some("MOC")));
+        assert!(!may_administer(&a, Some("MOITT")));
+        assert!(!may_administer(&a, None), "only a sysadmin creates entities");
+        a.roles.push((Role::Sysadmin, None));
+        assert!(may_administer(&a, Some("MOITT")) && may_administer(&a, None));
     }
 
     #[test]

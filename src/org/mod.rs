@@ -1,6 +1,7 @@
 //! The organisation: units, posts, users, assignments and roles, as stored,
 //! and the queries the API and CLI need.
 
+pub mod admin;
 pub mod import;
 
 use diesel::prelude::*;

@@ -235,3 +235,60 @@ fn help_lists_the_commands() {
         assert!(help.contains(cmd), "{help}");
     }
 }
+
+both_backends!(user_commands_manage_logins, |backend| {
+    let Some(app) = crate::helpers::spawn_app(backend) else { return };
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_daftar"))
+            .args(args)
+            .current_dir(app.test_db.dir.path())
+            .env("DAFTAR_DATABASE_URL", &app.test_db.url)
+            .env("DAFTAR_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &[
+            "user",
+            "add",
+            "dir2.pta",
+            "--name",
+            "Director (Licensing) PTA",
+            "--clearance",
+            "secret",
+            "--post",
+            "PTA/DIRECTOR-ADMIN",
+        ],
+        "licensing-password\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r = app.login_reply("dir2.pta", "licensing-password", "192.0.2.60");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_as(&token, "/api/v1/me").body["posts"][0]["designation"], "director");
+
+    let out = run(&["user", "passwd", "dir2.pta"], "short\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("at least 12"), "{}", text(&out.stderr));
+    let out = run(&["user", "passwd", "dir2.pta"], "another-long-password\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(app.get_as(&token, "/api/v1/me").status, 401, "passwd ends sessions");
+    let token = app.login_reply("dir2.pta", "another-long-password", "192.0.2.60").body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let out = run(&["user", "disable", "dir2.pta"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(app.get_as(&token, "/api/v1/me").status, 401, "disable ends sessions at once");
+    assert_eq!(app.login_reply("dir2.pta", "another-long-password", "192.0.2.60").status, 401);
+    let out = run(&["user", "disable", "nobody"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("user not found"), "{}", text(&out.stderr));
+});
