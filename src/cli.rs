@@ -38,10 +38,28 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// TLS certificates.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// User administration.
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write a self-signed development certificate (never for production).
+    SelfSigned {
+        /// Directory for cert.pem and key.pem (default: DATA_DIR/tls).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Host names and addresses it is valid for (repeat; default localhost and 127.0.0.1).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
     },
 }
 
@@ -122,6 +140,18 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db)
         }
+        Command::Tls { command: TlsCommand::SelfSigned { out, hosts } } => {
+            let dir = out.unwrap_or_else(|| config.data_dir.join("tls"));
+            let hosts = if hosts.is_empty() { vec!["localhost".into(), "127.0.0.1".into()] } else { hosts };
+            let (cert, key) = crate::tls::self_signed(&dir, &hosts)?;
+            println!("wrote {} and {}", cert.display(), key.display());
+            println!(
+                "serve HTTPS with:\n  DAFTAR_TLS__CERT={} DAFTAR_TLS__KEY={} daftar serve",
+                cert.display(),
+                key.display()
+            );
+            Ok(())
+        }
         Command::User { command } => {
             let db = open_migrated(&config)?;
             user_command(&db, command)
@@ -175,10 +205,12 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         seed_demo(&db)?;
     }
     let listen = config.listen.clone();
+    let tls = config.tls.cert.is_some();
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let server = Server::build(config, db).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        println!("Daftar is serving on http://{listen} (port {})", server.port());
+        let scheme = if tls { "https" } else { "http" };
+        println!("Daftar is serving on {scheme}://{listen} (port {})", server.port());
         server.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }

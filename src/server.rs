@@ -26,14 +26,18 @@ impl Server {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let state = AppState { db, config: Arc::new(config), metrics: Arc::new(Metrics::default()), auth };
         let tls = state.config.tls.cert.is_some();
+        let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let server = HttpServer::new(move || {
             let state = state.clone();
             App::new()
                 .wrap(security_headers(tls))
                 .wrap(middleware::from_fn(api::observe))
                 .configure(move |cfg| api::configure(cfg, state))
-        })
-        .listen(listener)
+        });
+        let server = match (&tls_files.0, &tls_files.1) {
+            (Some(cert), Some(key)) => server.listen_rustls_0_23(listener, crate::tls::server_config(cert, key)?),
+            _ => server.listen(listener),
+        }
         .map_err(|e| e.to_string())?
         .run();
         Ok(Server { port, server })

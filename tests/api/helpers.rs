@@ -90,6 +90,11 @@ impl Drop for TestApp {
 
 /// Starts the app; `None` when the backend is PostgreSQL and it is not configured.
 pub fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {})
+}
+
+/// Starts the app with the test configuration changed by `adjust`.
+pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let test_db = fresh_db(backend)?;
     let mut config = Config::default();
     config.listen = "127.0.0.1:0".into();
@@ -100,6 +105,7 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
     // keep the login backoff short enough to wait out.
     config.auth.trust_forwarded_for = true;
     config.auth.login_backoff_max_seconds = 2;
+    adjust(&mut config);
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
     db.migrate().expect("migrate");
     daftar::demo::seed(&db).expect("seed demo");

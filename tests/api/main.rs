@@ -9,3 +9,4 @@ mod cli;
 mod migrations;
 mod operations;
 mod org;
+mod tls;
