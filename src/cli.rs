@@ -38,6 +38,14 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Measure costs against same-run baselines (run a release build).
+    Bench {
+        /// What to measure: `auth`.
+        what: String,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
     /// TLS certificates.
     Tls {
         #[command(subcommand)]
@@ -120,7 +128,11 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     let vars: Vec<(String, String)> = std::env::vars().collect();
-    let config = Config::load_from(cli.config.as_deref(), &vars)?;
+    let mut config = Config::load_from(cli.config.as_deref(), &vars)?;
+    if matches!(cli.command, Command::Bench { .. }) {
+        // Per-request log lines would measure the terminal, not the server.
+        config.log = "warn".into();
+    }
     init_logging(&config);
     match cli.command {
         Command::Serve { demo } => serve(config, demo),
@@ -140,6 +152,13 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db)
         }
+        Command::Bench { what, seconds } => match what.as_str() {
+            "auth" => {
+                print!("{}", crate::bench::auth(seconds)?);
+                Ok(())
+            }
+            other => Err(format!("unknown benchmark `{other}` (try: auth)")),
+        },
         Command::Tls { command: TlsCommand::SelfSigned { out, hosts } } => {
             let dir = out.unwrap_or_else(|| config.data_dir.join("tls"));
             let hosts = if hosts.is_empty() { vec!["localhost".into(), "127.0.0.1".into()] } else { hosts };
@@ -218,7 +237,11 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if config.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 

@@ -149,9 +149,10 @@ pub async fn observe(
         .unwrap_or_else(crate::store::new_id);
     let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
     let (method, path) = (req.method().to_string(), req.path().to_owned());
+    // Instrument the future rather than entering the span: a guard held across
+    // an await would leak the span into whatever else runs on this thread.
     let span = tracing::info_span!("request", request_id = %id);
-    let _entered = span.enter();
-    let mut res = next.call(req).await?;
+    let mut res = tracing::Instrument::instrument(next.call(req), span.clone()).await?;
     let micros = started.elapsed().as_micros() as u64;
     let status = res.status().as_u16();
     if let Some(m) = metrics {
@@ -160,6 +161,6 @@ pub async fn observe(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID.clone(), v);
     }
-    tracing::info!(%method, %path, status, micros, "request");
+    span.in_scope(|| tracing::info!(%method, %path, status, micros, "request"));
     Ok(res)
 }
