@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod openapi;
 pub mod org;
@@ -121,6 +122,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/assignments/{id}", web::delete().to(admin::end_assignment))
                 .route("/org/units", web::post().to(admin::create_unit))
                 .route("/posts", web::post().to(admin::create_post))
+                .route("/files", web::post().to(files::create))
+                .route("/files/{id}", web::get().to(files::show))
+                .route("/files/{id}/notes", web::post().to(files::add_note))
+                .route("/files/{id}/notes/{note_id}", web::patch().to(files::edit_note))
+                .route("/files/{id}/movements", web::post().to(files::move_file))
+                .route("/files/{id}/movements", web::get().to(files::timeline))
+                .route("/files/{id}/links", web::post().to(files::link))
+                .route("/inbox", web::get().to(files::inbox))
+                .route("/sent", web::get().to(files::sent))
                 .route("/org/units", web::get().to(org::list_units))
                 .route("/posts", web::get().to(org::list_posts)),
         )

@@ -15,12 +15,15 @@ use super::error::{ErrorBody, ErrorDetail};
         super::org::list_units, super::org::list_posts,
         super::admin::create_unit, super::admin::create_post, super::admin::create_user,
         super::admin::add_assignment, super::admin::end_assignment, super::admin::disable_user,
+        super::files::create, super::files::show, super::files::add_note, super::files::edit_note,
+        super::files::move_file, super::files::timeline, super::files::link, super::files::inbox, super::files::sent,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
         crate::org::MyPost, crate::org::UnitRef, super::auth::Me, super::auth::LoginRequest,
         super::auth::RefreshRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
         super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange,
+        super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
     )),
     modifiers(&BearerAuth)
 )]

@@ -2,6 +2,7 @@
 //! Everything here is unit-tested without a server.
 
 pub mod access;
+pub mod efile;
 pub mod org;
 
 /// Declares a closed vocabulary as an enum with its stable wire names, parsing

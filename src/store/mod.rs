@@ -20,6 +20,18 @@ pub enum DbConn {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// Runs the same diesel expression on whichever backend `conn` is, for the
+/// few statements `MultiConnection` cannot express (e.g. `ON CONFLICT`).
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConn::Postgres($c) => $body,
+            $crate::store::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
 /// The SQL backend behind a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -104,6 +104,168 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+
+diesel::table! {
+    serials (scope, year) {
+        scope -> Text,
+        year -> Integer,
+        last -> BigInt,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Text,
+        file_no -> Text,
+        head -> Text,
+        serial -> BigInt,
+        year -> Integer,
+        subject -> Text,
+        classification -> Text,
+        priority -> Text,
+        urgency -> Integer,
+        status -> Text,
+        due_at -> Nullable<BigInt>,
+        section_id -> Text,
+        entity_id -> Nullable<Text>,
+        created_by_post -> Text,
+        created_by_user -> Text,
+        holder_post_id -> Text,
+        last_movement_id -> Nullable<Text>,
+        held_since -> BigInt,
+        referred_by_post -> Nullable<Text>,
+        workflow_id -> Nullable<Text>,
+        workflow_step -> Nullable<Integer>,
+        next_note_seq -> BigInt,
+        next_move_seq -> BigInt,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Text,
+        file_id -> Text,
+        seq -> BigInt,
+        body -> Text,
+        status -> Text,
+        author_post_id -> Text,
+        author_user_id -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        signed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    receipts (id) {
+        id -> Text,
+        diary_no -> Text,
+        entity_id -> Text,
+        subject -> Text,
+        sender -> Text,
+        letter_no -> Nullable<Text>,
+        letter_date -> Nullable<Text>,
+        mode -> Text,
+        form -> Text,
+        classification -> Text,
+        priority -> Text,
+        urgency -> Integer,
+        due_at -> Nullable<BigInt>,
+        status -> Text,
+        created_by_post -> Text,
+        created_by_user -> Text,
+        holder_post_id -> Text,
+        last_movement_id -> Nullable<Text>,
+        held_since -> BigInt,
+        file_id -> Nullable<Text>,
+        next_move_seq -> BigInt,
+        version -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Text,
+        file_id -> Nullable<Text>,
+        receipt_id -> Nullable<Text>,
+        title -> Text,
+        kind -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        mime -> Text,
+        filename -> Nullable<Text>,
+        added_by_user -> Text,
+        added_by_post -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    movements (id) {
+        id -> Text,
+        file_id -> Nullable<Text>,
+        receipt_id -> Nullable<Text>,
+        seq -> BigInt,
+        action -> Text,
+        from_post_id -> Nullable<Text>,
+        to_post_id -> Nullable<Text>,
+        remarks -> Nullable<Text>,
+        due_at -> Nullable<BigInt>,
+        priority -> Nullable<Text>,
+        sent_at -> BigInt,
+        opened_at -> Nullable<BigInt>,
+        by_user_id -> Text,
+        by_post_id -> Text,
+    }
+}
+
+diesel::table! {
+    file_links (id) {
+        id -> Text,
+        file_id -> Text,
+        other_file_id -> Text,
+        kind -> Text,
+        by_user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        run_at -> BigInt,
+        locked_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_events (id) {
+        id -> Text,
+        at -> BigInt,
+        kind -> Text,
+        actor_user -> Nullable<Text>,
+        actor_post -> Nullable<Text>,
+        file_id -> Nullable<Text>,
+        receipt_id -> Nullable<Text>,
+        payload -> Text,
+        position -> Nullable<BigInt>,
+        hash -> Nullable<Text>,
+        prev_hash -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     posts,
@@ -112,5 +274,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_roles,
     sessions,
     refresh_tokens,
-    audit_events
+    audit_events,
+    serials,
+    files,
+    notes,
+    receipts,
+    documents,
+    movements,
+    file_links,
+    jobs,
+    ledger_events
 );

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cli;
+mod efile;
 mod migrations;
 mod operations;
 mod org;

@@ -1,0 +1,9 @@
+DROP TABLE ledger_events;
+DROP TABLE jobs;
+DROP TABLE file_links;
+DROP TABLE movements;
+DROP TABLE documents;
+DROP TABLE receipts;
+DROP TABLE notes;
+DROP TABLE files;
+DROP TABLE serials;

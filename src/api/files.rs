@@ -1,0 +1,263 @@
+//! Files, notes, movements, links, the inbox and what was sent (SPEC section 3).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::{ApiError, AppState, PageParams};
+use crate::efile::{self, Actor, EfileError};
+
+impl From<EfileError> for ApiError {
+    fn from(e: EfileError) -> Self {
+        match e {
+            EfileError::NotFound => ApiError::not_found(),
+            EfileError::NotHolder(m) => ApiError::new(StatusCode::CONFLICT, "not_holder", m),
+            EfileError::UnsignedNotes => ApiError::new(StatusCode::CONFLICT, "unsigned_notes", e.to_string()),
+            EfileError::Stale => ApiError::new(StatusCode::CONFLICT, "stale", e.to_string()),
+            EfileError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            EfileError::Invalid(field, m) => ApiError::invalid_field(field, m),
+            EfileError::Forbidden(m) => ApiError::forbidden(m),
+            EfileError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl Caller {
+    /// The caller as the e-file sees them.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { viewer: &self.principal.viewer, post: self.acting_post_id.as_deref() }
+    }
+}
+
+/// An offset cursor (`"0"`, `"50"`, …) for lists ordered by urgency or time.
+fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
+    let limit = page.limit()?;
+    let offset = match page.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|o| *o >= 0)
+            .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor from this list"))?,
+    };
+    Ok((offset, limit))
+}
+
+fn page(items: Vec<Value>, more: bool, offset: i64, limit: i64) -> Value {
+    json!({"items": items, "next_cursor": more.then(|| (offset + limit).to_string())})
+}
+
+/// `POST /files`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFile {
+    /// What the file is about.
+    pub subject: String,
+    /// Default `unclassified`; at most your clearance.
+    pub classification: Option<String>,
+    /// `routine` (default), `priority`, `immediate`, `most_immediate`.
+    pub priority: Option<String>,
+    /// Workflow id.
+    pub workflow: Option<String>,
+    /// Owning section (default: your post's unit).
+    pub section_id: Option<String>,
+    /// Subject head of the file number (default `1`).
+    pub head: Option<String>,
+}
+
+/// Opens a new file at your acting post.
+#[utoipa::path(post, path = "/api/v1/files", request_body = NewFile,
+    responses((status = 201, description = "the file"), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewFile>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let input = efile::file::NewFile {
+        subject: b.subject,
+        classification: b.classification,
+        priority: b.priority,
+        workflow: b.workflow,
+        section_id: b.section_id,
+        head: b.head,
+    };
+    let file = state
+        .write(move |c| {
+            let actor = caller.actor();
+            let id = efile::file::create(c, &actor, input)?;
+            Ok(efile::file::view(c, &actor, &id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(file))
+}
+
+/// Shows a file; the holder opening it marks it opened.
+#[utoipa::path(get, path = "/api/v1/files/{id}", params(("id" = String, Path, description = "file id")),
+    responses((status = 200, description = "the file"), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn show(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<Value>, ApiError> {
+    let id = path.into_inner();
+    let file = state.write(move |c| Ok(efile::file::view(c, &caller.actor(), &id)?)).await?;
+    Ok(web::Json(file))
+}
+
+/// `POST /files/{id}/notes` and `PATCH …/notes/{note_id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// Plain text, paragraphs separated by blank lines; Urdu is kept exactly.
+    pub body: String,
+}
+
+/// Adds a draft note (the next paragraph number of the file).
+#[utoipa::path(post, path = "/api/v1/files/{id}/notes", request_body = NoteBody, params(("id" = String, Path, description = "file id")),
+    responses((status = 201, description = "the note"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn add_note(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let text = body.into_inner().body;
+    let note = state.write(move |c| Ok(efile::notes::add(c, &caller.actor(), &id, &text)?)).await?;
+    Ok(HttpResponse::Created().json(note))
+}
+
+/// Edits your own draft while you hold the file.
+#[utoipa::path(patch, path = "/api/v1/files/{id}/notes/{note_id}", request_body = NoteBody,
+    params(("id" = String, Path, description = "file id"), ("note_id" = String, Path, description = "note id")),
+    responses((status = 200, description = "the note"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn edit_note(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<NoteBody>,
+) -> Result<web::Json<Value>, ApiError> {
+    let (id, note_id) = path.into_inner();
+    let text = body.into_inner().body;
+    let note = state.write(move |c| Ok(efile::notes::edit(c, &caller.actor(), &id, &note_id, &text)?)).await?;
+    Ok(web::Json(note))
+}
+
+/// `POST /files/{id}/movements`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMovement {
+    /// `forward`, `return`, `approve`, `refer`, `recall`, `park`, `unpark`, `close`, `reopen`.
+    pub action: String,
+    /// Destination of forward and refer.
+    pub to_post_id: Option<String>,
+    /// Remarks for the receiver.
+    pub remarks: Option<String>,
+    /// RFC 3339 due date.
+    pub due_at: Option<String>,
+    /// New priority.
+    pub priority: Option<String>,
+}
+
+/// Moves a file. Of simultaneous moves exactly one wins; the others get 409.
+#[utoipa::path(post, path = "/api/v1/files/{id}/movements", request_body = NewMovement, params(("id" = String, Path, description = "file id")),
+    responses((status = 201, description = "the movement"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn move_file(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<NewMovement>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let input = efile::movements::MoveInput {
+        action: b.action,
+        to_post_id: b.to_post_id,
+        remarks: b.remarks,
+        due_at: b.due_at,
+        priority: b.priority,
+    };
+    let m = state.write(move |c| Ok(efile::movements::move_file(c, &caller.actor(), &id, input)?)).await?;
+    Ok(HttpResponse::Created().json(m))
+}
+
+/// The file's movements, oldest first: who sent it where, when, and when it was opened.
+#[utoipa::path(get, path = "/api/v1/files/{id}/movements", params(("id" = String, Path, description = "file id")),
+    responses((status = 200, description = "the timeline"), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<Value>, ApiError> {
+    let id = path.into_inner();
+    let items = state.read(move |c| Ok(efile::movements::timeline(c, &caller.actor(), &id)?)).await?;
+    Ok(web::Json(json!({"items": items, "next_cursor": null})))
+}
+
+/// `POST /files/{id}/links`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    /// The other file.
+    pub file_id: String,
+    /// `reference`, `part_file` or `merged_into`.
+    pub kind: String,
+}
+
+/// Links the file to another one you may see.
+#[utoipa::path(post, path = "/api/v1/files/{id}/links", request_body = NewLink, params(("id" = String, Path, description = "file id")),
+    responses((status = 201, description = "the link"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn link(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<NewLink>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let l = state.write(move |c| Ok(efile::file::link(c, &caller.actor(), &id, &b.file_id, &b.kind)?)).await?;
+    Ok(HttpResponse::Created().json(l))
+}
+
+/// `?kind=` of the inbox.
+#[derive(Deserialize, IntoParams)]
+pub struct InboxQuery {
+    /// `files` or `receipts`; both when absent.
+    pub kind: Option<String>,
+}
+
+/// What your acting post holds: most urgent first, overdue flagged.
+#[utoipa::path(get, path = "/api/v1/inbox", params(InboxQuery, PageParams),
+    responses((status = 200, description = "the inbox")), security(("bearer" = [])))]
+pub async fn inbox(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<InboxQuery>,
+    paging: web::Query<PageParams>,
+) -> Result<web::Json<Value>, ApiError> {
+    let kind = match query.kind.as_deref() {
+        None | Some("") => efile::inbox::Kind::All,
+        Some("files") => efile::inbox::Kind::Files,
+        Some("receipts") => efile::inbox::Kind::Receipts,
+        Some(_) => return Err(ApiError::invalid_field("kind", "must be files or receipts")),
+    };
+    let (offset, limit) = offset_of(&paging)?;
+    let (items, more) = state.read(move |c| Ok(efile::inbox::inbox(c, &caller.actor(), kind, offset, limit)?)).await?;
+    Ok(web::Json(page(items, more, offset, limit)))
+}
+
+/// What you moved, newest first, with where each file is now.
+#[utoipa::path(get, path = "/api/v1/sent", params(PageParams), responses((status = 200, description = "sent items")), security(("bearer" = [])))]
+pub async fn sent(
+    state: web::Data<AppState>,
+    caller: Caller,
+    paging: web::Query<PageParams>,
+) -> Result<web::Json<Value>, ApiError> {
+    let (offset, limit) = offset_of(&paging)?;
+    let (items, more) = state.read(move |c| Ok(efile::inbox::sent(c, &caller.actor(), offset, limit)?)).await?;
+    Ok(web::Json(page(items, more, offset, limit)))
+}

@@ -1,0 +1,250 @@
+//! Opening files, showing them, and linking them.
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::{Actor, EfileError, FileRow, invalid, post_ref, user_ref, visible_file};
+use crate::domain::efile::{FileStatus, LinkKind, Priority, file_no, parse_head};
+use crate::domain::org::{Clearance, parse_text};
+use crate::jobs;
+use crate::ledger;
+use crate::store::schema::{documents, file_links, files, movements as mv, notes, org_units, posts, receipts};
+use crate::store::{DbConn, new_id, now_micros, rfc3339};
+
+/// `POST /files`.
+pub struct NewFile {
+    /// What the file is about.
+    pub subject: String,
+    /// Default `unclassified`; at most the creator's clearance.
+    pub classification: Option<String>,
+    /// Default `routine`.
+    pub priority: Option<String>,
+    /// A workflow id (checked by the workflow engine when it lands).
+    pub workflow: Option<String>,
+    /// Owning section; default the acting post's unit.
+    pub section_id: Option<String>,
+    /// Subject head of the file number; default `1`.
+    pub head: Option<String>,
+}
+
+/// Opens a file at the acting post; returns its id.
+pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String, EfileError> {
+    let post = actor.post()?.to_owned();
+    let subject = parse_text(&input.subject, 500).map_err(|e| invalid("subject", e))?;
+    let classification: Clearance = match &input.classification {
+        Some(c) => c.parse().map_err(|e| invalid("classification", e))?,
+        None => Clearance::Unclassified,
+    };
+    if classification > actor.viewer.clearance {
+        return Err(invalid("classification", "is above your own clearance"));
+    }
+    let priority: Priority = match &input.priority {
+        Some(p) => p.parse().map_err(|e| invalid("priority", e))?,
+        None => Priority::Routine,
+    };
+    let head = parse_head(input.head.as_deref().unwrap_or("1")).map_err(|e| invalid("head", e))?;
+    if let Some(w) = &input.workflow {
+        if w.trim().is_empty() || w.len() > 100 {
+            return Err(invalid("workflow", "must name a workflow"));
+        }
+    }
+    let post_unit: String = posts::table.find(&post).select(posts::org_unit_id).first(conn)?;
+    let section_id = input.section_id.clone().unwrap_or(post_unit.clone());
+    let (section_code, entity): (String, Option<String>) = org_units::table
+        .find(&section_id)
+        .select((org_units::code, org_units::entity_id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| invalid("section_id", "is not an org unit"))?;
+    let my_entity: Option<String> = org_units::table.find(&post_unit).select(org_units::entity_id).first(conn)?;
+    if entity != my_entity {
+        return Err(invalid("section_id", "must be a unit of your own entity"));
+    }
+    let now = now_micros();
+    let year = chrono::DateTime::from_timestamp_micros(now).map(|t| chrono::Datelike::year(&t)).unwrap_or(2026);
+    let serial = super::next_serial(conn, &format!("file:{section_id}"), year)?;
+    let id = new_id();
+    let number = file_no(&head, serial, year, &section_code);
+    diesel::insert_into(files::table)
+        .values((
+            files::id.eq(&id),
+            files::file_no.eq(&number),
+            files::head.eq(&head),
+            files::serial.eq(serial),
+            files::year.eq(year),
+            files::subject.eq(&subject),
+            files::classification.eq(classification.as_str()),
+            files::priority.eq(priority.as_str()),
+            files::urgency.eq(priority as i32),
+            files::status.eq(FileStatus::Open.as_str()),
+            files::section_id.eq(&section_id),
+            files::entity_id.eq(&entity),
+            files::created_by_post.eq(&post),
+            files::created_by_user.eq(actor.user()),
+            files::holder_post_id.eq(&post),
+            files::held_since.eq(now),
+            files::workflow_id.eq(&input.workflow),
+            files::workflow_step.eq(input.workflow.as_ref().map(|_| 0)),
+            files::created_at.eq(now),
+            files::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "file_created",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: Some(&id),
+            receipt_id: None,
+            payload: json!({"file_no": number, "subject": subject, "classification": classification.as_str(),
+                            "priority": priority.as_str(), "section_id": section_id}),
+        },
+    )?;
+    jobs::enqueue(conn, "search.index", &json!({"file_id": id}))?;
+    Ok(id)
+}
+
+/// The file as `GET /files/{id}` shows it to `actor`. The holder opening it
+/// marks the movement that brought it as opened.
+pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, EfileError> {
+    let (file, _) = visible_file(conn, actor.viewer, file_id)?;
+    if actor.post == Some(file.holder_post_id.as_str()) {
+        if let Some(m) = &file.last_movement_id {
+            diesel::update(mv::table.find(m))
+                .filter(mv::opened_at.is_null())
+                .set(mv::opened_at.eq(now_micros()))
+                .execute(conn)?;
+        }
+    }
+    render(conn, actor, &file)
+}
+
+/// Renders a file with its notes (others' drafts hidden), documents, receipts and links.
+pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value, EfileError> {
+    let note_rows: Vec<(String, i64, String, String, String, String, i64, i64, Option<i64>)> = notes::table
+        .filter(notes::file_id.eq(&file.id))
+        .filter(notes::status.eq("signed").or(notes::author_user_id.eq(actor.user())))
+        .order(notes::seq)
+        .select((
+            notes::id,
+            notes::seq,
+            notes::body,
+            notes::status,
+            notes::author_post_id,
+            notes::author_user_id,
+            notes::created_at,
+            notes::updated_at,
+            notes::signed_at,
+        ))
+        .load(conn)?;
+    let notes: Vec<Value> = note_rows
+        .into_iter()
+        .map(|(id, seq, body, status, post, user, created, updated, signed)| {
+            json!({"id": id, "seq": seq, "body": body, "status": status, "author_post_id": post, "author_user_id": user,
+                   "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339)})
+        })
+        .collect();
+    let docs: Vec<(String, String, String, String, i64, String, i64)> = documents::table
+        .filter(documents::file_id.eq(&file.id))
+        .order(documents::created_at)
+        .select((
+            documents::id,
+            documents::title,
+            documents::kind,
+            documents::sha256,
+            documents::size,
+            documents::mime,
+            documents::created_at,
+        ))
+        .load(conn)?;
+    let documents: Vec<Value> = docs
+        .into_iter()
+        .map(|(id, title, kind, sha, size, mime, at)| {
+            json!({"id": id, "title": title, "kind": kind, "sha256": sha, "size": size, "mime": mime, "added_at": rfc3339(at)})
+        })
+        .collect();
+    let put_up: Vec<(String, String, String, String)> = receipts::table
+        .filter(receipts::file_id.eq(&file.id))
+        .select((receipts::id, receipts::diary_no, receipts::subject, receipts::form))
+        .load(conn)?;
+    let receipts: Vec<Value> =
+        put_up.into_iter().map(|(id, d, s, f)| json!({"id": id, "diary_no": d, "subject": s, "form": f})).collect();
+    let link_rows: Vec<(String, String, String)> = file_links::table
+        .inner_join(files::table.on(files::id.eq(file_links::other_file_id)))
+        .filter(file_links::file_id.eq(&file.id))
+        .select((file_links::other_file_id, file_links::kind, files::file_no))
+        .load(conn)?;
+    let links: Vec<Value> =
+        link_rows.into_iter().map(|(id, kind, no)| json!({"file_id": id, "kind": kind, "file_no": no})).collect();
+    let section: (String, String, String, String) = org_units::table
+        .find(&file.section_id)
+        .select((org_units::id, org_units::code, org_units::name, org_units::kind))
+        .first(conn)?;
+    Ok(json!({
+        "id": file.id,
+        "file_no": file.file_no,
+        "subject": file.subject,
+        "classification": file.classification,
+        "priority": file.priority,
+        "status": file.status,
+        "section": {"id": section.0, "code": section.1, "name": section.2, "kind": section.3},
+        "holder_post": post_ref(conn, Some(&file.holder_post_id))?,
+        "held_since": rfc3339(file.held_since),
+        "due_at": file.due_at.map(rfc3339),
+        "created_by": {"post": post_ref(conn, Some(&file.created_by_post))?, "user": user_ref(conn, &file.created_by_user)?},
+        "workflow": file.workflow_id.as_ref().map(|w| json!({"id": w, "step": file.workflow_step})),
+        "notes": notes,
+        "documents": documents,
+        "receipts": receipts,
+        "links": links,
+        "version": file.version,
+        "created_at": rfc3339(file.created_at),
+    }))
+}
+
+/// Links a file the actor holds to another file the actor may see.
+pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kind: &str) -> Result<Value, EfileError> {
+    let kind: LinkKind = kind.parse().map_err(|e| invalid("kind", e))?;
+    let (file, _) = super::actionable_file(conn, actor, file_id)?;
+    if file_id == other_id {
+        return Err(invalid("file_id", "a file cannot be linked to itself"));
+    }
+    let (other, _) = visible_file(conn, actor.viewer, other_id).map_err(|_| invalid("file_id", "no such file"))?;
+    let exists = file_links::table
+        .filter(file_links::file_id.eq(file_id))
+        .filter(file_links::other_file_id.eq(other_id))
+        .filter(file_links::kind.eq(kind.as_str()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if exists > 0 {
+        return Err(EfileError::Conflict("the files are already linked so".into()));
+    }
+    let now = now_micros();
+    diesel::insert_into(file_links::table)
+        .values((
+            file_links::id.eq(new_id()),
+            file_links::file_id.eq(file_id),
+            file_links::other_file_id.eq(other_id),
+            file_links::kind.eq(kind.as_str()),
+            file_links::by_user_id.eq(actor.user()),
+            file_links::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let post = actor.post()?.to_owned();
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "file_linked",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: Some(file_id),
+            receipt_id: None,
+            payload: json!({"other_file_id": other_id, "kind": kind.as_str()}),
+        },
+    )?;
+    diesel::update(files::table.find(file_id))
+        .set((files::version.eq(file.version + 1), files::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(json!({"file_id": other_id, "kind": kind.as_str(), "file_no": other.file_no}))
+}

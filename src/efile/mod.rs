@@ -1,0 +1,199 @@
+//! The e-file: files, notes, movements, receipts and documents, as the
+//! application sees them. Every operation runs in one transaction that also
+//! appends its ledger event and enqueues its follow-up jobs; every read goes
+//! through [`crate::domain::access`].
+
+pub mod file;
+pub mod inbox;
+pub mod movements;
+pub mod notes;
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::domain::access::{self, Stay, Subject, Viewer};
+use crate::domain::org::Clearance;
+use crate::store::schema::{files, movements as mv, org_units, posts, serials, users};
+use crate::store::{DbConn, StoreError, now_micros};
+
+/// Why an e-file operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EfileError {
+    /// Missing, or not visible to the caller (the two are indistinguishable).
+    #[error("not found")]
+    NotFound,
+    /// The caller does not hold it at the acting post.
+    #[error("{0}")]
+    NotHolder(String),
+    /// The mover has unsigned drafts on the file.
+    #[error("sign or delete your draft notes before moving the file")]
+    UnsignedNotes,
+    /// Someone else changed it first.
+    #[error("the file changed while you were acting on it; reload and try again")]
+    Stale,
+    /// Not possible in the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A field is wrong.
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for EfileError {
+    fn from(e: diesel::result::Error) -> Self {
+        EfileError::Store(StoreError::Query(e))
+    }
+}
+
+/// Shorthand for a field error.
+pub fn invalid(field: &'static str, msg: impl ToString) -> EfileError {
+    EfileError::Invalid(field, msg.to_string())
+}
+
+/// Who is acting: the user (with everything the policy needs) and the post.
+pub struct Actor<'a> {
+    /// The user.
+    pub viewer: &'a Viewer,
+    /// The acting post, if the user holds any.
+    pub post: Option<&'a str>,
+}
+
+impl Actor<'_> {
+    /// The acting post, required for anything that writes.
+    pub fn post(&self) -> Result<&str, EfileError> {
+        self.post.ok_or_else(|| EfileError::Forbidden("you hold no post today, so you cannot act on files".into()))
+    }
+
+    /// The user's id.
+    pub fn user(&self) -> &str {
+        &self.viewer.user_id
+    }
+}
+
+/// A stored file.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = files)]
+pub struct FileRow {
+    pub id: String,
+    pub file_no: String,
+    pub head: String,
+    pub serial: i64,
+    pub year: i32,
+    pub subject: String,
+    pub classification: String,
+    pub priority: String,
+    pub urgency: i32,
+    pub status: String,
+    pub due_at: Option<i64>,
+    pub section_id: String,
+    pub entity_id: Option<String>,
+    pub created_by_post: String,
+    pub created_by_user: String,
+    pub holder_post_id: String,
+    pub last_movement_id: Option<String>,
+    pub held_since: i64,
+    pub referred_by_post: Option<String>,
+    pub workflow_id: Option<String>,
+    pub workflow_step: Option<i32>,
+    pub next_note_seq: i64,
+    pub next_move_seq: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl FileRow {
+    /// The classification as a value (stored values are always valid).
+    pub fn clearance(&self) -> Clearance {
+        self.classification.parse().unwrap_or(Clearance::TopSecret)
+    }
+}
+
+/// Every post a file has been with (created at, marked or referred to), and when.
+pub fn stays(conn: &mut DbConn, file: &FileRow) -> QueryResult<Vec<Stay>> {
+    let moves: Vec<(Option<String>, i64)> = mv::table
+        .filter(mv::file_id.eq(&file.id))
+        .filter(mv::to_post_id.is_not_null())
+        .order(mv::seq)
+        .select((mv::to_post_id, mv::sent_at))
+        .load(conn)?;
+    let mut out = vec![Stay { post_id: file.created_by_post.clone(), from: file.created_at, until: None }];
+    for (to, at) in moves.into_iter().filter_map(|(to, at)| to.map(|t| (t, at))) {
+        if let Some(prev) = out.last_mut() {
+            prev.until = Some(at);
+        }
+        out.push(Stay { post_id: to, from: at, until: None });
+    }
+    Ok(out)
+}
+
+/// What the access policy needs to know about a file.
+pub fn subject_of(conn: &mut DbConn, file: &FileRow) -> QueryResult<Subject> {
+    Ok(Subject {
+        classification: file.clearance(),
+        owning_unit_id: file.section_id.clone(),
+        owning_entity_id: file.entity_id.clone(),
+        holder_post_id: Some(file.holder_post_id.clone()),
+        stays: stays(conn, file)?,
+    })
+}
+
+/// Loads a file the viewer may see; anything else is `NotFound`.
+pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result<(FileRow, Subject), EfileError> {
+    let file =
+        files::table.find(file_id).select(FileRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
+    let subject = subject_of(conn, &file)?;
+    if access::may_see(viewer, &subject, now_micros()) { Ok((file, subject)) } else { Err(EfileError::NotFound) }
+}
+
+/// Loads a file the actor may write to (holder at the acting post).
+pub fn actionable_file(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<(FileRow, Subject), EfileError> {
+    let (file, subject) = visible_file(conn, actor.viewer, file_id)?;
+    let post = actor.post()?;
+    match access::may_act(actor.viewer, post, &subject, now_micros()) {
+        Ok(()) => Ok((file, subject)),
+        Err(access::Denied::NotFound) => Err(EfileError::NotFound),
+        Err(access::Denied::NotHolder) => {
+            Err(EfileError::NotHolder("you do not hold this file at your acting post".into()))
+        }
+    }
+}
+
+/// Takes the next gap-free serial of `scope` for `year`, inside the caller's
+/// transaction: the counter row stays locked until commit, so concurrent
+/// callers queue and a rollback gives the number back.
+pub fn next_serial(conn: &mut DbConn, scope: &str, year: i32) -> QueryResult<i64> {
+    let row = (serials::scope.eq(scope), serials::year.eq(year), serials::last.eq(0i64));
+    crate::on_backend!(conn, |c| diesel::insert_into(serials::table).values(row).on_conflict_do_nothing().execute(c))?;
+    diesel::update(serials::table.find((scope, year))).set(serials::last.eq(serials::last + 1)).execute(conn)?;
+    serials::table.find((scope, year)).select(serials::last).first(conn)
+}
+
+/// A post as shown inside other objects.
+pub fn post_ref(conn: &mut DbConn, post_id: Option<&str>) -> QueryResult<serde_json::Value> {
+    let Some(id) = post_id else { return Ok(serde_json::Value::Null) };
+    let row = posts::table
+        .inner_join(org_units::table)
+        .filter(posts::id.eq(id))
+        .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
+        .first::<(String, String, String, String, String)>(conn)
+        .optional()?;
+    Ok(match row {
+        Some((id, code, designation, title, unit)) => {
+            json!({"id": id, "code": code, "designation": designation, "title": title, "org_unit_code": unit})
+        }
+        None => serde_json::Value::Null,
+    })
+}
+
+/// A user as shown inside other objects.
+pub fn user_ref(conn: &mut DbConn, user_id: &str) -> QueryResult<serde_json::Value> {
+    let name: Option<String> = users::table.find(user_id).select(users::name).first(conn).optional()?;
+    Ok(json!({"id": user_id, "name": name}))
+}

@@ -1,0 +1,237 @@
+//! Moving files: forward, return, refer, recall, park, unpark, close, reopen.
+//! Exactly one of several simultaneous moves of a file wins: the update is
+//! conditional on the version that was checked.
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::{Actor, EfileError, invalid, post_ref, user_ref, visible_file};
+use crate::domain::efile::{Action, FileStatus, LastMove, MoveError, MoveState, Priority, plan_move};
+use crate::domain::org::Clearance;
+use crate::jobs;
+use crate::ledger;
+use crate::store::schema::{files, movements as mv, post_assignments, posts, users};
+use crate::store::{DbConn, new_id, now_micros, rfc3339};
+
+/// `POST /files/{id}/movements`.
+pub struct MoveInput {
+    /// The action.
+    pub action: String,
+    /// Destination for forward and refer.
+    pub to_post_id: Option<String>,
+    /// Remarks for the receiver.
+    pub remarks: Option<String>,
+    /// RFC 3339 due date.
+    pub due_at: Option<String>,
+    /// New priority of the file.
+    pub priority: Option<String>,
+}
+
+/// Parses an RFC 3339 time into stored microseconds.
+pub fn parse_time(field: &'static str, s: &str) -> Result<i64, EfileError> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp_micros())
+        .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-12-01T17:00:00Z"))
+}
+
+/// Checks that a destination post exists and that someone cleared for the
+/// file holds it (a vacant desk may still receive files).
+pub fn check_destination(conn: &mut DbConn, to_post: &str, classification: Clearance) -> Result<(), EfileError> {
+    if posts::table.find(to_post).count().get_result::<i64>(conn)? == 0 {
+        return Err(invalid("to_post_id", "no such post"));
+    }
+    let today = crate::org::today();
+    let holders: Vec<String> = post_assignments::table
+        .inner_join(users::table)
+        .filter(post_assignments::post_id.eq(to_post))
+        .filter(post_assignments::starts_on.le(&today))
+        .filter(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(&today)))
+        .filter(users::disabled.eq(false))
+        .select(users::clearance)
+        .load(conn)?;
+    if !holders.is_empty() && holders.iter().all(|c| c.parse::<Clearance>().is_ok_and(|c| c < classification)) {
+        return Err(invalid("to_post_id", format!("nobody at that post is cleared for {classification}")));
+    }
+    Ok(())
+}
+
+fn move_error(e: MoveError) -> EfileError {
+    match e {
+        MoveError::NotHolder => EfileError::NotHolder("you do not hold this file at your acting post".into()),
+        MoveError::Conflict(m) => EfileError::Conflict(m),
+        MoveError::Invalid(f, m) => EfileError::Invalid(f, m),
+    }
+}
+
+/// Moves a file; returns the movement as the timeline shows it.
+pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInput) -> Result<Value, EfileError> {
+    let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
+    let remarks = input.remarks.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    if remarks.as_ref().is_some_and(|r| r.chars().count() > 5000) {
+        return Err(invalid("remarks", "must be at most 5000 characters"));
+    }
+    let due_at = input.due_at.as_deref().map(|d| parse_time("due_at", d)).transpose()?;
+    let priority: Option<Priority> =
+        input.priority.as_deref().map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
+    let post = actor.post()?.to_owned();
+    let (file, subject) = visible_file(conn, actor.viewer, file_id)?;
+    let now = now_micros();
+    // Acting at a post the user does not hold now is refused before anything else.
+    if !actor.viewer.holds(&post, now) {
+        return Err(EfileError::NotHolder("you do not hold your acting post".into()));
+    }
+    let last = match &file.last_movement_id {
+        Some(m) => mv::table
+            .find(m)
+            .select((mv::from_post_id, mv::opened_at))
+            .first::<(Option<String>, Option<i64>)>(conn)
+            .optional()?
+            .and_then(|(from, opened)| from.map(|f| LastMove { from_post: f, opened: opened.is_some() })),
+        None => None,
+    };
+    let post_unit: String = posts::table.find(&post).select(posts::org_unit_id).first(conn)?;
+    let state = MoveState {
+        status: file.status.parse().unwrap_or(FileStatus::Open),
+        holder_post: file.holder_post_id.clone(),
+        mover_in_owning_section: post_unit == file.section_id,
+        last,
+        referred_by: file.referred_by_post.clone(),
+        on_workflow: file.workflow_id.is_some(),
+    };
+    let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(move_error)?;
+    if matches!(action, Action::Forward | Action::Refer | Action::Return | Action::Approve | Action::Close)
+        && super::notes::has_drafts(conn, file_id, actor.user())?
+    {
+        return Err(EfileError::UnsignedNotes);
+    }
+    if let Some(to) = &plan.to_post {
+        if to != &post {
+            check_destination(conn, to, subject.classification)?;
+        }
+    }
+    let movement_id = new_id();
+    let moved = plan.holder_post != file.holder_post_id || action == Action::Reopen;
+    let new_priority = priority.unwrap_or_else(|| file.priority.parse().unwrap_or(Priority::Routine));
+    let updated = diesel::update(files::table.find(file_id))
+        .filter(files::version.eq(file.version))
+        .set((
+            files::holder_post_id.eq(&plan.holder_post),
+            files::status.eq(plan.status.as_str()),
+            files::referred_by_post.eq(&plan.referred_by),
+            files::priority.eq(new_priority.as_str()),
+            files::urgency.eq(new_priority as i32),
+            files::next_move_seq.eq(file.next_move_seq + 1),
+            files::version.eq(file.version + 1),
+            files::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(EfileError::Stale);
+    }
+    if moved {
+        diesel::update(files::table.find(file_id))
+            .set((files::last_movement_id.eq(&movement_id), files::held_since.eq(now), files::due_at.eq(due_at)))
+            .execute(conn)?;
+    }
+    diesel::insert_into(mv::table)
+        .values((
+            mv::id.eq(&movement_id),
+            mv::file_id.eq(file_id),
+            mv::seq.eq(file.next_move_seq),
+            mv::action.eq(action.as_str()),
+            mv::from_post_id.eq(&post),
+            mv::to_post_id.eq(&plan.to_post),
+            mv::remarks.eq(&remarks),
+            mv::due_at.eq(due_at),
+            mv::priority.eq(priority.map(|p| p.as_str())),
+            mv::sent_at.eq(now),
+            mv::by_user_id.eq(actor.user()),
+            mv::by_post_id.eq(&post),
+        ))
+        .execute(conn)?;
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "movement",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: Some(file_id),
+            receipt_id: None,
+            payload: json!({"movement_id": movement_id, "seq": file.next_move_seq, "action": action.as_str(),
+                            "from_post_id": post, "to_post_id": plan.to_post, "remarks": remarks, "due_at": due_at}),
+        },
+    )?;
+    jobs::enqueue(conn, "search.index", &json!({"file_id": file_id}))?;
+    if moved {
+        jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement_id}))?;
+    }
+    movement_json(conn, &movement_id)
+}
+
+type MoveRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    String,
+);
+
+fn render(conn: &mut DbConn, row: MoveRow) -> Result<Value, EfileError> {
+    let (seq, action, from, to, remarks, due, priority, sent, opened, by_user) = row;
+    Ok(json!({
+        "seq": seq,
+        "action": action,
+        "from_post": post_ref(conn, from.as_deref())?,
+        "to_post": post_ref(conn, to.as_deref())?,
+        "remarks": remarks,
+        "due_at": due.map(rfc3339),
+        "priority": priority,
+        "sent_at": rfc3339(sent),
+        "opened_at": opened.map(rfc3339),
+        "by_user": user_ref(conn, &by_user)?,
+    }))
+}
+
+fn select_move() -> (
+    mv::seq,
+    mv::action,
+    mv::from_post_id,
+    mv::to_post_id,
+    mv::remarks,
+    mv::due_at,
+    mv::priority,
+    mv::sent_at,
+    mv::opened_at,
+    mv::by_user_id,
+) {
+    (
+        mv::seq,
+        mv::action,
+        mv::from_post_id,
+        mv::to_post_id,
+        mv::remarks,
+        mv::due_at,
+        mv::priority,
+        mv::sent_at,
+        mv::opened_at,
+        mv::by_user_id,
+    )
+}
+
+fn movement_json(conn: &mut DbConn, movement_id: &str) -> Result<Value, EfileError> {
+    let row: MoveRow = mv::table.find(movement_id).select(select_move()).first(conn)?;
+    render(conn, row)
+}
+
+/// The file's movements, oldest first: where it has been, and since when.
+pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value>, EfileError> {
+    let (file, _) = visible_file(conn, actor.viewer, file_id)?;
+    let rows: Vec<MoveRow> =
+        mv::table.filter(mv::file_id.eq(&file.id)).order(mv::seq).select(select_move()).load(conn)?;
+    rows.into_iter().map(|r| render(conn, r)).collect()
+}

@@ -1,0 +1,196 @@
+//! The note sheet: numbered paragraphs that run on across the whole file.
+//! A draft is editable by its author while the file is in hand; a signed
+//! note never changes again.
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::{Actor, EfileError, actionable_file, invalid};
+use crate::jobs;
+use crate::ledger;
+use crate::store::schema::{files, notes};
+use crate::store::{DbConn, new_id, now_micros, rfc3339};
+
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 100_000;
+
+/// Checks a note body; it is stored exactly as given (Urdu, RTL marks and all).
+pub fn check_body(body: &str) -> Result<(), EfileError> {
+    if body.trim().is_empty() {
+        return Err(invalid("body", "must not be empty"));
+    }
+    if body.chars().count() > MAX_NOTE_CHARS {
+        return Err(invalid("body", format!("must be at most {MAX_NOTE_CHARS} characters")));
+    }
+    if body.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(invalid("body", "contains control characters"));
+    }
+    Ok(())
+}
+
+fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
+    let (id, seq, body, status, post, user, created, updated, signed): (
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+    ) = notes::table
+        .find(note_id)
+        .select((
+            notes::id,
+            notes::seq,
+            notes::body,
+            notes::status,
+            notes::author_post_id,
+            notes::author_user_id,
+            notes::created_at,
+            notes::updated_at,
+            notes::signed_at,
+        ))
+        .first(conn)?;
+    Ok(json!({"id": id, "seq": seq, "body": body, "status": status, "author_post_id": post, "author_user_id": user,
+              "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339)}))
+}
+
+/// Adds a draft note to a file the actor holds.
+pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Result<Value, EfileError> {
+    check_body(body)?;
+    let (file, _) = actionable_file(conn, actor, file_id)?;
+    let post = actor.post()?.to_owned();
+    let now = now_micros();
+    // Take the paragraph number and bump the version together; a concurrent
+    // change to the file makes this one stale rather than reuse a number.
+    let taken = diesel::update(files::table.find(file_id))
+        .filter(files::version.eq(file.version))
+        .set((
+            files::next_note_seq.eq(file.next_note_seq + 1),
+            files::version.eq(file.version + 1),
+            files::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if taken != 1 {
+        return Err(EfileError::Stale);
+    }
+    let id = new_id();
+    diesel::insert_into(notes::table)
+        .values((
+            notes::id.eq(&id),
+            notes::file_id.eq(file_id),
+            notes::seq.eq(file.next_note_seq),
+            notes::body.eq(body),
+            notes::status.eq("draft"),
+            notes::author_post_id.eq(&post),
+            notes::author_user_id.eq(actor.user()),
+            notes::created_at.eq(now),
+            notes::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "note_added",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: Some(file_id),
+            receipt_id: None,
+            payload: json!({"note_id": id, "seq": file.next_note_seq}),
+        },
+    )?;
+    Ok(note_json(conn, &id)?)
+}
+
+/// Edits a draft: only its author, only while the file is in their hand.
+pub fn edit(conn: &mut DbConn, actor: &Actor, file_id: &str, note_id: &str, body: &str) -> Result<Value, EfileError> {
+    check_body(body)?;
+    let (file, _) = actionable_file(conn, actor, file_id)?;
+    let note: Option<(String, String)> = notes::table
+        .filter(notes::id.eq(note_id))
+        .filter(notes::file_id.eq(file_id))
+        .select((notes::author_user_id, notes::status))
+        .first(conn)
+        .optional()?;
+    let Some((author, status)) = note else { return Err(EfileError::NotFound) };
+    if author != actor.user() {
+        // Another officer's draft is invisible to the caller.
+        return Err(if status == "draft" {
+            EfileError::NotFound
+        } else {
+            EfileError::Forbidden("only the author edits a note".into())
+        });
+    }
+    if status != "draft" {
+        return Err(EfileError::Conflict("a signed note can never change".into()));
+    }
+    let now = now_micros();
+    diesel::update(notes::table.find(note_id))
+        .filter(notes::status.eq("draft"))
+        .set((notes::body.eq(body), notes::updated_at.eq(now)))
+        .execute(conn)?;
+    diesel::update(files::table.find(file_id))
+        .set((files::version.eq(file.version + 1), files::updated_at.eq(now)))
+        .execute(conn)?;
+    let post = actor.post()?.to_owned();
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "note_edited",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: Some(file_id),
+            receipt_id: None,
+            payload: json!({"note_id": note_id}),
+        },
+    )?;
+    Ok(note_json(conn, note_id)?)
+}
+
+/// Whether `user_id` has unsigned drafts on the file.
+pub fn has_drafts(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notes::table
+            .filter(notes::file_id.eq(file_id))
+            .filter(notes::author_user_id.eq(user_id))
+            .filter(notes::status.eq("draft")),
+    ))
+    .get_result(conn)
+}
+
+/// Signs a draft (the signature itself is produced by the signing module and
+/// passed in as the ledger payload); afterwards the note is immutable.
+pub fn mark_signed(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    note_id: &str,
+    signature: Value,
+) -> Result<Value, EfileError> {
+    let now = now_micros();
+    let changed = diesel::update(notes::table.find(note_id))
+        .filter(notes::file_id.eq(file_id))
+        .filter(notes::author_user_id.eq(actor.user()))
+        .filter(notes::status.eq("draft"))
+        .set((notes::status.eq("signed"), notes::signed_at.eq(now)))
+        .execute(conn)?;
+    if changed != 1 {
+        return Err(EfileError::Conflict("only a draft of your own can be signed".into()));
+    }
+    let post = actor.post()?.to_owned();
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "note_signed",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: Some(file_id),
+            receipt_id: None,
+            payload: json!({"note_id": note_id, "signature": signature}),
+        },
+    )?;
+    jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "note_id": note_id}))?;
+    Ok(note_json(conn, note_id)?)
+}

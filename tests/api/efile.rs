@@ -1,0 +1,240 @@
+//! The e-file through the real server: opening files, notes, movements, the
+//! inbox and timeline, concurrency, and who may see what.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{TestApp, spawn_app};
+
+fn my_post(app: &TestApp, token: &str) -> String {
+    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
+}
+
+fn create_file(app: &TestApp, token: &str, body: Value) -> Value {
+    let r = app.post_as(token, "/api/v1/files", &body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+fn forward(app: &TestApp, token: &str, file: &str, to: &str) -> crate::helpers::Reply {
+    app.post_as(token, &format!("/api/v1/files/{file}/movements"), &json!({"action": "forward", "to_post_id": to}))
+}
+
+both_backends!(files_move_along_the_chain, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let js = app.login("js.moitt");
+    let (so_post, ds_post, js_post) = (my_post(&app, &so), my_post(&app, &ds), my_post(&app, &js));
+    let year = chrono::Utc::now().format("%Y").to_string();
+
+    let file = create_file(
+        &app,
+        &so,
+        json!({"subject": "Procurement of laptops for IT wing", "priority": "immediate", "head": "7"}),
+    );
+    assert_eq!(file["file_no"], format!("No. 7-1/{year}-IT(Admin)"));
+    assert_eq!(file["holder_post"]["id"], so_post.as_str());
+    assert_eq!(file["section"]["code"], "IT(Admin)");
+    assert_eq!(file["status"], "open");
+    let id = file["id"].as_str().unwrap().to_owned();
+    let second = create_file(&app, &so, json!({"subject": "Second file"}));
+    assert_eq!(second["file_no"], format!("No. 1-2/{year}-IT(Admin)"));
+
+    let inbox = app.get_as(&so, "/api/v1/inbox");
+    assert_eq!(inbox.body["items"][0]["id"], id.as_str(), "immediate before routine: {}", inbox.text);
+    assert_eq!(inbox.body["items"].as_array().unwrap().len(), 2);
+
+    // SO forwards to DS with a due date; DS sees it unopened, then opens it.
+    let r = app.post_as(
+        &so,
+        &format!("/api/v1/files/{id}/movements"),
+        &json!({"action": "forward", "to_post_id": ds_post, "remarks": "Please examine", "due_at": "2020-01-01T00:00:00Z"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["action"], "forward");
+    let ds_inbox = app.get_as(&ds, "/api/v1/inbox?kind=files");
+    let entry = &ds_inbox.body["items"][0];
+    assert_eq!(entry["id"], id.as_str());
+    assert_eq!(entry["from_post"]["id"], so_post.as_str());
+    assert_eq!(entry["opened"], false);
+    assert_eq!(entry["overdue"], true);
+    assert_eq!(app.get_as(&so, "/api/v1/inbox").body["items"].as_array().unwrap().len(), 1);
+    let sent = app.get_as(&so, "/api/v1/sent");
+    assert_eq!(sent.body["items"][0]["now_with"]["id"], ds_post.as_str());
+
+    let shown = app.get_as(&ds, &format!("/api/v1/files/{id}"));
+    assert_eq!(shown.status, 200);
+    assert_eq!(app.get_as(&ds, "/api/v1/inbox").body["items"][0]["opened"], true);
+
+    // Opened: SO can no longer recall it.
+    let r = app.post_as(&so, &format!("/api/v1/files/{id}/movements"), &json!({"action": "recall"}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    // Only the holder moves it.
+    let r = forward(&app, &so, &id, &js_post);
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (409, Some("not_holder")), "{}", r.text);
+
+    assert_eq!(forward(&app, &ds, &id, &js_post).status, 201);
+    // JS returns it with remarks: it goes back to DS.
+    let r = app.post_as(
+        &js,
+        &format!("/api/v1/files/{id}/movements"),
+        &json!({"action": "return", "remarks": "Justify the quantity"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["to_post"]["id"], ds_post.as_str());
+
+    let timeline = app.get_as(&so, &format!("/api/v1/files/{id}/movements"));
+    let steps: Vec<(String, String)> = timeline.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (m["action"].as_str().unwrap().to_owned(), m["to_post"]["designation"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("forward".to_owned(), "deputy_secretary".to_owned()),
+            ("forward".to_owned(), "joint_secretary".to_owned()),
+            ("return".to_owned(), "deputy_secretary".to_owned())
+        ]
+    );
+    let first = &timeline.body["items"][0];
+    assert_eq!(first["by_user"]["name"], "Section Officer (Admin-I) MoITT");
+    assert!(first["sent_at"].as_str().unwrap().ends_with('Z'));
+    assert!(first["opened_at"].is_string());
+    assert_eq!(timeline.body["items"][2]["remarks"], "Justify the quantity");
+
+    // Recall before it is opened works for the sender.
+    let r = forward(&app, &ds, &id, &js_post);
+    assert_eq!(r.status, 201);
+    let r = app.post_as(&ds, &format!("/api/v1/files/{id}/movements"), &json!({"action": "recall"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{id}")).body["holder_post"]["id"], ds_post.as_str());
+});
+
+both_backends!(drafts_must_be_signed_before_moving, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds_post = my_post(&app, &app.login("ds.moitt"));
+    let file = create_file(&app, &so, json!({"subject": "Notes"}));
+    let id = file["id"].as_str().unwrap();
+    let urdu = "یہ فائل منظوری کے لیے پیش ہے۔\n\nبراہ کرم ملاحظہ فرمائیں۔";
+    let r = app.post_as(&so, &format!("/api/v1/files/{id}/notes"), &json!({"body": urdu}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!((r.body["seq"].as_i64(), r.body["status"].as_str()), (Some(1), Some("draft")));
+    assert_eq!(r.body["body"], urdu, "Urdu is returned exactly");
+    let note = r.body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(&so, &format!("/api/v1/files/{id}/notes"), &json!({"body": "Para 2"}));
+    assert_eq!(r.body["seq"], 2);
+    let r = app.request(
+        "PATCH",
+        &format!("/api/v1/files/{id}/notes/{note}"),
+        &[("Authorization", &format!("Bearer {so}")), ("Content-Type", "application/json")],
+        Some(&json!({"body": "Edited para 1"}).to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["body"], "Edited para 1");
+    let r = forward(&app, &so, id, &ds_post);
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (409, Some("unsigned_notes")), "{}", r.text);
+    // Bad note bodies are 400s.
+    for body in [json!({"body": "   "}), json!({"body": "a\u{0}b"}), json!({"text": "x"})] {
+        assert_eq!(app.post_as(&so, &format!("/api/v1/files/{id}/notes"), &body).status, 400, "{body}");
+    }
+});
+
+both_backends!(nobody_sees_what_they_may_not, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let js = app.login("js.moitt");
+    let moc = app.login("secretary.moc");
+    let it_admin = app.get_as(&so, "/api/v1/me").body["posts"][0]["org_unit"]["id"].as_str().unwrap().to_owned();
+
+    let open = create_file(&app, &so, json!({"subject": "Ordinary file"}));
+    let open_id = open["id"].as_str().unwrap();
+    // Another ministry: 404, exactly like an id that does not exist.
+    let theirs = app.get_as(&moc, &format!("/api/v1/files/{open_id}"));
+    let missing = app.get_as(&moc, "/api/v1/files/0000000000000000000000000000dead");
+    assert_eq!((theirs.status, missing.status), (404, 404));
+    assert_eq!(theirs.body, missing.body);
+    assert_eq!(app.get_as(&moc, &format!("/api/v1/files/{open_id}/movements")).status, 404);
+    assert_eq!(app.post_as(&moc, &format!("/api/v1/files/{open_id}/notes"), &json!({"body": "x"})).status, 404);
+    assert_eq!(forward(&app, &moc, open_id, "anything").status, 404);
+
+    // A secret file of SO's own section, opened by JS: SO cannot see it anywhere.
+    let secret =
+        create_file(&app, &js, json!({"subject": "Secret matter", "classification": "secret", "section_id": it_admin}));
+    let secret_id = secret["id"].as_str().unwrap();
+    assert_eq!(secret["section"]["code"], "IT(Admin)");
+    assert_eq!(app.get_as(&so, &format!("/api/v1/files/{secret_id}")).status, 404);
+    assert_eq!(app.get_as(&so, &format!("/api/v1/files/{secret_id}/movements")).status, 404);
+    // Nor can it be sent to a desk whose holder is not cleared for it.
+    let so_post = my_post(&app, &so);
+    let r = forward(&app, &js, secret_id, &so_post);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["error"]["details"]["fields"]["to_post_id"].is_string());
+    let inbox = app.get_as(&so, "/api/v1/inbox");
+    assert!(!inbox.text.contains(secret_id));
+    // Nobody creates above their own clearance.
+    let r = app.post_as(&so, "/api/v1/files", &json!({"subject": "x", "classification": "top_secret"}));
+    assert_eq!(r.status, 400);
+    // Nor a file owned by another ministry's section.
+    let comm = app.get_as(&moc, "/api/v1/me").body["posts"][0]["org_unit"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.post_as(&so, "/api/v1/files", &json!({"subject": "x", "section_id": comm})).status, 400);
+});
+
+both_backends!(exactly_one_of_many_simultaneous_moves_wins, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let targets: Vec<String> =
+        ["ds.moitt", "js.moitt", "secretary.moitt"].iter().map(|u| my_post(&app, &app.login(u))).collect();
+    let file = create_file(&app, &so, json!({"subject": "Contended file"}));
+    let id = file["id"].as_str().unwrap().to_owned();
+    let statuses: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (app, so, id, to) = (&app, &so, &id, targets[i % targets.len()].clone());
+                s.spawn(move || {
+                    let r = forward(app, so, id, &to);
+                    (r.status, r.body["error"]["code"].as_str().unwrap_or("").to_owned())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won = statuses.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|(s, code)| *s == 201 || (*s == 409 && (code == "stale" || code == "not_holder"))),
+        "{statuses:?}"
+    );
+    let timeline = app.get_as(&so, &format!("/api/v1/files/{id}/movements"));
+    assert_eq!(timeline.body["items"].as_array().unwrap().len(), 1);
+    let holder = app.get_as(&so, &format!("/api/v1/files/{id}")).body["holder_post"]["id"].as_str().unwrap().to_owned();
+    assert!(targets.contains(&holder));
+});
+
+both_backends!(concurrent_creations_get_consecutive_serials, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let numbers: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let (app, so) = (&app, &so);
+                s.spawn(move || {
+                    let r = app.post_as(so, "/api/v1/files", &json!({"subject": format!("File {i}")}));
+                    assert_eq!(r.status, 201, "{}", r.text);
+                    r.body["file_no"].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let serials: HashSet<i64> =
+        numbers.iter().map(|n| n.trim_start_matches("No. 1-").split('/').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(serials, (1..=100).collect::<HashSet<i64>>(), "{numbers:?}");
+});
