@@ -18,6 +18,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.db.pool_state()))
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let jobs = state.read(|c| Ok(crate::jobs::counts(c)?)).await?;
+    let mut text = state.metrics.render(state.db.pool_state());
+    text.push_str("# HELP daftar_jobs Jobs in the queue, by status (dead = gave up after max attempts).\n");
+    text.push_str("# TYPE daftar_jobs gauge\n");
+    for status in ["queued", "running", "done", "dead"] {
+        let n = jobs.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+        text.push_str(&format!("daftar_jobs{{status=\"{status}\"}} {n}\n"));
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
 }

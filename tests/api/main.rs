@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod cli;
 mod efile;
+mod jobs;
 mod migrations;
 mod operations;
 mod org;
