@@ -135,7 +135,8 @@ pub fn auth(seconds: u64) -> Result<String, String> {
     config.log = "warn".into();
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
-    crate::demo::seed(&db).map_err(|e| e.to_string())?;
+    let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+    crate::demo::seed(&db, &ca)?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

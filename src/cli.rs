@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// The deployment's certificate authority.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
     /// TLS certificates.
     Tls {
         #[command(subcommand)]
@@ -56,6 +61,12 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create the deployment CA (ECDSA P-256) in DATA_DIR/pki if there is none.
+    Init,
 }
 
 #[derive(Subcommand)]
@@ -150,7 +161,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Demo => {
             let db = open_migrated(&config)?;
-            seed_demo(&db)
+            seed_demo(&db, &config)
         }
         Command::Bench { what, seconds } => match what.as_str() {
             "auth" => {
@@ -159,6 +170,17 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             other => Err(format!("unknown benchmark `{other}` (try: auth)")),
         },
+        Command::Pki { command: PkiCommand::Init } => {
+            let existed = config.data_dir.join("pki").join("ca.pem").exists();
+            crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+            let path = config.data_dir.join("pki").join("ca.pem");
+            if existed {
+                println!("the deployment CA already exists: {}", path.display());
+            } else {
+                println!("created the deployment CA: {} (its key is private to this user)", path.display());
+            }
+            Ok(())
+        }
         Command::Tls { command: TlsCommand::SelfSigned { out, hosts } } => {
             let dir = out.unwrap_or_else(|| config.data_dir.join("tls"));
             let hosts = if hosts.is_empty() { vec!["localhost".into(), "127.0.0.1".into()] } else { hosts };
@@ -207,8 +229,9 @@ fn open_migrated(config: &Config) -> Result<Db, String> {
     Ok(db)
 }
 
-fn seed_demo(db: &Db) -> Result<(), String> {
-    let report = crate::demo::seed(db).map_err(|e| e.to_string())?;
+fn seed_demo(db: &Db, config: &Config) -> Result<(), String> {
+    let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+    let report = crate::demo::seed(db, &ca)?;
     if report.is_noop() {
         println!("demo government already present; nothing changed");
     } else {
@@ -221,7 +244,7 @@ fn seed_demo(db: &Db) -> Result<(), String> {
 fn serve(config: Config, demo: bool) -> Result<(), String> {
     let db = open_migrated(&config)?;
     if demo {
-        seed_demo(&db)?;
+        seed_demo(&db, &config)?;
     }
     let listen = config.listen.clone();
     let tls = config.tls.cert.is_some();

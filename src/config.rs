@@ -17,6 +17,8 @@ pub struct Config {
     pub listen: String,
     /// Public URL of the server, for links in email.
     pub base_url: Option<String>,
+    /// The organisation named in the deployment CA and certificates.
+    pub organisation: String,
     /// Database connections in the pool.
     pub db_pool_size: u32,
     /// `FULL` (default: every commit survives power loss) or `NORMAL` for SQLite.
@@ -90,6 +92,7 @@ impl Default for Config {
             database_url: None,
             listen: "127.0.0.1:8080".into(),
             base_url: None,
+            organisation: "Government of Pakistan".into(),
             db_pool_size: 16,
             sqlite_synchronous: "FULL".into(),
             json_limit_bytes: 256 * 1024,
@@ -109,6 +112,7 @@ const ENV_KEYS: &[&str] = &[
     "database_url",
     "listen",
     "base_url",
+    "organisation",
     "db_pool_size",
     "sqlite_synchronous",
     "json_limit_bytes",

@@ -1,8 +1,13 @@
 //! The demo government of SPEC section 6, seeded idempotently from the org
 //! chart shipped in `assets/demo/government.toml`.
 
+use diesel::prelude::*;
+
 use crate::org::import::{ImportError, ImportReport, import_str};
+use crate::pki::Ca;
+use crate::signing;
 use crate::store::Db;
+use crate::store::schema::{signing_keys, users};
 
 /// The demo org chart (also the reference example of the import format).
 pub const CHART: &str = include_str!("../assets/demo/government.toml");
@@ -13,9 +18,44 @@ pub const PASSWORD: &str = "daftar-demo-2026";
 /// Every demo user's signing PIN.
 pub const PIN: &str = "246810";
 
-/// Seeds the demo government; a second run changes nothing.
-pub fn seed(db: &Db) -> Result<ImportReport, ImportError> {
-    import_str(db, "assets/demo/government.toml", CHART)
+/// Seeds the demo government, with a server-mode signing key (PIN [`PIN`])
+/// for every demo user; a second run changes nothing.
+pub fn seed(db: &Db, ca: &Ca) -> Result<ImportReport, String> {
+    let report = import_str(db, "assets/demo/government.toml", CHART).map_err(|e: ImportError| e.to_string())?;
+    // Demo users without a key get one; sealing is slow, so do it in parallel
+    // outside the transaction.
+    let users: Vec<(String, String)> = {
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        users::table
+            .left_join(signing_keys::table)
+            .filter(signing_keys::id.is_null())
+            .select((users::id, users::username))
+            .load(&mut *c)
+            .map_err(|e| e.to_string())?
+    };
+    let demo_names: Vec<String> = logins().into_iter().map(|(u, _)| u).collect();
+    let users: Vec<String> =
+        users.into_iter().filter(|(_, name)| demo_names.contains(name)).map(|(id, _)| id).collect();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let keys: Vec<Result<signing::NewKey, String>> = std::thread::scope(|s| {
+        let chunks: Vec<_> = users
+            .chunks(users.len().div_ceil(cores).max(1))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter().map(|_| signing::new_server_key(PIN).map_err(|e| e.to_string())).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        chunks.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    db.write_tx(|c| {
+        for (user, key) in users.iter().zip(keys) {
+            signing::enrol(c, ca, user, key.map_err(signing::SignError::Internal)?)?;
+        }
+        Ok::<_, signing::SignError>(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(report)
 }
 
 /// The demo logins as `(username, what the desk is)`, for printing at start.

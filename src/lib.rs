@@ -15,6 +15,8 @@ pub mod jobs;
 pub mod ledger;
 pub mod metrics;
 pub mod org;
+pub mod pki;
 pub mod server;
+pub mod signing;
 pub mod store;
 pub mod tls;

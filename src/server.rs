@@ -21,10 +21,11 @@ impl Server {
     /// Binds `config.listen` (port 0 picks a free port, as tests do).
     pub fn build(config: Config, db: Db) -> Result<Server, String> {
         let auth = Arc::new(AuthState::new(&config)?);
+        let ca = Arc::new(crate::pki::Ca::init(&config.data_dir, &config.organisation)?);
         let listener =
             TcpListener::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let state = AppState { db, config: Arc::new(config), metrics: Arc::new(Metrics::default()), auth };
+        let state = AppState { db, config: Arc::new(config), metrics: Arc::new(Metrics::default()), auth, ca };
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let server = HttpServer::new(move || {

@@ -8,6 +8,7 @@ pub mod files;
 pub mod health;
 pub mod openapi;
 pub mod org;
+pub mod signing;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Token keys, login throttle, session lifetimes.
     pub auth: Arc<auth::AuthState>,
+    /// The deployment CA.
+    pub ca: Arc<crate::pki::Ca>,
 }
 
 impl AppState {
@@ -126,6 +129,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/files/{id}", web::get().to(files::show))
                 .route("/files/{id}/notes", web::post().to(files::add_note))
                 .route("/files/{id}/notes/{note_id}", web::patch().to(files::edit_note))
+                .route("/files/{id}/notes/{note_id}/sign", web::post().to(signing::sign_note))
+                .route("/me/keys", web::post().to(signing::enrol))
+                .route("/pki/ca.pem", web::get().to(signing::ca_pem))
+                .route("/pki/certificates/{serial}", web::get().to(signing::certificate))
                 .route("/files/{id}/movements", web::post().to(files::move_file))
                 .route("/files/{id}/movements", web::get().to(files::timeline))
                 .route("/files/{id}/links", web::post().to(files::link))

@@ -17,6 +17,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::admin::add_assignment, super::admin::end_assignment, super::admin::disable_user,
         super::files::create, super::files::show, super::files::add_note, super::files::edit_note,
         super::files::move_file, super::files::timeline, super::files::link, super::files::inbox, super::files::sent,
+        super::signing::enrol, super::signing::sign_note, super::signing::ca_pem, super::signing::certificate,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
@@ -24,6 +25,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::auth::RefreshRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
         super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange,
         super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
+        super::signing::Enrol, super::signing::SignRequest,
     )),
     modifiers(&BearerAuth)
 )]

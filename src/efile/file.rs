@@ -138,13 +138,15 @@ pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value,
             notes::signed_at,
         ))
         .load(conn)?;
-    let notes: Vec<Value> = note_rows
-        .into_iter()
-        .map(|(id, seq, body, status, post, user, created, updated, signed)| {
+    let mut notes: Vec<Value> = Vec::new();
+    for (id, seq, body, status, post, user, created, updated, signed) in note_rows {
+        let signature = crate::signing::signature_of(conn, &id)?;
+        notes.push(
             json!({"id": id, "seq": seq, "body": body, "status": status, "author_post_id": post, "author_user_id": user,
-                   "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339)})
-        })
-        .collect();
+               "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339),
+               "signature": signature}),
+        );
+    }
     let docs: Vec<(String, String, String, String, i64, String, i64)> = documents::table
         .filter(documents::file_id.eq(&file.id))
         .order(documents::created_at)

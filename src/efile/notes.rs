@@ -28,7 +28,7 @@ pub fn check_body(body: &str) -> Result<(), EfileError> {
     Ok(())
 }
 
-fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
+pub fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
     let (id, seq, body, status, post, user, created, updated, signed): (
         String,
         i64,
@@ -53,8 +53,10 @@ fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
             notes::signed_at,
         ))
         .first(conn)?;
+    let signature = crate::signing::signature_of(conn, &id)?;
     Ok(json!({"id": id, "seq": seq, "body": body, "status": status, "author_post_id": post, "author_user_id": user,
-              "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339)}))
+              "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339),
+              "signature": signature}))
 }
 
 /// Adds a draft note to a file the actor holds.
@@ -193,4 +195,26 @@ pub fn mark_signed(
     )?;
     jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "note_id": note_id}))?;
     Ok(note_json(conn, note_id)?)
+}
+
+/// Checks that a note on the file is a draft of `user_id`'s own.
+pub fn own_draft(conn: &mut DbConn, file_id: &str, note_id: &str, user_id: &str) -> Result<(), EfileError> {
+    let row: Option<(String, String)> = notes::table
+        .filter(notes::id.eq(note_id))
+        .filter(notes::file_id.eq(file_id))
+        .select((notes::author_user_id, notes::status))
+        .first(conn)
+        .optional()?;
+    match row {
+        None => Err(EfileError::NotFound),
+        Some((author, status)) if author != user_id => {
+            if status == "draft" {
+                Err(EfileError::NotFound)
+            } else {
+                Err(EfileError::Forbidden("only the author signs a note".into()))
+            }
+        }
+        Some((_, status)) if status != "draft" => Err(EfileError::Conflict("the note is already signed".into())),
+        Some(_) => Ok(()),
+    }
 }

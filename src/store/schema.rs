@@ -266,6 +266,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (id) {
+        id -> Text,
+        user_id -> Text,
+        mode -> Text,
+        public_key -> Text,
+        wrapped_key -> Nullable<Text>,
+        salt -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        certificate_serial -> Text,
+        certificate_pem -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        pin_failures -> Integer,
+        pin_locked_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    note_signatures (note_id) {
+        note_id -> Text,
+        key_id -> Text,
+        certificate_serial -> Text,
+        alg -> Text,
+        canonical -> Text,
+        signature_b64 -> Text,
+        signed_at -> BigInt,
+    }
+}
+
+diesel::joinable!(note_signatures -> notes (note_id));
+diesel::joinable!(signing_keys -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     posts,
@@ -283,5 +316,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     movements,
     file_links,
     jobs,
-    ledger_events
+    ledger_events,
+    signing_keys,
+    note_signatures
 );

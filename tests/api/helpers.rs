@@ -108,7 +108,8 @@ pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Opt
     adjust(&mut config);
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
     db.migrate().expect("migrate");
-    daftar::demo::seed(&db).expect("seed demo");
+    let ca = daftar::pki::Ca::init(&config.data_dir, &config.organisation).expect("ca");
+    daftar::demo::seed(&db, &ca).expect("seed demo");
     let (tx, rx) = std::sync::mpsc::channel();
     let server_db = db.clone();
     std::thread::spawn(move || {

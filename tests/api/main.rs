@@ -11,4 +11,5 @@ mod jobs;
 mod migrations;
 mod operations;
 mod org;
+mod signing;
 mod tls;

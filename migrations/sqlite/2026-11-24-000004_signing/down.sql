@@ -1,0 +1,2 @@
+DROP TABLE note_signatures;
+DROP TABLE signing_keys;

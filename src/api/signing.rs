@@ -1,0 +1,158 @@
+//! Enrolling signing keys, signing notes, and the public PKI material.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::{ApiError, AppState};
+use crate::signing::{self, Proof, SignError};
+
+impl From<SignError> for ApiError {
+    fn from(e: SignError) -> Self {
+        match e {
+            SignError::Invalid(field, m) => ApiError::invalid_field(field, m),
+            SignError::Forbidden(m) => ApiError::forbidden(m),
+            SignError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            SignError::NotFound => ApiError::not_found(),
+            SignError::Internal(m) => ApiError::internal(&m),
+            SignError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `POST /me/keys`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enrol {
+    /// `server` (key kept here, sealed under your PIN) or `client` (your own key).
+    pub mode: String,
+    /// Server mode: the signing PIN (6–64 characters).
+    pub pin: Option<String>,
+    /// Client mode: your ECDSA P-256 public key, PEM.
+    pub public_key_pem: Option<String>,
+}
+
+/// Enrols a signing key; the deployment CA certifies it for your current posts.
+#[utoipa::path(post, path = "/api/v1/me/keys", request_body = Enrol,
+    responses((status = 201, description = "{certificate_serial, certificate_pem}"), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn enrol(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<Enrol>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let key = match b.mode.as_str() {
+        "server" => {
+            let pin = b.pin.ok_or_else(|| ApiError::invalid_field("pin", "is required in server mode"))?;
+            web::block(move || signing::new_server_key(&pin)).await.map_err(|e| ApiError::internal(&e))??
+        }
+        "client" => signing::new_client_key(
+            &b.public_key_pem.ok_or_else(|| ApiError::invalid_field("public_key_pem", "is required in client mode"))?,
+        )?,
+        _ => return Err(ApiError::invalid_field("mode", "must be server or client")),
+    };
+    let ca = state.ca.clone();
+    let (serial, pem) = state.write(move |c| Ok(signing::enrol(c, &ca, caller.user_id(), key)?)).await?;
+    Ok(HttpResponse::Created().json(json!({"certificate_serial": serial, "certificate_pem": pem})))
+}
+
+/// `POST /files/{id}/notes/{note_id}/sign`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequest {
+    /// Server-mode keys: your signing PIN.
+    pub pin: Option<String>,
+    /// Client-mode keys: DER ECDSA signature over the note's canonical bytes, base64.
+    pub signature_b64: Option<String>,
+}
+
+/// Signs your draft note; afterwards it can never change.
+#[utoipa::path(post, path = "/api/v1/files/{id}/notes/{note_id}/sign", request_body = SignRequest,
+    params(("id" = String, Path, description = "file id"), ("note_id" = String, Path, description = "note id")),
+    responses((status = 200, description = "the signed note"), (status = 403, body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn sign_note(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<SignRequest>,
+) -> Result<web::Json<Value>, ApiError> {
+    let (file_id, note_id) = path.into_inner();
+    let b = body.into_inner();
+    let proof = match (b.pin, b.signature_b64) {
+        (Some(pin), None) => Proof::Pin(pin),
+        (None, Some(sig)) => Proof::Signature(
+            base64::engine::general_purpose::STANDARD
+                .decode(sig.trim())
+                .map_err(|_| ApiError::invalid_field("signature_b64", "is not base64"))?,
+        ),
+        _ => return Err(ApiError::invalid("send exactly one of pin or signature_b64")),
+    };
+    let caller = std::sync::Arc::new(caller);
+    // Check what can be checked before the slow PIN derivation.
+    let (c1, f1, n1) = (caller.clone(), file_id.clone(), note_id.clone());
+    let key = state
+        .read(move |c| {
+            crate::efile::actionable_file(c, &c1.actor(), &f1)?;
+            crate::efile::notes::own_draft(c, &f1, &n1, c1.user_id())?;
+            Ok(signing::active_key(c, c1.user_id())?)
+        })
+        .await?;
+    let unsealed = match &proof {
+        Proof::Pin(pin) => {
+            if let Some(wait) = signing::locked_for(&key) {
+                return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))
+                    .with_details(json!({"reason": "too many wrong PINs; the key is locked"})));
+            }
+            let (k, pin) = (key.clone(), pin.clone());
+            match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
+                Some(pk8) => Some(pk8),
+                None => {
+                    let id = key.id.clone();
+                    state.write(move |c| Ok(signing::wrong_pin(c, &id)?)).await?;
+                    return Err(ApiError::forbidden("wrong PIN"));
+                }
+            }
+        }
+        Proof::Signature(_) => None,
+    };
+    let note = state
+        .write(move |c| {
+            let actor = caller.actor();
+            crate::efile::actionable_file(c, &actor, &file_id)?;
+            let client_sig = match &proof {
+                Proof::Signature(s) => Some(s.as_slice()),
+                Proof::Pin(_) => None,
+            };
+            let sig = signing::sign_note(c, &key, unsealed.as_deref(), client_sig, &note_id)?;
+            Ok(crate::efile::notes::mark_signed(c, &actor, &file_id, &note_id, sig)?)
+        })
+        .await?;
+    Ok(web::Json(note))
+}
+
+/// The deployment CA certificate.
+#[utoipa::path(get, path = "/api/v1/pki/ca.pem", responses((status = 200, description = "PEM")))]
+pub async fn ca_pem(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/x-pem-file").body(state.ca.cert_pem().to_owned())
+}
+
+/// An officer's signing certificate by serial (`{serial}.pem`).
+#[utoipa::path(get, path = "/api/v1/pki/certificates/{serial}", params(("serial" = String, Path, description = "serial, hex, with .pem")),
+    responses((status = 200, description = "PEM"), (status = 404, body = super::error::ErrorBody)))]
+pub async fn certificate(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let serial = path.into_inner();
+    let serial = serial.strip_suffix(".pem").unwrap_or(&serial).to_owned();
+    if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found());
+    }
+    let pem = state.read(move |c| Ok(signing::certificate_pem(c, &serial.to_ascii_lowercase())?)).await?;
+    let pem = pem.ok_or_else(ApiError::not_found)?;
+    Ok(HttpResponse::Ok().content_type("application/x-pem-file").body(pem))
+}

@@ -1,0 +1,444 @@
+//! Officers' signing keys and signatures on notes (SPEC section 5).
+//!
+//! `server` keys are generated here and kept as PKCS#8 sealed with
+//! AES-256-GCM under a key derived from the officer's PIN by argon2id; they
+//! are unsealed only for the moment of signing. `client` keys never leave the
+//! officer: only the public half is stored, and the client sends signatures.
+//! Signatures are ECDSA P-256 with SHA-256 in DER, over the RFC 8785 (JCS)
+//! canonical JSON of the note, so `openssl dgst -sha256 -verify` checks them.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use diesel::prelude::*;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+};
+use serde_json::{Value, json};
+
+use crate::pki::{self, Ca, hex};
+use crate::store::schema::{files, note_signatures, notes, post_assignments, posts, signing_keys, users};
+use crate::store::{DbConn, new_id, now_micros, rfc3339};
+
+/// The signature algorithm, as named in notes and bundles.
+pub const ALG: &str = "ECDSA-P256-SHA256";
+/// Wrong PINs allowed before the key locks.
+pub const PIN_TRIES: i32 = 5;
+/// How long a locked key stays locked.
+pub const PIN_LOCK_SECS: i64 = 15 * 60;
+
+/// Why signing or enrolling failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// A field is wrong.
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+    /// No usable key, wrong PIN, locked key.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not in a state to sign.
+    #[error("{0}")]
+    Conflict(String),
+    /// The note or file is not there (for the caller).
+    #[error("not found")]
+    NotFound,
+    /// Storage or crypto failure of ours.
+    #[error("{0}")]
+    Internal(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl From<crate::efile::EfileError> for SignError {
+    fn from(e: crate::efile::EfileError) -> Self {
+        use crate::efile::EfileError as E;
+        match e {
+            E::NotFound => SignError::NotFound,
+            E::Invalid(f, m) => SignError::Invalid(f, m),
+            E::Forbidden(m) => SignError::Forbidden(m),
+            E::Store(s) => SignError::Store(s),
+            other => SignError::Conflict(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for SignError {
+    fn from(e: diesel::result::Error) -> Self {
+        SignError::Store(e.into())
+    }
+}
+
+/// RFC 8785 canonical JSON of a value made of objects, arrays, strings,
+/// integers, booleans and null: keys sorted, no insignificant whitespace.
+/// (serde_json's maps are ordered and its string escaping matches JCS.)
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    debug_assert!(!contains_float(value), "canonical payloads carry no floats");
+    serde_json::to_vec(value).expect("a JSON value always serialises")
+}
+
+fn contains_float(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(a) => a.iter().any(contains_float),
+        Value::Object(o) => o.values().any(contains_float),
+        _ => false,
+    }
+}
+
+/// SHA-256, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+fn check_pin(pin: &str) -> Result<(), SignError> {
+    if pin.len() < 6 || pin.len() > 64 {
+        return Err(SignError::Invalid("pin", "must be 6 to 64 characters".into()));
+    }
+    Ok(())
+}
+
+fn pin_key(pin: &str, salt: &[u8]) -> Result<LessSafeKey, SignError> {
+    let params = Params::new(19 * 1024, 2, 1, Some(32)).map_err(|e| SignError::Internal(e.to_string()))?;
+    let mut key = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(pin.as_bytes(), salt, &mut key)
+        .map_err(|e| SignError::Internal(e.to_string()))?;
+    let unbound = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| SignError::Internal("aead key".into()))?;
+    Ok(LessSafeKey::new(unbound))
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
+/// Titles of the posts a user holds today, for the certificate subject.
+fn post_titles(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<String>> {
+    let today = crate::org::today();
+    post_assignments::table
+        .inner_join(posts::table)
+        .filter(post_assignments::user_id.eq(user_id))
+        .filter(post_assignments::starts_on.le(&today))
+        .filter(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(&today)))
+        .select(posts::title)
+        .load(conn)
+}
+
+/// A key made ready to store: generated (server mode) or given (client mode).
+pub struct NewKey {
+    mode: &'static str,
+    point: Vec<u8>,
+    wrapped: Option<(String, String, String)>,
+}
+
+/// Generates a server-mode key sealed under `pin` (slow: argon2id; call it
+/// outside any transaction).
+pub fn new_server_key(pin: &str) -> Result<NewKey, SignError> {
+    check_pin(pin)?;
+    let rng = SystemRandom::new();
+    let pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| SignError::Internal("keygen".into()))?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pk8.as_ref(), &rng)
+        .map_err(|_| SignError::Internal("keygen".into()))?;
+    let mut salt = [0u8; 16];
+    let mut nonce = [0u8; 12];
+    rng.fill(&mut salt).map_err(|_| SignError::Internal("rng".into()))?;
+    rng.fill(&mut nonce).map_err(|_| SignError::Internal("rng".into()))?;
+    let mut sealed = pk8.as_ref().to_vec();
+    pin_key(pin, &salt)?
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
+        .map_err(|_| SignError::Internal("seal".into()))?;
+    Ok(NewKey {
+        mode: "server",
+        point: pair.public_key().as_ref().to_vec(),
+        wrapped: Some((hex(&sealed), hex(&salt), hex(&nonce))),
+    })
+}
+
+/// Takes a client-mode public key (PEM, ECDSA P-256).
+pub fn new_client_key(public_key_pem: &str) -> Result<NewKey, SignError> {
+    let bad = || SignError::Invalid("public_key_pem", "must be a PEM ECDSA P-256 public key".into());
+    let spki = pki::spki_from_pem(public_key_pem).ok_or_else(bad)?;
+    let point = pki::p256_point(&spki).ok_or_else(bad)?.to_vec();
+    Ok(NewKey { mode: "client", point, wrapped: None })
+}
+
+/// Stores a key with a certificate the CA issues for it; returns (serial, PEM).
+pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(String, String), SignError> {
+    let (username, name): (String, String) =
+        users::table.find(user_id).select((users::username, users::name)).first(conn)?;
+    let titles = post_titles(conn, user_id)?;
+    let (serial, pem) =
+        ca.issue(&pki::p256_spki(&key.point), &format!("{name} ({username})"), &titles).map_err(SignError::Internal)?;
+    let (wrapped, salt, nonce) = match key.wrapped {
+        Some((w, s, n)) => (Some(w), Some(s), Some(n)),
+        None => (None, None, None),
+    };
+    diesel::insert_into(signing_keys::table)
+        .values((
+            signing_keys::id.eq(new_id()),
+            signing_keys::user_id.eq(user_id),
+            signing_keys::mode.eq(key.mode),
+            signing_keys::public_key.eq(hex(&key.point)),
+            signing_keys::wrapped_key.eq(wrapped),
+            signing_keys::salt.eq(salt),
+            signing_keys::nonce.eq(nonce),
+            signing_keys::certificate_serial.eq(&serial),
+            signing_keys::certificate_pem.eq(&pem),
+            signing_keys::created_at.eq(now_micros()),
+        ))
+        .execute(conn)?;
+    crate::auth::audit::record(
+        conn,
+        crate::auth::audit::Event {
+            kind: "signing_key_enrolled",
+            user_id: Some(user_id),
+            details: Some(json!({"certificate_serial": serial, "mode": key.mode})),
+            ..Default::default()
+        },
+    )?;
+    Ok((serial, pem))
+}
+
+/// The key a user signs with now: their newest unrevoked one.
+#[derive(Debug, Clone)]
+pub struct ActiveKey {
+    /// Key id.
+    pub id: String,
+    /// `server` or `client`.
+    pub mode: String,
+    /// Public point, hex.
+    pub public_key: String,
+    /// Sealed PKCS#8 (server mode), salt, nonce.
+    pub wrapped: Option<(String, String, String)>,
+    /// The certificate's serial.
+    pub serial: String,
+    /// Failed PIN attempts in a row.
+    pub pin_failures: i32,
+    /// Locked until (µs).
+    pub locked_until: Option<i64>,
+}
+
+/// Loads the user's active key.
+pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignError> {
+    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, String, i32, Option<i64>);
+    let row: Option<Row> = signing_keys::table
+        .filter(signing_keys::user_id.eq(user_id))
+        .filter(signing_keys::revoked_at.is_null())
+        .order(signing_keys::created_at.desc())
+        .select((
+            signing_keys::id,
+            signing_keys::mode,
+            signing_keys::public_key,
+            signing_keys::wrapped_key,
+            signing_keys::salt,
+            signing_keys::nonce,
+            signing_keys::certificate_serial,
+            signing_keys::pin_failures,
+            signing_keys::pin_locked_until,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, mode, public_key, w, s, n, serial, pin_failures, locked_until)) = row else {
+        return Err(SignError::Forbidden(
+            "you have no valid signing certificate; enrol a key with POST /api/v1/me/keys".into(),
+        ));
+    };
+    let wrapped = match (w, s, n) {
+        (Some(w), Some(s), Some(n)) => Some((w, s, n)),
+        _ => None,
+    };
+    Ok(ActiveKey { id, mode, public_key, wrapped, serial, pin_failures, locked_until })
+}
+
+/// What the officer presents to sign.
+pub enum Proof {
+    /// Server mode: the PIN that unseals the key.
+    Pin(String),
+    /// Client mode: a DER signature made by the officer's own key.
+    Signature(Vec<u8>),
+}
+
+/// Unseals a server key with a PIN (slow; outside transactions). `None` if the PIN is wrong.
+pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<Vec<u8>>, SignError> {
+    let Some((w, s, n)) = &key.wrapped else {
+        return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
+    };
+    let (mut sealed, salt, nonce) = match (unhex(w), unhex(s), unhex(n)) {
+        (Some(w), Some(s), Some(n)) if n.len() == 12 => (w, s, n),
+        _ => return Err(SignError::Internal("stored key is damaged".into())),
+    };
+    let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| SignError::Internal("nonce".into()))?;
+    match pin_key(pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
+        Ok(plain) => Ok(Some(plain.to_vec())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Records a wrong PIN; locks the key after [`PIN_TRIES`].
+pub fn wrong_pin(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+    let failures: i32 = signing_keys::table.find(key_id).select(signing_keys::pin_failures).first(conn)?;
+    let failures = failures + 1;
+    let lock = (failures >= PIN_TRIES).then(|| now_micros() + PIN_LOCK_SECS * 1_000_000);
+    diesel::update(signing_keys::table.find(key_id))
+        .set((
+            signing_keys::pin_failures.eq(if lock.is_some() { 0 } else { failures }),
+            signing_keys::pin_locked_until.eq(lock),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the key is locked now; `Some(seconds)` to wait.
+pub fn locked_for(key: &ActiveKey) -> Option<i64> {
+    key.locked_until.map(|u| (u - now_micros()) / 1_000_000).filter(|s| *s > 0)
+}
+
+/// The canonical bytes of a note (SPEC section 5).
+pub fn note_canonical(conn: &mut DbConn, note_id: &str) -> Result<Vec<u8>, SignError> {
+    let (file_id, seq, body, post, user, created): (String, i64, String, String, String, i64) = notes::table
+        .find(note_id)
+        .select((
+            notes::file_id,
+            notes::seq,
+            notes::body,
+            notes::author_post_id,
+            notes::author_user_id,
+            notes::created_at,
+        ))
+        .first(conn)?;
+    let file_no: String = files::table.find(&file_id).select(files::file_no).first(conn)?;
+    // The previous signed note's canonical bytes chain this one to the sheet.
+    let previous: Option<String> = note_signatures::table
+        .inner_join(notes::table)
+        .filter(notes::file_id.eq(&file_id))
+        .filter(notes::seq.lt(seq))
+        .order(notes::seq.desc())
+        .select(note_signatures::canonical)
+        .first(conn)
+        .optional()?;
+    Ok(canonical_json(&json!({
+        "type": "daftar.note.v1",
+        "file_id": file_id,
+        "file_no": file_no,
+        "seq": seq,
+        "author_post_id": post,
+        "author_user_id": user,
+        "body_sha256": sha256_hex(body.as_bytes()),
+        "created_at": rfc3339(created),
+        "previous_note_sha256": previous.map(|p| sha256_hex(p.as_bytes())),
+    })))
+}
+
+/// Verifies a DER signature by a P-256 public point (hex).
+pub fn verify(public_key_hex: &str, message: &[u8], signature_der: &[u8]) -> bool {
+    unhex(public_key_hex)
+        .is_some_and(|p| UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, p).verify(message, signature_der).is_ok())
+}
+
+/// Signs `message` with an unsealed PKCS#8 key.
+pub fn sign_with(pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, SignError> {
+    let rng = SystemRandom::new();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng)
+        .map_err(|_| SignError::Internal("stored key is damaged".into()))?;
+    pair.sign(&rng, message).map(|s| s.as_ref().to_vec()).map_err(|_| SignError::Internal("signing failed".into()))
+}
+
+/// Signs a note (inside the caller's transaction, after the caller checked
+/// that the actor holds the file): builds the canonical bytes, signs or checks
+/// the client's signature, stores it, and marks the note signed.
+pub fn sign_note(
+    conn: &mut DbConn,
+    key: &ActiveKey,
+    unsealed: Option<&[u8]>,
+    client_signature: Option<&[u8]>,
+    note_id: &str,
+) -> Result<Value, SignError> {
+    let canonical = note_canonical(conn, note_id)?;
+    let signature = match (unsealed, client_signature) {
+        (Some(pk8), _) => sign_with(pk8, &canonical)?,
+        (None, Some(sig)) => sig.to_vec(),
+        (None, None) => return Err(SignError::Invalid("pin", "send pin or signature_b64".into())),
+    };
+    if !verify(&key.public_key, &canonical, &signature) {
+        return Err(SignError::Invalid("signature_b64", "does not verify against your certificate's key".into()));
+    }
+    let now = now_micros();
+    let value_b64 = B64.encode(&signature);
+    diesel::insert_into(note_signatures::table)
+        .values((
+            note_signatures::note_id.eq(note_id),
+            note_signatures::key_id.eq(&key.id),
+            note_signatures::certificate_serial.eq(&key.serial),
+            note_signatures::alg.eq(ALG),
+            note_signatures::canonical.eq(String::from_utf8_lossy(&canonical).into_owned()),
+            note_signatures::signature_b64.eq(&value_b64),
+            note_signatures::signed_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(signing_keys::table.find(&key.id))
+        .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(None::<i64>)))
+        .execute(conn)?;
+    Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now),
+              "canonical_sha256": sha256_hex(&canonical)}))
+}
+
+/// A note's signature as shown with the note, if it is signed.
+pub fn signature_of(conn: &mut DbConn, note_id: &str) -> QueryResult<Option<Value>> {
+    let row: Option<(String, String, String, i64)> = note_signatures::table
+        .find(note_id)
+        .select((
+            note_signatures::alg,
+            note_signatures::certificate_serial,
+            note_signatures::signature_b64,
+            note_signatures::signed_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(alg, serial, value, at)| json!({"alg": alg, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)})))
+}
+
+/// A certificate's PEM by serial.
+pub fn certificate_pem(conn: &mut DbConn, serial: &str) -> QueryResult<Option<String>> {
+    signing_keys::table
+        .filter(signing_keys::certificate_serial.eq(serial))
+        .select(signing_keys::certificate_pem)
+        .first(conn)
+        .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_keeps_text_exactly() {
+        let v = json!({"b": 1, "a": "یہ فائل\n\"x\"", "c": null});
+        assert_eq!(
+            String::from_utf8(canonical_json(&v)).unwrap(),
+            "{\"a\":\"یہ فائل\\n\\\"x\\\"\",\"b\":1,\"c\":null}"
+        );
+    }
+
+    #[test]
+    fn sealed_keys_open_only_with_their_pin() {
+        let key = new_server_key("246810").unwrap();
+        let active = ActiveKey {
+            id: "k".into(),
+            mode: "server".into(),
+            public_key: hex(&key.point),
+            wrapped: key.wrapped.clone(),
+            serial: "s".into(),
+            pin_failures: 0,
+            locked_until: None,
+        };
+        assert!(unseal(&active, "135790").unwrap().is_none());
+        let pk8 = unseal(&active, "246810").unwrap().unwrap();
+        let sig = sign_with(&pk8, b"message").unwrap();
+        assert!(verify(&active.public_key, b"message", &sig));
+        assert!(!verify(&active.public_key, b"messagE", &sig));
+        assert!(check_pin("123").is_err());
+    }
+}
