@@ -25,6 +25,8 @@ pub struct Config {
     pub sqlite_synchronous: String,
     /// Largest JSON request body accepted, in bytes.
     pub json_limit_bytes: usize,
+    /// Largest uploaded document, in bytes (default 50 MiB).
+    pub upload_limit_bytes: u64,
     /// HTTPS settings.
     pub tls: TlsConfig,
     /// Logins, tokens and sessions.
@@ -96,6 +98,7 @@ impl Default for Config {
             db_pool_size: 16,
             sqlite_synchronous: "FULL".into(),
             json_limit_bytes: 256 * 1024,
+            upload_limit_bytes: 50 * 1024 * 1024,
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             smtp: SmtpConfig::default(),
@@ -116,6 +119,7 @@ const ENV_KEYS: &[&str] = &[
     "db_pool_size",
     "sqlite_synchronous",
     "json_limit_bytes",
+    "upload_limit_bytes",
     "tls",
     "auth",
     "smtp",

@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod auth;
+pub mod documents;
 pub mod error;
 pub mod files;
 pub mod health;
 pub mod openapi;
 pub mod org;
+pub mod receipts;
 pub mod signing;
 
 use std::sync::Arc;
@@ -136,6 +138,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/files/{id}/movements", web::post().to(files::move_file))
                 .route("/files/{id}/movements", web::get().to(files::timeline))
                 .route("/files/{id}/links", web::post().to(files::link))
+                .route("/files/{id}/documents", web::post().to(documents::upload))
+                .route("/documents/{id}/content", web::get().to(documents::content))
+                .route("/receipts", web::post().to(receipts::diarise))
+                .route("/receipts/{id}", web::get().to(receipts::show))
+                .route("/receipts/{id}/movements", web::post().to(receipts::move_receipt))
                 .route("/inbox", web::get().to(files::inbox))
                 .route("/sent", web::get().to(files::sent))
                 .route("/org/units", web::get().to(org::list_units))

@@ -18,6 +18,8 @@ use super::error::{ErrorBody, ErrorDetail};
         super::files::create, super::files::show, super::files::add_note, super::files::edit_note,
         super::files::move_file, super::files::timeline, super::files::link, super::files::inbox, super::files::sent,
         super::signing::enrol, super::signing::sign_note, super::signing::ca_pem, super::signing::certificate,
+        super::documents::upload, super::documents::content, super::receipts::diarise, super::receipts::show,
+        super::receipts::move_receipt,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
@@ -25,7 +27,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::auth::RefreshRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
         super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange,
         super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
-        super::signing::Enrol, super::signing::SignRequest,
+        super::signing::Enrol, super::signing::SignRequest, super::receipts::ReceiptBody, super::receipts::ReceiptMovement,
     )),
     modifiers(&BearerAuth)
 )]

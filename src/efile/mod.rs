@@ -3,10 +3,12 @@
 //! appends its ledger event and enqueues its follow-up jobs; every read goes
 //! through [`crate::domain::access`].
 
+pub mod documents;
 pub mod file;
 pub mod inbox;
 pub mod movements;
 pub mod notes;
+pub mod receipts;
 
 use diesel::prelude::*;
 use serde_json::json;
@@ -123,14 +125,20 @@ pub fn stays(conn: &mut DbConn, file: &FileRow) -> QueryResult<Vec<Stay>> {
         .order(mv::seq)
         .select((mv::to_post_id, mv::sent_at))
         .load(conn)?;
-    let mut out = vec![Stay { post_id: file.created_by_post.clone(), from: file.created_at, until: None }];
+    Ok(stays_from(&file.created_by_post, file.created_at, moves))
+}
+
+/// The stays of something created at `creator` and then moved by `moves`
+/// (destination, time), oldest first.
+pub fn stays_from(creator: &str, created_at: i64, moves: Vec<(Option<String>, i64)>) -> Vec<Stay> {
+    let mut out = vec![Stay { post_id: creator.to_owned(), from: created_at, until: None }];
     for (to, at) in moves.into_iter().filter_map(|(to, at)| to.map(|t| (t, at))) {
         if let Some(prev) = out.last_mut() {
             prev.until = Some(at);
         }
         out.push(Stay { post_id: to, from: at, until: None });
     }
-    Ok(out)
+    out
 }
 
 /// What the access policy needs to know about a file.

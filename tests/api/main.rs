@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cli;
+mod documents;
 mod efile;
 mod jobs;
 mod migrations;

@@ -1,0 +1,156 @@
+//! Receipts (dak): diarising, showing, forwarding and putting up in files.
+
+use actix_multipart::Multipart;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::documents::{check_length, read_upload, store_upload};
+use super::{ApiError, AppState};
+use crate::blobs::BlobStore;
+use crate::efile::{self, receipts::NewReceipt};
+
+/// `POST /receipts` as JSON (a physical receipt; metadata only).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    /// What the letter is about.
+    pub subject: String,
+    /// Who sent it.
+    pub sender: String,
+    /// The sender's reference.
+    pub letter_no: Option<String>,
+    /// The letter's date, `YYYY-MM-DD`.
+    pub letter_date: Option<String>,
+    /// `post`, `email`, `hand`, `fax` or `courier`.
+    pub mode: String,
+    /// Default `unclassified`.
+    pub classification: Option<String>,
+    /// Default `routine`.
+    pub priority: Option<String>,
+}
+
+impl From<ReceiptBody> for NewReceipt {
+    fn from(b: ReceiptBody) -> Self {
+        NewReceipt {
+            subject: b.subject,
+            sender: b.sender,
+            letter_no: b.letter_no,
+            letter_date: b.letter_date,
+            mode: b.mode,
+            classification: b.classification,
+            priority: b.priority,
+        }
+    }
+}
+
+/// Diarises an incoming letter (registry): JSON for a physical receipt, or
+/// multipart (the same fields plus the scanned `file`) for an electronic one.
+#[utoipa::path(post, path = "/api/v1/receipts", request_body = ReceiptBody,
+    responses((status = 201, description = "the receipt with its diary_no"), (status = 403, body = super::error::ErrorBody),
+              (status = 415, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn diarise(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let is_multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let mut payload = payload.into_inner();
+    let (input, scan) = if is_multipart {
+        let limit = state.config.upload_limit_bytes;
+        check_length(&req, limit)?;
+        let multipart =
+            Multipart::from_request(&req, &mut payload).await.map_err(|_| ApiError::invalid("bad multipart body"))?;
+        let store = BlobStore::new(&state.config.data_dir);
+        let mut upload = read_upload(multipart, &store, limit).await?;
+        let mut field = |name: &str| upload.fields.remove(name);
+        let body = ReceiptBody {
+            subject: field("subject").unwrap_or_default(),
+            sender: field("sender").unwrap_or_default(),
+            letter_no: field("letter_no"),
+            letter_date: field("letter_date"),
+            mode: field("mode").unwrap_or_default(),
+            classification: field("classification"),
+            priority: field("priority"),
+        };
+        let title = field("title").unwrap_or_else(|| "Scanned receipt".into());
+        let scan = match upload.file.take() {
+            Some((incoming, filename)) => {
+                let stored = web::block(move || store_upload(&store, incoming, filename))
+                    .await
+                    .map_err(|e| ApiError::internal(&e))??;
+                Some((title, stored))
+            }
+            None => None,
+        };
+        (NewReceipt::from(body), scan)
+    } else {
+        let json = web::Json::<ReceiptBody>::from_request(&req, &mut payload).await?;
+        (NewReceipt::from(json.into_inner()), None)
+    };
+    let receipt = state
+        .write(move |c| {
+            let actor = caller.actor();
+            let scan_ref = scan.as_ref().map(|(t, s)| (t.as_str(), s));
+            let id = efile::receipts::diarise(c, &actor, input, scan_ref)?;
+            Ok(efile::receipts::view(c, &actor, &id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(receipt))
+}
+
+/// Shows a receipt you may see.
+#[utoipa::path(get, path = "/api/v1/receipts/{id}", params(("id" = String, Path, description = "receipt id")),
+    responses((status = 200, description = "the receipt"), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn show(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<Value>, ApiError> {
+    let id = path.into_inner();
+    Ok(web::Json(state.write(move |c| Ok(efile::receipts::view(c, &caller.actor(), &id)?)).await?))
+}
+
+/// `POST /receipts/{id}/movements`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptMovement {
+    /// `forward`, `return`, `recall` or `put_up`.
+    pub action: String,
+    /// Destination of a forward.
+    pub to_post_id: Option<String>,
+    /// The file to put it up in (`put_up`).
+    pub file_id: Option<String>,
+    /// Remarks.
+    pub remarks: Option<String>,
+}
+
+/// Moves a receipt, or puts it up in a file you hold.
+#[utoipa::path(post, path = "/api/v1/receipts/{id}/movements", request_body = ReceiptMovement,
+    params(("id" = String, Path, description = "receipt id")),
+    responses((status = 201, description = "the receipt"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn move_receipt(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<ReceiptMovement>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let input = efile::receipts::ReceiptMove {
+        action: b.action,
+        to_post_id: b.to_post_id,
+        file_id: b.file_id,
+        remarks: b.remarks,
+    };
+    let r = state.write(move |c| Ok(efile::receipts::move_receipt(c, &caller.actor(), &id, input)?)).await?;
+    Ok(HttpResponse::Created().json(r))
+}

@@ -1,0 +1,417 @@
+//! Receipts (dak): diarised by the registry, moved like files, and put up in
+//! a file, which attaches them to its correspondence.
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::{Actor, EfileError, actionable_file, invalid, post_ref, stays_from, user_ref};
+use crate::domain::access::{self, Subject, Viewer};
+use crate::domain::efile::{
+    Action, DocumentKind, FileStatus, LastMove, MoveError, MoveState, Priority, ReceiptMode, diary_no, plan_move,
+};
+use crate::domain::org::{Clearance, Role, parse_date, parse_text};
+use crate::jobs;
+use crate::ledger;
+use crate::store::schema::{documents, files, movements as mv, org_units, posts, receipts};
+use crate::store::{DbConn, new_id, now_micros, rfc3339};
+
+/// A stored receipt.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = receipts)]
+pub struct ReceiptRow {
+    pub id: String,
+    pub diary_no: String,
+    pub entity_id: String,
+    pub subject: String,
+    pub sender: String,
+    pub letter_no: Option<String>,
+    pub letter_date: Option<String>,
+    pub mode: String,
+    pub form: String,
+    pub classification: String,
+    pub priority: String,
+    pub urgency: i32,
+    pub due_at: Option<i64>,
+    pub status: String,
+    pub created_by_post: String,
+    pub created_by_user: String,
+    pub holder_post_id: String,
+    pub last_movement_id: Option<String>,
+    pub held_since: i64,
+    pub file_id: Option<String>,
+    pub next_move_seq: i64,
+    pub version: i64,
+    pub created_at: i64,
+}
+
+fn subject_of(conn: &mut DbConn, r: &ReceiptRow) -> QueryResult<Subject> {
+    let moves: Vec<(Option<String>, i64)> = mv::table
+        .filter(mv::receipt_id.eq(&r.id))
+        .filter(mv::to_post_id.is_not_null())
+        .order(mv::seq)
+        .select((mv::to_post_id, mv::sent_at))
+        .load(conn)?;
+    let registry_unit: String = posts::table.find(&r.created_by_post).select(posts::org_unit_id).first(conn)?;
+    Ok(Subject {
+        classification: r.classification.parse().unwrap_or(Clearance::TopSecret),
+        owning_unit_id: registry_unit,
+        owning_entity_id: Some(r.entity_id.clone()),
+        holder_post_id: Some(r.holder_post_id.clone()),
+        stays: stays_from(&r.created_by_post, r.created_at, moves),
+    })
+}
+
+/// Loads a receipt the viewer may see; anything else is `NotFound`.
+pub fn visible_receipt(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<ReceiptRow, EfileError> {
+    let r =
+        receipts::table.find(id).select(ReceiptRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
+    let subject = subject_of(conn, &r)?;
+    if access::may_see(viewer, &subject, now_micros()) { Ok(r) } else { Err(EfileError::NotFound) }
+}
+
+fn actionable_receipt(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ReceiptRow, EfileError> {
+    let r = visible_receipt(conn, actor.viewer, id)?;
+    let subject = subject_of(conn, &r)?;
+    match access::may_act(actor.viewer, actor.post()?, &subject, now_micros()) {
+        Ok(()) => Ok(r),
+        Err(access::Denied::NotFound) => Err(EfileError::NotFound),
+        Err(access::Denied::NotHolder) => {
+            Err(EfileError::NotHolder("you do not hold this receipt at your acting post".into()))
+        }
+    }
+}
+
+/// `POST /receipts`.
+pub struct NewReceipt {
+    /// What the letter is about.
+    pub subject: String,
+    /// Who sent it.
+    pub sender: String,
+    /// The sender's reference number.
+    pub letter_no: Option<String>,
+    /// The letter's date, `YYYY-MM-DD`.
+    pub letter_date: Option<String>,
+    /// How it came.
+    pub mode: String,
+    /// Default `unclassified`.
+    pub classification: Option<String>,
+    /// Default `routine`.
+    pub priority: Option<String>,
+}
+
+/// Diarises a receipt at the registry post; with `scan`, it is electronic.
+pub fn diarise(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: NewReceipt,
+    scan: Option<(&str, &super::documents::Stored)>,
+) -> Result<String, EfileError> {
+    let post = actor.post()?.to_owned();
+    let subject = parse_text(&input.subject, 500).map_err(|e| invalid("subject", e))?;
+    let sender = parse_text(&input.sender, 300).map_err(|e| invalid("sender", e))?;
+    let letter_no =
+        input.letter_no.as_deref().map(|l| parse_text(l, 100)).transpose().map_err(|e| invalid("letter_no", e))?;
+    let letter_date =
+        input.letter_date.as_deref().map(parse_date).transpose().map_err(|e| invalid("letter_date", e))?;
+    let mode: ReceiptMode = input.mode.parse().map_err(|e| invalid("mode", e))?;
+    let classification: Clearance = match &input.classification {
+        Some(c) => c.parse().map_err(|e| invalid("classification", e))?,
+        None => Clearance::Unclassified,
+    };
+    if classification > actor.viewer.clearance {
+        return Err(invalid("classification", "is above your own clearance"));
+    }
+    let priority: Priority = match &input.priority {
+        Some(p) => p.parse().map_err(|e| invalid("priority", e))?,
+        None => Priority::Routine,
+    };
+    let entity: Option<String> = posts::table
+        .inner_join(org_units::table)
+        .filter(posts::id.eq(&post))
+        .select(org_units::entity_id)
+        .first(conn)?;
+    let entity = entity.ok_or_else(|| EfileError::Forbidden("your post belongs to no entity".into()))?;
+    if !actor.viewer.has_role(Role::Registry, Some(&entity)) {
+        return Err(EfileError::Forbidden("only the registry of your entity diarises receipts".into()));
+    }
+    let code: String = org_units::table.find(&entity).select(org_units::code).first(conn)?;
+    let now = now_micros();
+    let year = chrono::DateTime::from_timestamp_micros(now).map(|t| chrono::Datelike::year(&t)).unwrap_or(2026);
+    let serial = super::next_serial(conn, &format!("diary:{entity}"), year)?;
+    let number = diary_no(&code, serial, year);
+    let id = new_id();
+    diesel::insert_into(receipts::table)
+        .values((
+            receipts::id.eq(&id),
+            receipts::diary_no.eq(&number),
+            receipts::entity_id.eq(&entity),
+            receipts::subject.eq(&subject),
+            receipts::sender.eq(&sender),
+            receipts::letter_no.eq(&letter_no),
+            receipts::letter_date.eq(letter_date.map(|d| d.to_string())),
+            receipts::mode.eq(mode.as_str()),
+            receipts::form.eq(if scan.is_some() { "electronic" } else { "physical" }),
+            receipts::classification.eq(classification.as_str()),
+            receipts::priority.eq(priority.as_str()),
+            receipts::urgency.eq(priority as i32),
+            receipts::status.eq("open"),
+            receipts::created_by_post.eq(&post),
+            receipts::created_by_user.eq(actor.user()),
+            receipts::holder_post_id.eq(&post),
+            receipts::held_since.eq(now),
+            receipts::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "receipt_diarised",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: None,
+            receipt_id: Some(&id),
+            payload: json!({"diary_no": number, "subject": subject, "sender": sender, "mode": mode.as_str(),
+                            "classification": classification.as_str()}),
+        },
+    )?;
+    if let Some((title, blob)) = scan {
+        super::documents::insert(conn, actor, None, Some(&id), title, DocumentKind::Scan, blob)?;
+    }
+    jobs::enqueue(conn, "search.index", &json!({"receipt_id": id}))?;
+    Ok(id)
+}
+
+/// The receipt as `GET /receipts/{id}` shows it.
+pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileError> {
+    let r = visible_receipt(conn, actor.viewer, id)?;
+    if actor.post == Some(r.holder_post_id.as_str()) {
+        if let Some(m) = &r.last_movement_id {
+            diesel::update(mv::table.find(m))
+                .filter(mv::opened_at.is_null())
+                .set(mv::opened_at.eq(now_micros()))
+                .execute(conn)?;
+        }
+    }
+    let docs: Vec<(String, String, String, String, i64, String)> = documents::table
+        .filter(documents::receipt_id.eq(&r.id))
+        .filter(documents::file_id.is_null())
+        .select((documents::id, documents::title, documents::kind, documents::sha256, documents::size, documents::mime))
+        .load(conn)?;
+    let documents: Vec<Value> = docs
+        .into_iter()
+        .map(|(id, title, kind, sha, size, mime)| json!({"id": id, "title": title, "kind": kind, "sha256": sha, "size": size, "mime": mime}))
+        .collect();
+    let file_no: Option<String> = match &r.file_id {
+        Some(f) => files::table.find(f).select(files::file_no).first(conn).optional()?,
+        None => None,
+    };
+    Ok(json!({
+        "id": r.id, "diary_no": r.diary_no, "subject": r.subject, "sender": r.sender, "letter_no": r.letter_no,
+        "letter_date": r.letter_date, "mode": r.mode, "form": r.form, "classification": r.classification,
+        "priority": r.priority, "status": r.status,
+        "holder_post": post_ref(conn, Some(&r.holder_post_id))?,
+        "diarised_by": {"post": post_ref(conn, Some(&r.created_by_post))?, "user": user_ref(conn, &r.created_by_user)?},
+        "file": r.file_id.as_ref().map(|f| json!({"id": f, "file_no": file_no})),
+        "documents": documents, "version": r.version, "created_at": rfc3339(r.created_at),
+    }))
+}
+
+/// `POST /receipts/{id}/movements`.
+pub struct ReceiptMove {
+    /// `forward`, `return`, `recall` or `put_up`.
+    pub action: String,
+    /// Destination of a forward.
+    pub to_post_id: Option<String>,
+    /// The file to put it up in.
+    pub file_id: Option<String>,
+    /// Remarks.
+    pub remarks: Option<String>,
+}
+
+fn record_move(
+    conn: &mut DbConn,
+    actor: &Actor,
+    (file_id, receipt_id): (Option<&str>, Option<&str>),
+    seq: i64,
+    action: Action,
+    to: Option<&str>,
+    remarks: Option<&str>,
+) -> Result<String, EfileError> {
+    let id = new_id();
+    let post = actor.post()?.to_owned();
+    diesel::insert_into(mv::table)
+        .values((
+            mv::id.eq(&id),
+            mv::file_id.eq(file_id),
+            mv::receipt_id.eq(receipt_id),
+            mv::seq.eq(seq),
+            mv::action.eq(action.as_str()),
+            mv::from_post_id.eq(&post),
+            mv::to_post_id.eq(to),
+            mv::remarks.eq(remarks),
+            mv::sent_at.eq(now_micros()),
+            mv::by_user_id.eq(actor.user()),
+            mv::by_post_id.eq(&post),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Moves a receipt, or puts it up in a file.
+pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMove) -> Result<Value, EfileError> {
+    let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
+    let remarks = input.remarks.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let post = actor.post()?.to_owned();
+    let r = match action {
+        Action::Recall => visible_receipt(conn, actor.viewer, id)?,
+        _ => actionable_receipt(conn, actor, id)?,
+    };
+    if r.status != "open" {
+        return Err(EfileError::Conflict("the receipt is already put up in a file".into()));
+    }
+    let now = now_micros();
+    if action == Action::PutUp {
+        let file_id = input.file_id.as_deref().ok_or_else(|| invalid("file_id", "is required to put up a receipt"))?;
+        let (file, _) = actionable_file(conn, actor, file_id)?;
+        if file.status != "open" {
+            return Err(EfileError::Conflict("the file is not open".into()));
+        }
+        let done = diesel::update(receipts::table.find(id))
+            .filter(receipts::version.eq(r.version))
+            .set((
+                receipts::status.eq("put_up"),
+                receipts::file_id.eq(file_id),
+                receipts::next_move_seq.eq(r.next_move_seq + 1),
+                receipts::version.eq(r.version + 1),
+            ))
+            .execute(conn)?;
+        let bumped = diesel::update(files::table.find(file_id))
+            .filter(files::version.eq(file.version))
+            .set((
+                files::next_move_seq.eq(file.next_move_seq + 1),
+                files::version.eq(file.version + 1),
+                files::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if done != 1 || bumped != 1 {
+            return Err(EfileError::Stale);
+        }
+        let note = format!("{} put up in {}", r.diary_no, file.file_no);
+        record_move(conn, actor, (None, Some(id)), r.next_move_seq, action, None, Some(remarks.unwrap_or(&note)))?;
+        record_move(
+            conn,
+            actor,
+            (Some(file_id), None),
+            file.next_move_seq,
+            action,
+            None,
+            Some(remarks.unwrap_or(&note)),
+        )?;
+        // The scan joins the file's correspondence (same stored original).
+        let scans: Vec<(String, String, i64, String, Option<String>)> = documents::table
+            .filter(documents::receipt_id.eq(id))
+            .filter(documents::file_id.is_null())
+            .select((documents::title, documents::sha256, documents::size, documents::mime, documents::filename))
+            .load(conn)?;
+        for (title, sha, size, mime, filename) in scans {
+            diesel::insert_into(documents::table)
+                .values((
+                    documents::id.eq(new_id()),
+                    documents::file_id.eq(file_id),
+                    documents::receipt_id.eq(id),
+                    documents::title.eq(format!("{} — {title}", r.diary_no)),
+                    documents::kind.eq(DocumentKind::Receipt.as_str()),
+                    documents::sha256.eq(sha),
+                    documents::size.eq(size),
+                    documents::mime.eq(mime),
+                    documents::filename.eq(filename),
+                    documents::added_by_user.eq(actor.user()),
+                    documents::added_by_post.eq(&post),
+                    documents::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        ledger::append(
+            conn,
+            ledger::Event {
+                kind: "receipt_put_up",
+                actor_user: Some(actor.user()),
+                actor_post: Some(&post),
+                file_id: Some(file_id),
+                receipt_id: Some(id),
+                payload: json!({"diary_no": r.diary_no, "file_no": file.file_no}),
+            },
+        )?;
+        jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "receipt_id": id}))?;
+        return view(conn, actor, id);
+    }
+    if !matches!(action, Action::Forward | Action::Return | Action::Recall) {
+        return Err(invalid("action", "a receipt can be forwarded, returned, recalled or put up"));
+    }
+    let last = match &r.last_movement_id {
+        Some(m) => mv::table
+            .find(m)
+            .select((mv::from_post_id, mv::opened_at))
+            .first::<(Option<String>, Option<i64>)>(conn)
+            .optional()?
+            .and_then(|(from, opened)| from.map(|f| LastMove { from_post: f, opened: opened.is_some() })),
+        None => None,
+    };
+    let state = MoveState {
+        status: FileStatus::Open,
+        holder_post: r.holder_post_id.clone(),
+        mover_in_owning_section: false,
+        last,
+        referred_by: None,
+        on_workflow: false,
+    };
+    let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(|e| match e {
+        MoveError::NotHolder => EfileError::NotHolder("you do not hold this receipt at your acting post".into()),
+        MoveError::Conflict(m) => EfileError::Conflict(m),
+        MoveError::Invalid(f, m) => EfileError::Invalid(f, m),
+    })?;
+    if let Some(to) = plan.to_post.as_deref().filter(|t| *t != post) {
+        super::movements::check_destination(conn, to, r.classification.parse().unwrap_or(Clearance::TopSecret))?;
+    }
+    let movement = new_id();
+    let updated = diesel::update(receipts::table.find(id))
+        .filter(receipts::version.eq(r.version))
+        .set((
+            receipts::holder_post_id.eq(&plan.holder_post),
+            receipts::last_movement_id.eq(&movement),
+            receipts::held_since.eq(now),
+            receipts::next_move_seq.eq(r.next_move_seq + 1),
+            receipts::version.eq(r.version + 1),
+        ))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(EfileError::Stale);
+    }
+    diesel::insert_into(mv::table)
+        .values((
+            mv::id.eq(&movement),
+            mv::receipt_id.eq(id),
+            mv::seq.eq(r.next_move_seq),
+            mv::action.eq(action.as_str()),
+            mv::from_post_id.eq(&post),
+            mv::to_post_id.eq(&plan.to_post),
+            mv::remarks.eq(remarks),
+            mv::sent_at.eq(now),
+            mv::by_user_id.eq(actor.user()),
+            mv::by_post_id.eq(&post),
+        ))
+        .execute(conn)?;
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "movement",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: None,
+            receipt_id: Some(id),
+            payload: json!({"movement_id": movement, "action": action.as_str(), "from_post_id": post, "to_post_id": plan.to_post}),
+        },
+    )?;
+    jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement}))?;
+    view(conn, actor, id)
+}
