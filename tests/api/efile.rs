@@ -238,3 +238,66 @@ both_backends!(concurrent_creations_get_consecutive_serials, |backend| {
         numbers.iter().map(|n| n.trim_start_matches("No. 1-").split('/').next().unwrap().parse().unwrap()).collect();
     assert_eq!(serials, (1..=100).collect::<HashSet<i64>>(), "{numbers:?}");
 });
+
+both_backends!(park_close_reopen_and_links, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let ds_post = my_post(&app, &ds);
+    let a = create_file(&app, &so, json!({"subject": "Main file"}))["id"].as_str().unwrap().to_owned();
+    let b = create_file(&app, &so, json!({"subject": "Part file"}))["id"].as_str().unwrap().to_owned();
+    let act = |token: &str, file: &str, action: &str| {
+        app.post_as(token, &format!("/api/v1/files/{file}/movements"), &json!({"action": action}))
+    };
+    assert_eq!(act(&so, &a, "park").status, 201);
+    assert_eq!(app.get_as(&so, &format!("/api/v1/files/{a}")).body["status"], "parked");
+    assert!(!app.get_as(&so, "/api/v1/inbox").text.contains(&a), "parked files leave the inbox");
+    assert_eq!(forward(&app, &so, &a, &ds_post).status, 409, "a parked file does not move");
+    assert_eq!(act(&so, &a, "unpark").status, 201);
+    // A desk outside the owning section cannot close it.
+    assert_eq!(forward(&app, &so, &a, &ds_post).status, 201);
+    let r = act(&ds, &a, "close");
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(app.post_as(&ds, &format!("/api/v1/files/{a}/movements"), &json!({"action": "return"})).status, 201);
+    assert_eq!(act(&so, &a, "close").status, 201);
+    assert_eq!(app.get_as(&so, &format!("/api/v1/files/{a}")).body["status"], "closed");
+    assert_eq!(act(&so, &a, "reopen").status, 201);
+    assert_eq!(app.get_as(&so, &format!("/api/v1/files/{a}")).body["status"], "open");
+
+    let r = app.post_as(&so, &format!("/api/v1/files/{a}/links"), &json!({"file_id": b, "kind": "part_file"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        app.post_as(&so, &format!("/api/v1/files/{a}/links"), &json!({"file_id": b, "kind": "part_file"})).status,
+        409
+    );
+    assert_eq!(
+        app.post_as(&so, &format!("/api/v1/files/{a}/links"), &json!({"file_id": a, "kind": "reference"})).status,
+        400
+    );
+    assert_eq!(
+        app.post_as(&so, &format!("/api/v1/files/{a}/links"), &json!({"file_id": b, "kind": "cousin"})).status,
+        400
+    );
+    let links = app.get_as(&so, &format!("/api/v1/files/{a}")).body["links"].clone();
+    assert_eq!(links[0]["file_id"], b.as_str());
+    assert_eq!(links[0]["kind"], "part_file");
+    // Unknown actions and malformed bodies are 400s, never 500s.
+    assert_eq!(act(&so, &a, "teleport").status, 400);
+    assert_eq!(
+        app.request(
+            "POST",
+            &format!("/api/v1/files/{a}/movements"),
+            &[("Authorization", &format!("Bearer {so}")), ("Content-Type", "application/json")],
+            Some("{")
+        )
+        .status,
+        400
+    );
+    let r = app.post_as(
+        &so,
+        &format!("/api/v1/files/{a}/movements"),
+        &json!({"action": "forward", "to_post_id": ds_post, "due_at": "tomorrow"}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"]["details"]["fields"]["due_at"].is_string());
+});
