@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// The tamper-evident ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// The deployment's certificate authority.
     Pki {
         #[command(subcommand)]
@@ -61,6 +66,14 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute every hash, checkpoint and recorded row; exit 1 naming the first bad entry.
+    Verify,
+    /// Seal pending events and sign a checkpoint now.
+    Checkpoint,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +183,34 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             other => Err(format!("unknown benchmark `{other}` (try: auth)")),
         },
+        Command::Ledger { command } => {
+            let db = open_migrated(&config)?;
+            let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+            match command {
+                LedgerCommand::Checkpoint => {
+                    let cp = crate::ledger::checkpoint(&db, &ca)?;
+                    println!("checkpoint: {} entries, root {}, signed at {}", cp.size, cp.root_hash, cp.at);
+                    Ok(())
+                }
+                LedgerCommand::Verify => {
+                    let sealed = crate::ledger::seal(&db).map_err(|e| e.to_string())?;
+                    let mut c = db.reader().map_err(|e| e.to_string())?;
+                    let report = crate::ledger::verify(&mut c, &ca.public_key_der()).map_err(|e| e.to_string())?;
+                    if sealed > 0 {
+                        println!("sealed {sealed} pending entries");
+                    }
+                    println!("{} entries, {} checkpoints checked", report.entries, report.checkpoints_checked);
+                    match (&report.problem, report.ok) {
+                        (_, true) => {
+                            println!("ledger OK; head {}", report.head_hash.as_deref().unwrap_or("(empty)"));
+                            Ok(())
+                        }
+                        (Some(p), false) => Err(format!("ledger TAMPERED: {p}")),
+                        (None, false) => Err("ledger TAMPERED".into()),
+                    }
+                }
+            }
+        }
         Command::Pki { command: PkiCommand::Init } => {
             let existed = config.data_dir.join("pki").join("ca.pem").exists();
             crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
@@ -248,6 +289,8 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     }
     let listen = config.listen.clone();
     let tls = config.tls.cert.is_some();
+    let ca = std::sync::Arc::new(crate::pki::Ca::init(&config.data_dir, &config.organisation)?);
+    crate::ledger::spawn_sealer(db.clone(), ca);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let server = Server::build(config, db).map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -1,12 +1,17 @@
-//! The event ledger: every change appends its event here, in the change's own
-//! transaction. (Sealing the events into a hash chain with signed checkpoints
-//! is the ledger issue's work; events already carry everything it needs.)
+//! The tamper-evident ledger. Every change appends its event in its own
+//! transaction (no lock on the hot path); the sealer then gives each event its
+//! position, its leaf hash (RFC 9162: SHA-256(0x00 ‖ canonical entry)) and the
+//! previous entry's hash; checkpoints sign the Merkle root with the deployment
+//! key. `verify` recomputes all of it and checks that the notes, signatures
+//! and movements the events describe are still as recorded.
 
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::store::schema::ledger_events;
-use crate::store::{DbConn, new_id, now_micros};
+use crate::domain::merkle::{self, Hash, leaf_hash};
+use crate::pki::{Ca, hex};
+use crate::store::schema::{ledger_checkpoints, ledger_events};
+use crate::store::{Db, DbConn, StoreError, new_id, now_micros, rfc3339};
 
 /// An event to append.
 pub struct Event<'a> {
@@ -40,4 +45,339 @@ pub fn append(conn: &mut DbConn, e: Event<'_>) -> QueryResult<String> {
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+/// The canonical bytes of a stored event: what its leaf hash covers.
+pub fn canonical_entry(row: &EventRow) -> Vec<u8> {
+    let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::String(row.payload.clone()));
+    crate::signing::canonical_json(&serde_json::json!({
+        "id": row.id, "at": row.at, "kind": row.kind, "actor_user": row.actor_user, "actor_post": row.actor_post,
+        "file_id": row.file_id, "receipt_id": row.receipt_id, "payload": payload,
+    }))
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ledger_events)]
+pub struct EventRow {
+    pub id: String,
+    pub at: i64,
+    pub kind: String,
+    pub actor_user: Option<String>,
+    pub actor_post: Option<String>,
+    pub file_id: Option<String>,
+    pub receipt_id: Option<String>,
+    pub payload: String,
+    pub position: Option<i64>,
+    pub hash: Option<String>,
+    pub prev_hash: Option<String>,
+}
+
+fn unhex32(s: &str) -> Option<Hash> {
+    let bytes: Option<Vec<u8>> =
+        (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect();
+    bytes?.try_into().ok()
+}
+
+/// Seals appended events into the chain: each gets the next position, its
+/// leaf hash, and the previous entry's hash. One sealer at a time; events
+/// are sealed in the order they were appended. Returns how many were sealed.
+pub fn seal(db: &Db) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = db.write_tx(|c: &mut DbConn| -> Result<usize, StoreError> {
+            let last: Option<(i64, Option<String>)> = ledger_events::table
+                .filter(ledger_events::position.is_not_null())
+                .order(ledger_events::position.desc())
+                .select((ledger_events::position.assume_not_null(), ledger_events::hash))
+                .first(c)
+                .optional()?;
+            let (mut next, mut prev) = match last {
+                Some((p, h)) => (p + 1, h),
+                None => (0, None),
+            };
+            let pending: Vec<EventRow> = ledger_events::table
+                .filter(ledger_events::position.is_null())
+                .order((ledger_events::at, ledger_events::id))
+                .limit(5000)
+                .select(EventRow::as_select())
+                .load(c)?;
+            for row in &pending {
+                let hash = hex(&leaf_hash(&canonical_entry(row)));
+                diesel::update(ledger_events::table.find(&row.id))
+                    .set((
+                        ledger_events::position.eq(next),
+                        ledger_events::hash.eq(&hash),
+                        ledger_events::prev_hash.eq(&prev),
+                    ))
+                    .execute(c)?;
+                prev = Some(hash);
+                next += 1;
+            }
+            Ok(pending.len())
+        })?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// A signed checkpoint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checkpoint {
+    /// Entries covered.
+    pub size: i64,
+    /// Merkle root over them, hex.
+    pub root_hash: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The signed bytes.
+    pub canonical: String,
+    /// The deployment key's signature, base64 DER.
+    pub signature_b64: String,
+}
+
+/// Leaf hashes of the sealed ledger, in order, checked for gaps.
+fn leaves(conn: &mut DbConn) -> Result<Vec<Hash>, StoreError> {
+    let rows: Vec<(Option<i64>, Option<String>)> = ledger_events::table
+        .filter(ledger_events::position.is_not_null())
+        .order(ledger_events::position)
+        .select((ledger_events::position, ledger_events::hash))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(_, h)| h.as_deref().and_then(unhex32)).collect())
+}
+
+/// Seals what is pending and writes a checkpoint signed by the deployment key.
+pub fn checkpoint(db: &Db, ca: &Ca) -> Result<Checkpoint, String> {
+    seal(db).map_err(|e| e.to_string())?;
+    let mut conn = db.writer().map_err(|e| e.to_string())?;
+    let leaves = leaves(&mut conn).map_err(|e| e.to_string())?;
+    let root = hex(&merkle::root(&leaves));
+    let at = now_micros();
+    let canonical = crate::signing::canonical_json(&serde_json::json!({
+        "type": "daftar.checkpoint.v1", "size": leaves.len(), "root_hash": root, "at": rfc3339(at),
+    }));
+    use base64::Engine;
+    let signature_b64 = base64::engine::general_purpose::STANDARD.encode(ca.sign(&canonical)?);
+    let canonical = String::from_utf8_lossy(&canonical).into_owned();
+    diesel::insert_into(ledger_checkpoints::table)
+        .values((
+            ledger_checkpoints::id.eq(new_id()),
+            ledger_checkpoints::size.eq(leaves.len() as i64),
+            ledger_checkpoints::root_hash.eq(&root),
+            ledger_checkpoints::at.eq(at),
+            ledger_checkpoints::canonical.eq(&canonical),
+            ledger_checkpoints::signature_b64.eq(&signature_b64),
+        ))
+        .execute(&mut *conn)
+        .map_err(|e| e.to_string())?;
+    Ok(Checkpoint { size: leaves.len() as i64, root_hash: root, at: rfc3339(at), canonical, signature_b64 })
+}
+
+/// The newest checkpoint.
+pub fn latest_checkpoint(conn: &mut DbConn) -> QueryResult<Option<Checkpoint>> {
+    let row: Option<(i64, String, i64, String, String)> = ledger_checkpoints::table
+        .order(ledger_checkpoints::at.desc())
+        .select((
+            ledger_checkpoints::size,
+            ledger_checkpoints::root_hash,
+            ledger_checkpoints::at,
+            ledger_checkpoints::canonical,
+            ledger_checkpoints::signature_b64,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(size, root_hash, at, canonical, signature_b64)| Checkpoint {
+        size,
+        root_hash,
+        at: rfc3339(at),
+        canonical,
+        signature_b64,
+    }))
+}
+
+/// The outcome of verifying the ledger.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Sealed entries checked.
+    pub entries: i64,
+    /// Whether everything held.
+    pub ok: bool,
+    /// The position of the first entry found bad.
+    pub first_bad_seq: Option<i64>,
+    /// What was wrong with it.
+    pub problem: Option<String>,
+    /// Hash of the last entry.
+    pub head_hash: Option<String>,
+    /// The newest checkpoint, if any.
+    pub checkpoint: Option<Checkpoint>,
+    /// Checkpoints checked.
+    pub checkpoints_checked: usize,
+}
+
+/// Recomputes everything: the chain of hashes, every checkpoint's root and
+/// signature, and that the rows the events describe (notes, signatures,
+/// movements) are still as recorded. Names the first bad entry.
+pub fn verify(conn: &mut DbConn, ca_spki: &[u8]) -> Result<Report, StoreError> {
+    let rows: Vec<EventRow> = ledger_events::table
+        .filter(ledger_events::position.is_not_null())
+        .order(ledger_events::position)
+        .select(EventRow::as_select())
+        .load(conn)?;
+    let mut problems: Vec<(i64, String)> = Vec::new();
+    let mut leaves: Vec<Hash> = Vec::with_capacity(rows.len());
+    let mut prev: Option<String> = None;
+    for (i, row) in rows.iter().enumerate() {
+        let pos = row.position.unwrap_or(-1);
+        let computed = leaf_hash(&canonical_entry(row));
+        let name = format!("entry {pos} ({} {})", row.kind, row.id);
+        if pos != i as i64 {
+            problems.push((i as i64, format!("entry {i} is missing or out of place (found {name})")));
+            break;
+        }
+        if row.hash.as_deref() != Some(hex(&computed).as_str()) {
+            problems.push((pos, format!("{name}: its content does not match its hash")));
+            break;
+        }
+        if row.prev_hash != prev {
+            problems.push((pos, format!("{name}: it does not link to the entry before it")));
+            break;
+        }
+        prev = row.hash.clone();
+        leaves.push(computed);
+    }
+    // Checkpoints: each root over its prefix, each signature by the deployment key.
+    let checkpoints: Vec<(i64, String, String, String)> = ledger_checkpoints::table
+        .order(ledger_checkpoints::at)
+        .select((
+            ledger_checkpoints::size,
+            ledger_checkpoints::root_hash,
+            ledger_checkpoints::canonical,
+            ledger_checkpoints::signature_b64,
+        ))
+        .load(conn)?;
+    use base64::Engine;
+    for (size, root, canonical, sig) in &checkpoints {
+        let signed = base64::engine::general_purpose::STANDARD
+            .decode(sig)
+            .is_ok_and(|s| crate::pki::verify_p256(ca_spki, canonical.as_bytes(), &s));
+        let claims: Value = serde_json::from_str(canonical).unwrap_or(Value::Null);
+        if !signed || claims["root_hash"] != *root || claims["size"] != *size {
+            problems.push((*size - 1, format!("the checkpoint of {size} entries is not signed by this deployment")));
+        } else if *size as usize <= leaves.len() && hex(&merkle::root(&leaves[..*size as usize])) != *root {
+            problems.push((*size - 1, format!("the entries do not add up to the signed checkpoint of {size} entries")));
+        }
+    }
+    // The rows the events describe are still as recorded.
+    problems.extend(cross_check(conn, &rows)?);
+    problems.sort_by_key(|(p, _)| *p);
+    let first = problems.into_iter().next();
+    Ok(Report {
+        entries: rows.len() as i64,
+        ok: first.is_none(),
+        first_bad_seq: first.as_ref().map(|(p, _)| *p),
+        problem: first.map(|(_, m)| m),
+        head_hash: prev,
+        checkpoint: latest_checkpoint(conn)?,
+        checkpoints_checked: checkpoints.len(),
+    })
+}
+
+fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)>, StoreError> {
+    use crate::store::schema::{movements, note_signatures, notes};
+    let mut problems = Vec::new();
+    let mut last_body: std::collections::HashMap<String, (i64, String)> = std::collections::HashMap::new();
+    let mut movement_ids = std::collections::HashSet::new();
+    for row in rows {
+        let pos = row.position.unwrap_or(-1);
+        let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+        match row.kind.as_str() {
+            "note_added" | "note_edited" => {
+                if let (Some(id), Some(h)) = (payload["note_id"].as_str(), payload["body_sha256"].as_str()) {
+                    last_body.insert(id.to_owned(), (pos, h.to_owned()));
+                }
+            }
+            "note_signed" => {
+                let Some(id) = payload["note_id"].as_str() else { continue };
+                let stored: Option<(String, String)> = note_signatures::table
+                    .find(id)
+                    .select((note_signatures::canonical, note_signatures::signature_b64))
+                    .first(conn)
+                    .optional()?;
+                let recorded = payload["signature"]["canonical_sha256"].as_str();
+                match stored {
+                    None => {
+                        problems.push((pos, format!("entry {pos} (note_signed {}): the signature row is gone", row.id)))
+                    }
+                    Some((canonical, sig)) => {
+                        let same = recorded.is_none_or(|r| r == crate::signing::sha256_hex(canonical.as_bytes()))
+                            && payload["signature"]["value_b64"].as_str().is_none_or(|v| v == sig);
+                        let now = crate::signing::note_canonical(conn, id)
+                            .ok()
+                            .map(|c| String::from_utf8_lossy(&c).into_owned());
+                        if !same || now.as_deref() != Some(canonical.as_str()) {
+                            problems.push((
+                                pos,
+                                format!("entry {pos} (note_signed {}): the signed note {id} has changed", row.id),
+                            ));
+                        }
+                    }
+                }
+            }
+            "movement" => {
+                let Some(id) = payload["movement_id"].as_str() else { continue };
+                movement_ids.insert(id.to_owned());
+                let found: Option<(String, Option<String>, Option<String>)> = movements::table
+                    .find(id)
+                    .select((movements::action, movements::from_post_id, movements::to_post_id))
+                    .first(conn)
+                    .optional()?;
+                let same = found.as_ref().is_some_and(|(action, from, to)| {
+                    payload["action"] == action.as_str()
+                        && payload["from_post_id"].as_str() == from.as_deref()
+                        && payload["to_post_id"].as_str() == to.as_deref()
+                });
+                if !same {
+                    problems
+                        .push((pos, format!("entry {pos} (movement {}): movement {id} is missing or altered", row.id)));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (note_id, (pos, hash)) in last_body {
+        let body: Option<String> = notes::table.find(&note_id).select(notes::body).first(conn).optional()?;
+        if body.map(|b| crate::signing::sha256_hex(b.as_bytes())) != Some(hash) {
+            problems.push((pos, format!("entry {pos}: the text of note {note_id} is not what was recorded")));
+        }
+    }
+    Ok(problems)
+}
+
+/// Seals continuously and writes a checkpoint at least daily, on a
+/// background thread.
+pub fn spawn_sealer(db: Db, ca: std::sync::Arc<Ca>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        loop {
+            if let Err(e) = seal(&db) {
+                tracing::error!(error = %e, "ledger sealing failed");
+            }
+            let stale = db
+                .reader()
+                .ok()
+                .and_then(|mut c| latest_checkpoint(&mut c).ok())
+                .map(|cp| cp.and_then(|c| chrono::DateTime::parse_from_rfc3339(&c.at).ok()))
+                .is_some_and(|at| {
+                    at.is_none_or(|t| chrono::Utc::now().signed_duration_since(t) > chrono::Duration::hours(24))
+                });
+            if stale {
+                match checkpoint(&db, &ca) {
+                    Ok(cp) => tracing::info!(size = cp.size, root = %cp.root_hash, "ledger checkpoint signed"),
+                    Err(e) => tracing::error!(error = %e, "ledger checkpoint failed"),
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    })
 }

@@ -123,6 +123,12 @@ impl Ca {
     pub fn public_key_der(&self) -> Vec<u8> {
         self.key.subject_public_key_info()
     }
+
+    /// Signs with the deployment key (ECDSA P-256 SHA-256, DER): ledger
+    /// checkpoints and other statements of the deployment itself.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        rcgen::SigningKey::sign(&self.key, message).map_err(|e| format!("pki: {e}"))
+    }
 }
 
 /// An officer's P-256 public key (the uncompressed point), for rcgen.
@@ -177,6 +183,94 @@ pub fn spki_from_pem(pem: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
+/// A minimal DER reader: (tag, contents, rest) of the first element.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        (rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize), &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let header = input.len() - rest.len();
+    Some((tag, &rest[..len], &input[..header + len], &rest[len..]))
+}
+
+/// The parts of an X.509 certificate a verifier needs: the signed TBS bytes,
+/// the issuer's signature over them, and the subject's public key (SPKI DER).
+pub struct CertParts<'a> {
+    /// tbsCertificate, exactly as signed.
+    pub tbs: &'a [u8],
+    /// The signature value (DER ECDSA for our CA).
+    pub signature: &'a [u8],
+    /// subjectPublicKeyInfo, DER.
+    pub spki: &'a [u8],
+    /// The serial number's bytes.
+    pub serial: &'a [u8],
+}
+
+/// Splits a DER certificate into what verification needs.
+pub fn cert_parts(der: &[u8]) -> Option<CertParts<'_>> {
+    let (0x30, cert, _, _) = der_element(der)? else { return None };
+    let (0x30, tbs_body, tbs, rest) = der_element(cert)? else { return None };
+    let (_, _, _, rest) = der_element(rest)?; // signatureAlgorithm
+    let (0x03, bits, _, _) = der_element(rest)? else { return None };
+    let signature = bits.split_first().filter(|(unused, _)| **unused == 0)?.1;
+    let mut fields = tbs_body;
+    let (tag, _, _, after) = der_element(fields)?;
+    if tag == 0xa0 {
+        fields = after; // explicit version
+    }
+    let (0x02, serial, _, after) = der_element(fields)? else { return None };
+    let mut rest = after;
+    for _ in 0..4 {
+        rest = der_element(rest)?.3; // signature, issuer, validity, subject
+    }
+    let (0x30, _, spki, _) = der_element(rest)? else { return None };
+    Some(CertParts { tbs, signature, spki, serial })
+}
+
+/// The DER inside a PEM block of the given label.
+pub fn pem_der(pem: &str, label: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let begin = format!("-----BEGIN {label}-----");
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != begin)
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// Verifies an ECDSA P-256 SHA-256 DER signature with an SPKI public key.
+pub fn verify_p256(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    p256_point(spki).is_some_and(|point| {
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, point)
+            .verify(message, signature)
+            .is_ok()
+    })
+}
+
+/// Whether `cert_pem` was issued by the CA in `ca_pem` (signature check).
+pub fn issued_by(cert_pem: &str, ca_pem: &str) -> bool {
+    let (Some(cert), Some(ca)) = (pem_der(cert_pem, "CERTIFICATE"), pem_der(ca_pem, "CERTIFICATE")) else {
+        return false;
+    };
+    match (cert_parts(&cert), cert_parts(&ca)) {
+        (Some(c), Some(a)) => verify_p256(a.spki, c.tbs, c.signature),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +291,33 @@ mod tests {
         let spki = p256_spki(point);
         assert_eq!(p256_point(&spki), Some(point));
         assert_eq!(spki_from_pem(&public_key_pem(&spki)), Some(spki));
+    }
+
+    #[test]
+    fn issued_certificates_parse_and_chain() {
+        let dir = std::env::temp_dir().join(format!("daftar-pki-{}", crate::store::new_id()));
+        let ca = Ca::init(&dir, "Test Government").unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let pk8 = ring::signature::EcdsaKeyPair::generate_pkcs8(&ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .unwrap();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            pk8.as_ref(),
+            &rng,
+        )
+        .unwrap();
+        use ring::signature::KeyPair as _;
+        let spki = p256_spki(pair.public_key().as_ref());
+        let (serial, pem) = ca.issue(&spki, "Officer (so.test)", &["Section Officer".into()]).unwrap();
+        let der = pem_der(&pem, "CERTIFICATE").unwrap();
+        let parts = cert_parts(&der).unwrap();
+        assert_eq!(parts.spki, &spki[..]);
+        assert_eq!(hex(parts.serial).trim_start_matches("00"), serial.trim_start_matches("00"));
+        assert!(issued_by(&pem, ca.cert_pem()));
+        let other = Ca::init(&dir.join("other"), "Elsewhere").unwrap();
+        assert!(!issued_by(&pem, other.cert_pem()));
+        let sig = ca.sign(b"checkpoint").unwrap();
+        assert!(verify_p256(&ca.public_key_der(), b"checkpoint", &sig));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -310,11 +310,15 @@ pub fn note_canonical(conn: &mut DbConn, note_id: &str) -> Result<Vec<u8>, SignE
         ))
         .first(conn)?;
     let file_no: String = files::table.find(&file_id).select(files::file_no).first(conn)?;
-    // The previous signed note's canonical bytes chain this one to the sheet.
+    // The previous note signed before this one chains it to the sheet; "before"
+    // is judged by signing time, so the bytes are the same when recomputed.
+    let signed_at: Option<i64> =
+        note_signatures::table.find(note_id).select(note_signatures::signed_at).first(conn).optional()?;
     let previous: Option<String> = note_signatures::table
         .inner_join(notes::table)
         .filter(notes::file_id.eq(&file_id))
         .filter(notes::seq.lt(seq))
+        .filter(note_signatures::signed_at.lt(signed_at.unwrap_or(i64::MAX)))
         .order(notes::seq.desc())
         .select(note_signatures::canonical)
         .first(conn)

@@ -7,6 +7,7 @@ pub mod documents;
 pub mod error;
 pub mod files;
 pub mod health;
+pub mod ledger;
 pub mod openapi;
 pub mod org;
 pub mod receipts;
@@ -143,6 +144,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/receipts", web::post().to(receipts::diarise))
                 .route("/receipts/{id}", web::get().to(receipts::show))
                 .route("/receipts/{id}/movements", web::post().to(receipts::move_receipt))
+                .route("/ledger/verify", web::get().to(ledger::verify))
+                .route("/ledger/checkpoints", web::post().to(ledger::checkpoint))
                 .route("/inbox", web::get().to(files::inbox))
                 .route("/sent", web::get().to(files::sent))
                 .route("/org/units", web::get().to(org::list_units))

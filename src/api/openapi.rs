@@ -19,7 +19,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::files::move_file, super::files::timeline, super::files::link, super::files::inbox, super::files::sent,
         super::signing::enrol, super::signing::sign_note, super::signing::ca_pem, super::signing::certificate,
         super::documents::upload, super::documents::content, super::receipts::diarise, super::receipts::show,
-        super::receipts::move_receipt,
+        super::receipts::move_receipt, super::ledger::verify, super::ledger::checkpoint,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,

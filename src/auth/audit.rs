@@ -25,8 +25,20 @@ pub struct Event<'a> {
     pub details: Option<Value>,
 }
 
-/// Appends an event.
+/// Appends an event, to the audit trail and to the ledger.
 pub fn record(conn: &mut DbConn, e: Event<'_>) -> QueryResult<()> {
+    let details = e.details.clone().unwrap_or_else(|| serde_json::json!({}));
+    crate::ledger::append(
+        conn,
+        crate::ledger::Event {
+            kind: &format!("auth.{}", e.kind),
+            actor_user: e.actor_id.or(e.user_id),
+            actor_post: None,
+            file_id: None,
+            receipt_id: None,
+            payload: serde_json::json!({"user_id": e.user_id, "username": e.username, "ip": e.ip, "details": details}),
+        },
+    )?;
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(new_id()),

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod efile;
+pub mod merkle;
 pub mod org;
 
 /// Declares a closed vocabulary as an enum with its stable wire names, parsing

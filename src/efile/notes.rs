@@ -100,7 +100,7 @@ pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Resul
             actor_post: Some(&post),
             file_id: Some(file_id),
             receipt_id: None,
-            payload: json!({"note_id": id, "seq": file.next_note_seq}),
+            payload: json!({"note_id": id, "seq": file.next_note_seq, "body_sha256": crate::signing::sha256_hex(body.as_bytes())}),
         },
     )?;
     Ok(note_json(conn, &id)?)
@@ -145,7 +145,7 @@ pub fn edit(conn: &mut DbConn, actor: &Actor, file_id: &str, note_id: &str, body
             actor_post: Some(&post),
             file_id: Some(file_id),
             receipt_id: None,
-            payload: json!({"note_id": note_id}),
+            payload: json!({"note_id": note_id, "body_sha256": crate::signing::sha256_hex(body.as_bytes())}),
         },
     )?;
     Ok(note_json(conn, note_id)?)

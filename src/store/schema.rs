@@ -281,6 +281,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         pin_failures -> Integer,
         pin_locked_until -> Nullable<BigInt>,
+        revoked_by -> Nullable<Text>,
     }
 }
 
@@ -293,6 +294,17 @@ diesel::table! {
         canonical -> Text,
         signature_b64 -> Text,
         signed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_checkpoints (id) {
+        id -> Text,
+        size -> BigInt,
+        root_hash -> Text,
+        at -> BigInt,
+        canonical -> Text,
+        signature_b64 -> Text,
     }
 }
 
@@ -318,5 +330,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     ledger_events,
     signing_keys,
-    note_signatures
+    note_signatures,
+    ledger_checkpoints
 );

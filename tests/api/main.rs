@@ -9,6 +9,7 @@ mod cli;
 mod documents;
 mod efile;
 mod jobs;
+mod ledger;
 mod migrations;
 mod operations;
 mod org;
