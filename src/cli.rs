@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// Verify a file bundle (.zip) offline and print a report of every item.
+    Verify {
+        /// The bundle, as exported by GET /api/v1/files/{id}/export.
+        path: PathBuf,
+    },
     /// The tamper-evident ledger.
     Ledger {
         #[command(subcommand)]
@@ -183,6 +188,23 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             other => Err(format!("unknown benchmark `{other}` (try: auth)")),
         },
+        Command::Verify { path } => {
+            let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if bytes.starts_with(b"%PDF") {
+                return Err("compliance certificates (.pdf) are verified once the compliance issue lands".into());
+            }
+            let items = crate::bundle::verify(&bytes)?;
+            let bad = items.iter().filter(|i| !i.ok).count();
+            for i in &items {
+                println!("{}  {:<32} {}", if i.ok { "OK " } else { "BAD" }, i.what, i.detail);
+            }
+            if bad == 0 {
+                println!("bundle is valid: {} items verified", items.len());
+                Ok(())
+            } else {
+                Err(format!("bundle is NOT valid: {bad} of {} items failed", items.len()))
+            }
+        }
         Command::Ledger { command } => {
             let db = open_migrated(&config)?;
             let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;

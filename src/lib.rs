@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod blobs;
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -261,3 +261,26 @@ pub async fn sent(
     let (items, more) = state.read(move |c| Ok(efile::inbox::sent(c, &caller.actor(), offset, limit)?)).await?;
     Ok(web::Json(page(items, more, offset, limit)))
 }
+
+/// The signed bundle of a file: a zip that verifies offline (`daftar verify`).
+#[utoipa::path(get, path = "/api/v1/files/{id}/export", params(("id" = String, Path, description = "file id")),
+    responses((status = 200, description = "application/zip"), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let (db, ca) = (state.db.clone(), state.ca.clone());
+    let (zip, name) = web::block(move || -> Result<(Vec<u8>, String), ApiError> {
+        let zip = crate::bundle::export(&db, &ca, &caller.actor(), &id)?;
+        Ok((zip, format!("daftar-file-{id}.zip")))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(zip))
+}

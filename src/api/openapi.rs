@@ -20,6 +20,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::signing::enrol, super::signing::sign_note, super::signing::ca_pem, super::signing::certificate,
         super::documents::upload, super::documents::content, super::receipts::diarise, super::receipts::show,
         super::receipts::move_receipt, super::ledger::verify, super::ledger::checkpoint,
+        super::signing::revoke, super::files::export,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,

@@ -156,3 +156,18 @@ pub async fn certificate(state: web::Data<AppState>, path: web::Path<String>) ->
     let pem = pem.ok_or_else(ApiError::not_found)?;
     Ok(HttpResponse::Ok().content_type("application/x-pem-file").body(pem))
 }
+
+/// Revokes a certificate (the holder's org_admin, or a sysadmin): it signs
+/// nothing new; older signatures stay valid as of their time.
+#[utoipa::path(post, path = "/api/v1/pki/certificates/{serial}/revoke", params(("serial" = String, Path, description = "serial, hex")),
+    responses((status = 204), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let serial = path.into_inner().to_ascii_lowercase();
+    state.write(move |c| Ok(signing::revoke(c, crate::org::admin::Actor::User(&caller.principal), &serial)?)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -468,7 +468,7 @@ fn entities_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Option<
         .load(conn)
 }
 
-fn require_over_user(conn: &mut DbConn, actor: Actor, user_id: &str) -> Result<(), AdminError> {
+pub fn require_over_user(conn: &mut DbConn, actor: Actor, user_id: &str) -> Result<(), AdminError> {
     if actor.is_sysadmin() {
         return Ok(());
     }

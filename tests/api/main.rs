@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod bundle;
 mod cli;
 mod documents;
 mod efile;
