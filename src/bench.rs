@@ -129,14 +129,7 @@ pub fn auth(seconds: u64) -> Result<String, String> {
     out.push_str(&format!("EdDSA JWT verify:                   {verify:>12.0} /s  ({:.1} µs each)\n", 1e6 / verify));
 
     // Through the server: a plain handler against an authenticated one.
-    let mut config = Config::default();
-    config.data_dir = dir.clone();
-    config.listen = "127.0.0.1:0".into();
-    config.log = "warn".into();
-    let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").map_err(|e| e.to_string())?;
-    db.migrate().map_err(|e| e.to_string())?;
-    let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
-    crate::demo::seed(&db, &ca)?;
+    let (config, db, _ca) = scratch(&dir)?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -186,4 +179,138 @@ fn tempfile_dir() -> Result<std::path::PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("daftar-bench-{}", crate::store::new_id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     Ok(dir)
+}
+
+/// A scratch SQLite database with the demo government, for benchmarks.
+fn scratch(dir: &std::path::Path) -> Result<(Config, Db, crate::pki::Ca), String> {
+    let mut config = Config::default();
+    config.data_dir = dir.to_owned();
+    config.listen = "127.0.0.1:0".into();
+    config.log = "warn".into();
+    let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").map_err(|e| e.to_string())?;
+    db.migrate().map_err(|e| e.to_string())?;
+    let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+    crate::demo::seed(&db, &ca)?;
+    Ok((config, db, ca))
+}
+
+/// `daftar bench signing`: notes signed and verified per second, and ledger
+/// verification in entries per second, each beside the bare primitive.
+pub fn signing(seconds: u64) -> Result<String, String> {
+    use crate::efile::{self, Actor};
+    use ring::signature::{
+        ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+    };
+    let budget = Duration::from_secs(seconds.max(1));
+    let dir = tempfile_dir()?;
+    let (_config, db, ca) = scratch(&dir)?;
+    let mut out = String::new();
+
+    // Bare primitives.
+    let rng = ring::rand::SystemRandom::new();
+    let pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(|_| "keygen")?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pk8.as_ref(), &rng).map_err(|_| "key")?;
+    let message = [7u8; 300];
+    let bare = rate(budget, || {
+        let sig = pair.sign(&rng, &message).expect("sign");
+        assert!(
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, pair.public_key().as_ref())
+                .verify(&message, sig.as_ref())
+                .is_ok()
+        );
+    });
+    let sha = rate(budget, || {
+        std::hint::black_box(ring::digest::digest(&ring::digest::SHA256, &message));
+    });
+    out.push_str(&format!("bare ECDSA P-256 sign + verify:      {bare:>10.0} /s\n"));
+    out.push_str(&format!("bare SHA-256 of a 300-byte entry:    {sha:>10.0} /s\n"));
+
+    // The real path: a draft note written and signed in one transaction, then
+    // its signature checked, with the key unsealed once (as after a PIN).
+    let principal = {
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        let id: String = {
+            use crate::store::schema::users;
+            use diesel::prelude::*;
+            users::table
+                .filter(users::username.eq("so.moitt"))
+                .select(users::id)
+                .first(&mut *c)
+                .map_err(|e| e.to_string())?
+        };
+        crate::auth::principal::load(&mut c, &id).map_err(|e| e.to_string())?.ok_or("no demo user")?
+    };
+    let post = principal
+        .viewer
+        .current_posts(crate::store::now_micros())
+        .first()
+        .map(|h| h.post_id.clone())
+        .ok_or("no post")?;
+    let actor = Actor { viewer: &principal.viewer, post: Some(&post) };
+    let file = db
+        .write_tx(|c| {
+            efile::file::create(
+                c,
+                &actor,
+                efile::file::NewFile {
+                    subject: "Benchmark".into(),
+                    classification: None,
+                    priority: None,
+                    workflow: None,
+                    section_id: None,
+                    head: None,
+                },
+            )
+        })
+        .map_err(|e| e.to_string())?;
+    let key = {
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        crate::signing::active_key(&mut c, &principal.viewer.user_id).map_err(|e| e.to_string())?
+    };
+    let unseal_started = Instant::now();
+    let unsealed = crate::signing::unseal(&key, crate::demo::PIN)
+        .map_err(|e| e.to_string())?
+        .ok_or("demo PIN does not open the key")?;
+    let unseal_ms = unseal_started.elapsed().as_secs_f64() * 1e3;
+    let mut failures = 0;
+    let notes = rate(budget, || {
+        let r = db.write_tx(|c| -> Result<(), crate::signing::SignError> {
+            let note = efile::notes::add(c, &actor, &file, "A paragraph of a note, signed for the benchmark.")?;
+            let id = note["id"].as_str().unwrap_or_default().to_owned();
+            let sig = crate::signing::sign_note(c, &key, Some(&unsealed), None, &id)?;
+            efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
+            Ok(())
+        });
+        if r.is_err() {
+            failures += 1;
+        }
+    });
+    if failures > 0 {
+        return Err(format!("{failures} note signings failed"));
+    }
+    out.push_str(&format!("PIN unseal (argon2id, once per signing session): {unseal_ms:.1} ms\n"));
+    out.push_str(&format!(
+        "note written + signed + verified (one txn):      {notes:>10.0} /s = {:.2} of bare sign+verify\n",
+        notes / bare
+    ));
+
+    // Ledger verification.
+    let sealed = crate::ledger::seal(&db).map_err(|e| e.to_string())?;
+    crate::ledger::checkpoint(&db, &ca)?;
+    let mut c = db.reader().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let report = crate::ledger::verify(&mut c, &ca.public_key_der()).map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    if !report.ok {
+        return Err(format!("the benchmark ledger does not verify: {:?}", report.problem));
+    }
+    let per_sec = report.entries as f64 / secs;
+    out.push_str(&format!(
+        "ledger verify (chain, checkpoint, rows):          {per_sec:>10.0} entries/s over {} entries = {:.4} of bare SHA-256\n",
+        report.entries.max(sealed as i64),
+        per_sec / sha
+    ));
+    drop(c);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
 }

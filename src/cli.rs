@@ -40,7 +40,7 @@ enum Command {
     },
     /// Measure costs against same-run baselines (run a release build).
     Bench {
-        /// What to measure: `auth`.
+        /// What to measure: `auth` or `signing`.
         what: String,
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
@@ -186,7 +186,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::auth(seconds)?);
                 Ok(())
             }
-            other => Err(format!("unknown benchmark `{other}` (try: auth)")),
+            "signing" => {
+                print!("{}", crate::bench::signing(seconds)?);
+                Ok(())
+            }
+            other => Err(format!("unknown benchmark `{other}` (try: auth, signing)")),
         },
         Command::Verify { path } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
