@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::{Actor, EfileError, FileRow, invalid, post_ref, user_ref, visible_file};
-use crate::domain::efile::{FileStatus, LinkKind, Priority, file_no, parse_head};
-use crate::domain::org::{Clearance, parse_text};
+use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
+use crate::domain::org::parse_text;
 use crate::jobs;
 use crate::ledger;
 use crate::store::schema::{documents, file_links, files, movements as mv, notes, org_units, posts, receipts};
@@ -31,17 +31,8 @@ pub struct NewFile {
 pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String, EfileError> {
     let post = actor.post()?.to_owned();
     let subject = parse_text(&input.subject, 500).map_err(|e| invalid("subject", e))?;
-    let classification: Clearance = match &input.classification {
-        Some(c) => c.parse().map_err(|e| invalid("classification", e))?,
-        None => Clearance::Unclassified,
-    };
-    if classification > actor.viewer.clearance {
-        return Err(invalid("classification", "is above your own clearance"));
-    }
-    let priority: Priority = match &input.priority {
-        Some(p) => p.parse().map_err(|e| invalid("priority", e))?,
-        None => Priority::Routine,
-    };
+    let classification = super::parse_classification(actor, input.classification.as_deref())?;
+    let priority = super::parse_priority(input.priority.as_deref())?;
     let head = parse_head(input.head.as_deref().unwrap_or("1")).map_err(|e| invalid("head", e))?;
     if let Some(w) = &input.workflow {
         if w.trim().is_empty() || w.len() > 100 {
@@ -122,31 +113,13 @@ pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, Ef
 
 /// Renders a file with its notes (others' drafts hidden), documents, receipts and links.
 pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value, EfileError> {
-    let note_rows: Vec<(String, i64, String, String, String, String, i64, i64, Option<i64>)> = notes::table
+    let note_ids: Vec<String> = notes::table
         .filter(notes::file_id.eq(&file.id))
         .filter(notes::status.eq("signed").or(notes::author_user_id.eq(actor.user())))
         .order(notes::seq)
-        .select((
-            notes::id,
-            notes::seq,
-            notes::body,
-            notes::status,
-            notes::author_post_id,
-            notes::author_user_id,
-            notes::created_at,
-            notes::updated_at,
-            notes::signed_at,
-        ))
+        .select(notes::id)
         .load(conn)?;
-    let mut notes: Vec<Value> = Vec::new();
-    for (id, seq, body, status, post, user, created, updated, signed) in note_rows {
-        let signature = crate::signing::signature_of(conn, &id)?;
-        notes.push(
-            json!({"id": id, "seq": seq, "body": body, "status": status, "author_post_id": post, "author_user_id": user,
-               "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339),
-               "signature": signature}),
-        );
-    }
+    let notes = note_ids.iter().map(|id| super::notes::note_json(conn, id)).collect::<QueryResult<Vec<Value>>>()?;
     let docs: Vec<(String, String, String, String, i64, String, i64)> = documents::table
         .filter(documents::file_id.eq(&file.id))
         .order(documents::created_at)

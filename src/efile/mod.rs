@@ -58,6 +58,23 @@ pub fn invalid(field: &'static str, msg: impl ToString) -> EfileError {
     EfileError::Invalid(field, msg.to_string())
 }
 
+/// A classification field: default `unclassified`, never above the actor's clearance.
+pub fn parse_classification(actor: &Actor, given: Option<&str>) -> Result<Clearance, EfileError> {
+    let c: Clearance = match given {
+        Some(c) => c.parse().map_err(|e| invalid("classification", e))?,
+        None => Clearance::Unclassified,
+    };
+    if c > actor.viewer.clearance {
+        return Err(invalid("classification", "is above your own clearance"));
+    }
+    Ok(c)
+}
+
+/// A priority field: default `routine`.
+pub fn parse_priority(given: Option<&str>) -> Result<crate::domain::efile::Priority, EfileError> {
+    given.map_or(Ok(crate::domain::efile::Priority::Routine), |p| p.parse().map_err(|e| invalid("priority", e)))
+}
+
 /// Who is acting: the user (with everything the policy needs) and the post.
 pub struct Actor<'a> {
     /// The user.

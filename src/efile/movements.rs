@@ -55,7 +55,75 @@ pub fn check_destination(conn: &mut DbConn, to_post: &str, classification: Clear
     Ok(())
 }
 
-fn move_error(e: MoveError) -> EfileError {
+/// What brought something to its holder: the sender and whether it was opened.
+pub fn last_move(conn: &mut DbConn, last_movement_id: Option<&str>) -> QueryResult<Option<LastMove>> {
+    let Some(m) = last_movement_id else { return Ok(None) };
+    Ok(mv::table
+        .find(m)
+        .select((mv::from_post_id, mv::opened_at))
+        .first::<(Option<String>, Option<i64>)>(conn)
+        .optional()?
+        .and_then(|(from, opened)| from.map(|f| LastMove { from_post: f, opened: opened.is_some() })))
+}
+
+/// One step to record, of a file or of a receipt.
+pub struct Step<'a> {
+    /// The file moved (or the file a receipt was put up in).
+    pub file_id: Option<&'a str>,
+    /// The receipt moved.
+    pub receipt_id: Option<&'a str>,
+    /// Its number in the file's (or receipt's) history.
+    pub seq: i64,
+    /// What was done.
+    pub action: Action,
+    /// Where it went.
+    pub to_post: Option<&'a str>,
+    /// Remarks.
+    pub remarks: Option<&'a str>,
+    /// Due date (µs).
+    pub due_at: Option<i64>,
+    /// New priority.
+    pub priority: Option<Priority>,
+}
+
+/// Records a movement by the actor and its ledger event; returns its id.
+pub fn record(conn: &mut DbConn, actor: &Actor, step: Step<'_>) -> Result<String, EfileError> {
+    let id = new_id();
+    let post = actor.post()?.to_owned();
+    diesel::insert_into(mv::table)
+        .values((
+            mv::id.eq(&id),
+            mv::file_id.eq(step.file_id),
+            mv::receipt_id.eq(step.receipt_id),
+            mv::seq.eq(step.seq),
+            mv::action.eq(step.action.as_str()),
+            mv::from_post_id.eq(&post),
+            mv::to_post_id.eq(step.to_post),
+            mv::remarks.eq(step.remarks),
+            mv::due_at.eq(step.due_at),
+            mv::priority.eq(step.priority.map(|p| p.as_str())),
+            mv::sent_at.eq(now_micros()),
+            mv::by_user_id.eq(actor.user()),
+            mv::by_post_id.eq(&post),
+        ))
+        .execute(conn)?;
+    ledger::append(
+        conn,
+        ledger::Event {
+            kind: "movement",
+            actor_user: Some(actor.user()),
+            actor_post: Some(&post),
+            file_id: step.file_id,
+            receipt_id: step.receipt_id,
+            payload: json!({"movement_id": id, "seq": step.seq, "action": step.action.as_str(), "from_post_id": post,
+                            "to_post_id": step.to_post, "remarks": step.remarks, "due_at": step.due_at}),
+        },
+    )?;
+    Ok(id)
+}
+
+/// Maps the rules' refusal to the e-file's errors.
+pub fn move_error(e: MoveError) -> EfileError {
     match e {
         MoveError::NotHolder => EfileError::NotHolder("you do not hold this file at your acting post".into()),
         MoveError::Conflict(m) => EfileError::Conflict(m),
@@ -80,15 +148,7 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
     if !actor.viewer.holds(&post, now) {
         return Err(EfileError::NotHolder("you do not hold your acting post".into()));
     }
-    let last = match &file.last_movement_id {
-        Some(m) => mv::table
-            .find(m)
-            .select((mv::from_post_id, mv::opened_at))
-            .first::<(Option<String>, Option<i64>)>(conn)
-            .optional()?
-            .and_then(|(from, opened)| from.map(|f| LastMove { from_post: f, opened: opened.is_some() })),
-        None => None,
-    };
+    let last = last_move(conn, file.last_movement_id.as_deref())?;
     let post_unit: String = posts::table.find(&post).select(posts::org_unit_id).first(conn)?;
     let state = MoveState {
         status: file.status.parse().unwrap_or(FileStatus::Open),
@@ -109,7 +169,6 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
             check_destination(conn, to, subject.classification)?;
         }
     }
-    let movement_id = new_id();
     let moved = plan.holder_post != file.holder_post_id || action == Action::Reopen;
     let new_priority = priority.unwrap_or_else(|| file.priority.parse().unwrap_or(Priority::Routine));
     let updated = diesel::update(files::table.find(file_id))
@@ -128,39 +187,22 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
     if updated != 1 {
         return Err(EfileError::Stale);
     }
+    let step = Step {
+        file_id: Some(file_id),
+        receipt_id: None,
+        seq: file.next_move_seq,
+        action,
+        to_post: plan.to_post.as_deref(),
+        remarks: remarks.as_deref(),
+        due_at,
+        priority,
+    };
+    let movement_id = record(conn, actor, step)?;
     if moved {
         diesel::update(files::table.find(file_id))
             .set((files::last_movement_id.eq(&movement_id), files::held_since.eq(now), files::due_at.eq(due_at)))
             .execute(conn)?;
     }
-    diesel::insert_into(mv::table)
-        .values((
-            mv::id.eq(&movement_id),
-            mv::file_id.eq(file_id),
-            mv::seq.eq(file.next_move_seq),
-            mv::action.eq(action.as_str()),
-            mv::from_post_id.eq(&post),
-            mv::to_post_id.eq(&plan.to_post),
-            mv::remarks.eq(&remarks),
-            mv::due_at.eq(due_at),
-            mv::priority.eq(priority.map(|p| p.as_str())),
-            mv::sent_at.eq(now),
-            mv::by_user_id.eq(actor.user()),
-            mv::by_post_id.eq(&post),
-        ))
-        .execute(conn)?;
-    ledger::append(
-        conn,
-        ledger::Event {
-            kind: "movement",
-            actor_user: Some(actor.user()),
-            actor_post: Some(&post),
-            file_id: Some(file_id),
-            receipt_id: None,
-            payload: json!({"movement_id": movement_id, "seq": file.next_move_seq, "action": action.as_str(),
-                            "from_post_id": post, "to_post_id": plan.to_post, "remarks": remarks, "due_at": due_at}),
-        },
-    )?;
     jobs::enqueue(conn, "search.index", &json!({"file_id": file_id}))?;
     if moved {
         jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement_id}))?;

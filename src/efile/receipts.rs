@@ -4,11 +4,10 @@
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
+use super::movements::{Step, last_move, move_error, record};
 use super::{Actor, EfileError, actionable_file, invalid, post_ref, stays_from, user_ref};
 use crate::domain::access::{self, Subject, Viewer};
-use crate::domain::efile::{
-    Action, DocumentKind, FileStatus, LastMove, MoveError, MoveState, Priority, ReceiptMode, diary_no, plan_move,
-};
+use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, ReceiptMode, diary_no, plan_move};
 use crate::domain::org::{Clearance, Role, parse_date, parse_text};
 use crate::jobs;
 use crate::ledger;
@@ -114,17 +113,8 @@ pub fn diarise(
     let letter_date =
         input.letter_date.as_deref().map(parse_date).transpose().map_err(|e| invalid("letter_date", e))?;
     let mode: ReceiptMode = input.mode.parse().map_err(|e| invalid("mode", e))?;
-    let classification: Clearance = match &input.classification {
-        Some(c) => c.parse().map_err(|e| invalid("classification", e))?,
-        None => Clearance::Unclassified,
-    };
-    if classification > actor.viewer.clearance {
-        return Err(invalid("classification", "is above your own clearance"));
-    }
-    let priority: Priority = match &input.priority {
-        Some(p) => p.parse().map_err(|e| invalid("priority", e))?,
-        None => Priority::Routine,
-    };
+    let classification = super::parse_classification(actor, input.classification.as_deref())?;
+    let priority = super::parse_priority(input.priority.as_deref())?;
     let entity: Option<String> = posts::table
         .inner_join(org_units::table)
         .filter(posts::id.eq(&post))
@@ -228,35 +218,6 @@ pub struct ReceiptMove {
     pub remarks: Option<String>,
 }
 
-fn record_move(
-    conn: &mut DbConn,
-    actor: &Actor,
-    (file_id, receipt_id): (Option<&str>, Option<&str>),
-    seq: i64,
-    action: Action,
-    to: Option<&str>,
-    remarks: Option<&str>,
-) -> Result<String, EfileError> {
-    let id = new_id();
-    let post = actor.post()?.to_owned();
-    diesel::insert_into(mv::table)
-        .values((
-            mv::id.eq(&id),
-            mv::file_id.eq(file_id),
-            mv::receipt_id.eq(receipt_id),
-            mv::seq.eq(seq),
-            mv::action.eq(action.as_str()),
-            mv::from_post_id.eq(&post),
-            mv::to_post_id.eq(to),
-            mv::remarks.eq(remarks),
-            mv::sent_at.eq(now_micros()),
-            mv::by_user_id.eq(actor.user()),
-            mv::by_post_id.eq(&post),
-        ))
-        .execute(conn)?;
-    Ok(id)
-}
-
 /// Moves a receipt, or puts it up in a file.
 pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMove) -> Result<Value, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
@@ -297,16 +258,19 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
             return Err(EfileError::Stale);
         }
         let note = format!("{} put up in {}", r.diary_no, file.file_no);
-        record_move(conn, actor, (None, Some(id)), r.next_move_seq, action, None, Some(remarks.unwrap_or(&note)))?;
-        record_move(
-            conn,
-            actor,
-            (Some(file_id), None),
-            file.next_move_seq,
+        let remarks = Some(remarks.unwrap_or(&note));
+        let step = |file_id, receipt_id, seq| Step {
+            file_id,
+            receipt_id,
+            seq,
             action,
-            None,
-            Some(remarks.unwrap_or(&note)),
-        )?;
+            to_post: None,
+            remarks,
+            due_at: None,
+            priority: None,
+        };
+        record(conn, actor, step(None, Some(id), r.next_move_seq))?;
+        record(conn, actor, step(Some(file_id), None, file.next_move_seq))?;
         // The scan joins the file's correspondence (same stored original).
         let scans: Vec<(String, String, i64, String, Option<String>)> = documents::table
             .filter(documents::receipt_id.eq(id))
@@ -348,15 +312,7 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     if !matches!(action, Action::Forward | Action::Return | Action::Recall) {
         return Err(invalid("action", "a receipt can be forwarded, returned, recalled or put up"));
     }
-    let last = match &r.last_movement_id {
-        Some(m) => mv::table
-            .find(m)
-            .select((mv::from_post_id, mv::opened_at))
-            .first::<(Option<String>, Option<i64>)>(conn)
-            .optional()?
-            .and_then(|(from, opened)| from.map(|f| LastMove { from_post: f, opened: opened.is_some() })),
-        None => None,
-    };
+    let last = last_move(conn, r.last_movement_id.as_deref())?;
     let state = MoveState {
         status: FileStatus::Open,
         holder_post: r.holder_post_id.clone(),
@@ -365,20 +321,14 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         referred_by: None,
         on_workflow: false,
     };
-    let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(|e| match e {
-        MoveError::NotHolder => EfileError::NotHolder("you do not hold this receipt at your acting post".into()),
-        MoveError::Conflict(m) => EfileError::Conflict(m),
-        MoveError::Invalid(f, m) => EfileError::Invalid(f, m),
-    })?;
+    let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(move_error)?;
     if let Some(to) = plan.to_post.as_deref().filter(|t| *t != post) {
         super::movements::check_destination(conn, to, r.classification.parse().unwrap_or(Clearance::TopSecret))?;
     }
-    let movement = new_id();
     let updated = diesel::update(receipts::table.find(id))
         .filter(receipts::version.eq(r.version))
         .set((
             receipts::holder_post_id.eq(&plan.holder_post),
-            receipts::last_movement_id.eq(&movement),
             receipts::held_since.eq(now),
             receipts::next_move_seq.eq(r.next_move_seq + 1),
             receipts::version.eq(r.version + 1),
@@ -387,31 +337,18 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     if updated != 1 {
         return Err(EfileError::Stale);
     }
-    diesel::insert_into(mv::table)
-        .values((
-            mv::id.eq(&movement),
-            mv::receipt_id.eq(id),
-            mv::seq.eq(r.next_move_seq),
-            mv::action.eq(action.as_str()),
-            mv::from_post_id.eq(&post),
-            mv::to_post_id.eq(&plan.to_post),
-            mv::remarks.eq(remarks),
-            mv::sent_at.eq(now),
-            mv::by_user_id.eq(actor.user()),
-            mv::by_post_id.eq(&post),
-        ))
-        .execute(conn)?;
-    ledger::append(
-        conn,
-        ledger::Event {
-            kind: "movement",
-            actor_user: Some(actor.user()),
-            actor_post: Some(&post),
-            file_id: None,
-            receipt_id: Some(id),
-            payload: json!({"movement_id": movement, "action": action.as_str(), "from_post_id": post, "to_post_id": plan.to_post}),
-        },
-    )?;
+    let step = Step {
+        file_id: None,
+        receipt_id: Some(id),
+        seq: r.next_move_seq,
+        action,
+        to_post: plan.to_post.as_deref(),
+        remarks,
+        due_at: None,
+        priority: None,
+    };
+    let movement = record(conn, actor, step)?;
+    diesel::update(receipts::table.find(id)).set(receipts::last_movement_id.eq(&movement)).execute(conn)?;
     jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement}))?;
     view(conn, actor, id)
 }
