@@ -24,7 +24,7 @@ use crate::domain::merkle::{self, Hash};
 use crate::efile::{Actor, EfileError, visible_file};
 use crate::ledger::{self, EventRow};
 use crate::pki::{self, Ca, hex};
-use crate::store::schema::{ledger_events, note_signatures, notes, signing_keys};
+use crate::store::schema::{ledger_events, movement_signatures, movements, note_signatures, notes, signing_keys};
 use crate::store::{Db, rfc3339};
 
 fn unhex32(s: &str) -> Option<Hash> {
@@ -97,6 +97,47 @@ pub fn export(db: &Db, ca: &Ca, actor: &Actor, file_id: &str) -> Result<Vec<u8>,
         }));
     }
 
+    // Signed movements.
+    type MoveSig = (i64, String, String, String, String, i64, String, String);
+    let moves: Vec<MoveSig> = movement_signatures::table
+        .inner_join(movements::table)
+        .inner_join(signing_keys::table.on(signing_keys::id.eq(movement_signatures::key_id)))
+        .filter(movements::file_id.eq(&file.id))
+        .order(movements::seq)
+        .select((
+            movements::seq,
+            movements::action,
+            movement_signatures::canonical,
+            movement_signatures::signature_b64,
+            movement_signatures::certificate_serial,
+            movement_signatures::signed_at,
+            signing_keys::certificate_pem,
+            signing_keys::public_key,
+        ))
+        .load(c)?;
+    let mut manifest_moves = Vec::new();
+    for (seq, action, canonical, sig, serial, signed_at, cert, public_key) in moves {
+        put(&mut zip, &format!("movements/move-{seq}.json"), canonical.as_bytes())?;
+        put(&mut zip, &format!("movements/move-{seq}.sig"), &B64.decode(sig).unwrap_or_default())?;
+        if certs_done.insert(serial.clone()) {
+            put(&mut zip, &format!("certs/{serial}.pem"), cert.as_bytes())?;
+            let point: Vec<u8> = (0..public_key.len())
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(&public_key[i..i + 2], 16).ok())
+                .collect();
+            put(
+                &mut zip,
+                &format!("certs/{serial}-pubkey.pem"),
+                pki::public_key_pem(&pki::p256_spki(&point)).as_bytes(),
+            )?;
+        }
+        manifest_moves.push(json!({
+            "seq": seq, "action": action, "canonical": format!("movements/move-{seq}.json"),
+            "signature": format!("movements/move-{seq}.sig"), "certificate": format!("certs/{serial}.pem"),
+            "certificate_serial": serial, "signed_at": rfc3339(signed_at),
+        }));
+    }
+
     // The file's ledger entries with inclusion proofs against the checkpoint.
     let all: Vec<(i64, Option<String>)> = ledger_events::table
         .filter(ledger_events::position.is_not_null())
@@ -133,6 +174,7 @@ pub fn export(db: &Db, ca: &Ca, actor: &Actor, file_id: &str) -> Result<Vec<u8>,
         "file": {"id": file.id, "file_no": file.file_no, "subject": file.subject, "classification": file.classification,
                  "status": file.status},
         "notes": manifest_notes,
+        "movements": manifest_moves,
         "ledger": {"entries": "ledger/entries.jsonl", "proofs": "ledger/proofs.json", "checkpoint": "ledger/checkpoint.json",
                    "checkpoint_signature": "ledger/checkpoint.sig"},
         "ca": "ca.pem",
@@ -214,10 +256,13 @@ pub fn verify(bytes: &[u8]) -> Result<Vec<Item>, String> {
         );
     }
 
-    // Each note: certificate chains to the CA, signature verifies, recorded in the ledger.
-    for n in manifest["notes"].as_array().cloned().unwrap_or_default() {
+    // Each note and signed movement: certificate chains to the CA, signature
+    // verifies, recorded in the ledger.
+    let notes = manifest["notes"].as_array().cloned().unwrap_or_default().into_iter().map(|n| ("note", n));
+    let moves = manifest["movements"].as_array().cloned().unwrap_or_default().into_iter().map(|n| ("movement", n));
+    for (label, n) in notes.chain(moves) {
         let seq = n["seq"].as_i64().unwrap_or(0);
-        let what = format!("note {seq}");
+        let what = format!("{label} {seq}");
         let (Some(c), Some(s), Some(cert)) =
             (n["canonical"].as_str(), n["signature"].as_str(), n["certificate"].as_str())
         else {
@@ -243,7 +288,7 @@ pub fn verify(bytes: &[u8]) -> Result<Vec<Item>, String> {
         let detail = match (chained, signed, recorded, in_time) {
             (false, ..) => "the certificate was not issued by this CA".to_owned(),
             (_, false, ..) => "the signature does not verify".to_owned(),
-            (_, _, false, _) => "the signed note is not recorded in the ledger".to_owned(),
+            (_, _, false, _) => format!("the signed {label} is not recorded in the ledger"),
             (_, _, _, false) => "signed after its certificate was revoked".to_owned(),
             _ => format!(
                 "signed {} by certificate {}",

@@ -19,6 +19,9 @@ pub struct Config {
     pub base_url: Option<String>,
     /// The organisation named in the deployment CA and certificates.
     pub organisation: String,
+    /// Minutes an officer's key stays unsealed after they give their PIN, so
+    /// their following moves are signed too (0: ask every time).
+    pub signing_session_minutes: u64,
     /// Database connections in the pool.
     pub db_pool_size: u32,
     /// `FULL` (default: every commit survives power loss) or `NORMAL` for SQLite.
@@ -95,6 +98,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             base_url: None,
             organisation: "Government of Pakistan".into(),
+            signing_session_minutes: 10,
             db_pool_size: 16,
             sqlite_synchronous: "FULL".into(),
             json_limit_bytes: 256 * 1024,
@@ -116,6 +120,7 @@ const ENV_KEYS: &[&str] = &[
     "listen",
     "base_url",
     "organisation",
+    "signing_session_minutes",
     "db_pool_size",
     "sqlite_synchronous",
     "json_limit_bytes",

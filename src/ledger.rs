@@ -325,6 +325,27 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
                     }
                 }
             }
+            "movement_signed" => {
+                use crate::store::schema::movement_signatures;
+                let Some(id) = payload["movement_id"].as_str() else { continue };
+                let stored: Option<String> = movement_signatures::table
+                    .find(id)
+                    .select(movement_signatures::canonical)
+                    .first(conn)
+                    .optional()?;
+                let now =
+                    crate::signing::movement_canonical(conn, id).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
+                let recorded = payload["signature"]["canonical_sha256"].as_str();
+                let same = stored.as_deref().is_some_and(|s| {
+                    now.as_deref() == Some(s) && recorded.is_none_or(|r| r == crate::signing::sha256_hex(s.as_bytes()))
+                });
+                if !same {
+                    problems.push((
+                        pos,
+                        format!("entry {pos} (movement_signed {}): signed movement {id} has changed", row.id),
+                    ));
+                }
+            }
             "movement" => {
                 let Some(id) = payload["movement_id"].as_str() else { continue };
                 movement_ids.insert(id.to_owned());

@@ -22,10 +22,20 @@ impl Server {
     pub fn build(config: Config, db: Db) -> Result<Server, String> {
         let auth = Arc::new(AuthState::new(&config)?);
         let ca = Arc::new(crate::pki::Ca::init(&config.data_dir, &config.organisation)?);
+        let signing_sessions = Arc::new(crate::signing::Sessions::new(std::time::Duration::from_secs(
+            config.signing_session_minutes * 60,
+        )));
         let listener =
             TcpListener::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let state = AppState { db, config: Arc::new(config), metrics: Arc::new(Metrics::default()), auth, ca };
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            auth,
+            ca,
+            signing_sessions,
+        };
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let server = HttpServer::new(move || {

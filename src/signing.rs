@@ -494,3 +494,128 @@ pub fn revoked_at(conn: &mut DbConn, serial: &str) -> QueryResult<Option<i64>> {
         .optional()
         .map(Option::flatten)
 }
+
+/// Unsealed keys of signing sessions: after an officer gives their PIN, their
+/// key stays open for a short while (per login session) so that the moves
+/// that follow are signed too without asking again. Memory only; a restart
+/// or the expiry closes it.
+#[derive(Default)]
+pub struct Sessions {
+    open: std::sync::Mutex<std::collections::HashMap<String, (String, Vec<u8>, std::time::Instant)>>,
+    ttl: std::time::Duration,
+}
+
+impl Sessions {
+    /// Keys stay open this long after the last PIN.
+    pub fn new(ttl: std::time::Duration) -> Sessions {
+        Sessions { open: Default::default(), ttl }
+    }
+
+    /// Keeps a key open for a login session.
+    pub fn put(&self, session_id: &str, key_id: &str, pkcs8: Vec<u8>) {
+        let now = std::time::Instant::now();
+        let mut open = self.open.lock().expect("signing sessions lock");
+        open.retain(|_, (_, _, until)| *until > now);
+        open.insert(session_id.to_owned(), (key_id.to_owned(), pkcs8, now + self.ttl));
+    }
+
+    /// The open key of a login session: (key id, PKCS#8).
+    pub fn get(&self, session_id: &str) -> Option<(String, Vec<u8>)> {
+        let open = self.open.lock().expect("signing sessions lock");
+        open.get(session_id)
+            .filter(|(_, _, until)| *until > std::time::Instant::now())
+            .map(|(k, p, _)| (k.clone(), p.clone()))
+    }
+}
+
+/// The canonical bytes of a movement: what its mover signs.
+pub fn movement_canonical(conn: &mut DbConn, movement_id: &str) -> Result<Vec<u8>, SignError> {
+    use crate::store::schema::movements as mv;
+    type Row = (
+        Option<String>,
+        Option<String>,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        i64,
+        String,
+    );
+    let (file_id, receipt_id, seq, action, from, to, remarks, due, sent, by): Row = mv::table
+        .find(movement_id)
+        .select((
+            mv::file_id,
+            mv::receipt_id,
+            mv::seq,
+            mv::action,
+            mv::from_post_id,
+            mv::to_post_id,
+            mv::remarks,
+            mv::due_at,
+            mv::sent_at,
+            mv::by_user_id,
+        ))
+        .first(conn)?;
+    Ok(canonical_json(&json!({
+        "type": "daftar.movement.v1", "movement_id": movement_id, "file_id": file_id, "receipt_id": receipt_id, "seq": seq,
+        "action": action, "from_post_id": from, "to_post_id": to,
+        "remarks_sha256": remarks.map(|r| sha256_hex(r.as_bytes())), "due_at": due.map(rfc3339), "sent_at": rfc3339(sent),
+        "by_user_id": by,
+    })))
+}
+
+/// Signs a movement with the mover's unsealed key (inside its transaction).
+pub fn sign_movement(conn: &mut DbConn, key: &ActiveKey, pkcs8: &[u8], movement_id: &str) -> Result<Value, SignError> {
+    use crate::store::schema::movement_signatures as ms;
+    let canonical = movement_canonical(conn, movement_id)?;
+    let signature = sign_with(pkcs8, &canonical)?;
+    if !verify(&key.public_key, &canonical, &signature) {
+        return Err(SignError::Internal("the session key does not match the certificate".into()));
+    }
+    let now = now_micros();
+    let value_b64 = B64.encode(&signature);
+    diesel::insert_into(ms::table)
+        .values((
+            ms::movement_id.eq(movement_id),
+            ms::key_id.eq(&key.id),
+            ms::certificate_serial.eq(&key.serial),
+            ms::canonical.eq(String::from_utf8_lossy(&canonical).into_owned()),
+            ms::signature_b64.eq(&value_b64),
+            ms::signed_at.eq(now),
+        ))
+        .execute(conn)?;
+    let (file_id, receipt_id, by): (Option<String>, Option<String>, String) = crate::store::schema::movements::table
+        .find(movement_id)
+        .select((
+            crate::store::schema::movements::file_id,
+            crate::store::schema::movements::receipt_id,
+            crate::store::schema::movements::by_user_id,
+        ))
+        .first(conn)?;
+    crate::ledger::append(
+        conn,
+        crate::ledger::Event {
+            kind: "movement_signed",
+            actor_user: Some(&by),
+            actor_post: None,
+            file_id: file_id.as_deref(),
+            receipt_id: receipt_id.as_deref(),
+            payload: json!({"movement_id": movement_id, "certificate_serial": key.serial,
+                            "signature": {"canonical_sha256": sha256_hex(&canonical), "value_b64": value_b64}}),
+        },
+    )?;
+    Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now)}))
+}
+
+/// A movement's signature, if it was signed.
+pub fn movement_signature_of(conn: &mut DbConn, movement_id: &str) -> QueryResult<Option<Value>> {
+    use crate::store::schema::movement_signatures as ms;
+    let row: Option<(String, String, i64)> = ms::table
+        .find(movement_id)
+        .select((ms::certificate_serial, ms::signature_b64, ms::signed_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(serial, value, at)| json!({"alg": ALG, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)})))
+}

@@ -161,6 +161,9 @@ pub struct NewMovement {
     pub due_at: Option<String>,
     /// New priority.
     pub priority: Option<String>,
+    /// Your signing PIN, to sign this movement (otherwise it is signed if your
+    /// key is open from signing a note in this session).
+    pub pin: Option<String>,
 }
 
 /// Moves a file. Of simultaneous moves exactly one wins; the others get 409.
@@ -181,7 +184,16 @@ pub async fn move_file(
         due_at: b.due_at,
         priority: b.priority,
     };
-    let m = state.write(move |c| Ok(efile::movements::move_file(c, &caller.actor(), &id, input)?)).await?;
+    let key = super::signing::movement_key(&state, &caller, b.pin).await?;
+    let m = state
+        .write(move |c| {
+            let mut m = efile::movements::move_file(c, &caller.actor(), &id, input)?;
+            if let (Some((key, pk8)), Some(mid)) = (&key, m["id"].as_str().map(str::to_owned)) {
+                m["signature"] = crate::signing::sign_movement(c, key, pk8, &mid)?;
+            }
+            Ok(m)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(m))
 }
 

@@ -43,6 +43,8 @@ pub struct AppState {
     pub auth: Arc<auth::AuthState>,
     /// The deployment CA.
     pub ca: Arc<crate::pki::Ca>,
+    /// Officers' keys unsealed for their signing sessions.
+    pub signing_sessions: Arc<crate::signing::Sessions>,
 }
 
 impl AppState {

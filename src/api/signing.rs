@@ -112,7 +112,10 @@ pub async fn sign_note(
             }
             let (k, pin) = (key.clone(), pin.clone());
             match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
-                Some(pk8) => Some(pk8),
+                Some(pk8) => {
+                    state.signing_sessions.put(&caller.session_id, &key.id, pk8.clone());
+                    Some(pk8)
+                }
                 None => {
                     let id = key.id.clone();
                     state.write(move |c| Ok(signing::wrong_pin(c, &id)?)).await?;
@@ -170,4 +173,43 @@ pub async fn revoke(
     let serial = path.into_inner().to_ascii_lowercase();
     state.write(move |c| Ok(signing::revoke(c, crate::org::admin::Actor::User(&caller.principal), &serial)?)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The mover's key for signing a movement: unsealed with the PIN sent with
+/// the move, or still open in their signing session. `Ok(None)` when neither.
+pub async fn movement_key(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    pin: Option<String>,
+) -> Result<Option<(signing::ActiveKey, Vec<u8>)>, ApiError> {
+    let user = caller.user_id().to_owned();
+    let key = match state.read(move |c| Ok(signing::active_key(c, &user).ok())).await? {
+        Some(k) if k.mode == "server" => k,
+        _ if pin.is_some() => return Err(ApiError::forbidden("you have no server-mode signing key to use a PIN with")),
+        _ => return Ok(None),
+    };
+    match pin {
+        Some(pin) => {
+            if let Some(wait) = signing::locked_for(&key) {
+                return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64)));
+            }
+            let k = key.clone();
+            match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
+                Some(pk8) => {
+                    state.signing_sessions.put(&caller.session_id, &key.id, pk8.clone());
+                    Ok(Some((key, pk8)))
+                }
+                None => {
+                    let id = key.id.clone();
+                    state.write(move |c| Ok(signing::wrong_pin(c, &id)?)).await?;
+                    Err(ApiError::forbidden("wrong PIN"))
+                }
+            }
+        }
+        None => Ok(state
+            .signing_sessions
+            .get(&caller.session_id)
+            .filter(|(id, _)| *id == key.id)
+            .map(|(_, pk8)| (key, pk8))),
+    }
 }

@@ -211,6 +211,7 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
 }
 
 type MoveRow = (
+    String,
     i64,
     String,
     Option<String>,
@@ -224,8 +225,11 @@ type MoveRow = (
 );
 
 fn render(conn: &mut DbConn, row: MoveRow) -> Result<Value, EfileError> {
-    let (seq, action, from, to, remarks, due, priority, sent, opened, by_user) = row;
+    let (id, seq, action, from, to, remarks, due, priority, sent, opened, by_user) = row;
+    let signature = crate::signing::movement_signature_of(conn, &id)?;
     Ok(json!({
+        "id": id,
+        "signature": signature,
         "seq": seq,
         "action": action,
         "from_post": post_ref(conn, from.as_deref())?,
@@ -240,6 +244,7 @@ fn render(conn: &mut DbConn, row: MoveRow) -> Result<Value, EfileError> {
 }
 
 fn select_move() -> (
+    mv::id,
     mv::seq,
     mv::action,
     mv::from_post_id,
@@ -252,6 +257,7 @@ fn select_move() -> (
     mv::by_user_id,
 ) {
     (
+        mv::id,
         mv::seq,
         mv::action,
         mv::from_post_id,

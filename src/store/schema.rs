@@ -308,8 +308,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    movement_signatures (movement_id) {
+        movement_id -> Text,
+        key_id -> Text,
+        certificate_serial -> Text,
+        canonical -> Text,
+        signature_b64 -> Text,
+        signed_at -> BigInt,
+    }
+}
+
 diesel::joinable!(note_signatures -> notes (note_id));
 diesel::joinable!(signing_keys -> users (user_id));
+diesel::joinable!(movement_signatures -> movements (movement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
@@ -331,5 +343,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_events,
     signing_keys,
     note_signatures,
-    ledger_checkpoints
+    ledger_checkpoints,
+    movement_signatures
 );

@@ -69,6 +69,7 @@ both_backends!(a_file_signed_by_three_officers_verifies_offline, |backend| {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("bundle is valid"), "{out}");
     assert_eq!(out.matches("OK   note").count(), 3, "{out}");
+    assert_eq!(out.matches("OK   movement").count(), 2, "the two forwards were signed by their movers: {out}");
 
     // Each note verifies with plain openssl, as the README shows.
     if Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success())

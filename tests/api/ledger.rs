@@ -83,6 +83,14 @@ both_backends!(an_edited_note_is_named, |backend| {
 both_backends!(a_deleted_movement_is_named, |backend| {
     let Some(app) = spawn_app(backend) else { return };
     let (file, _) = history(&app);
+    // The attacker removes the movement and its signature.
+    raw(
+        &app,
+        &format!(
+            "DELETE FROM movement_signatures WHERE movement_id IN (SELECT id FROM movements WHERE file_id = '{file}')"
+        ),
+    );
+    raw(&app, &format!("UPDATE files SET last_movement_id = NULL WHERE id = '{file}'"));
     raw(&app, &format!("DELETE FROM movements WHERE file_id = '{file}'"));
     let (code, out) = cli_verify(&app);
     assert_eq!(code, 1, "{out}");

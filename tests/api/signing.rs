@@ -208,3 +208,35 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "signed");
 });
+
+both_backends!(movements_are_signed_by_the_mover, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let (so_post, ds_post) = (my_post(&app, &so), my_post(&app, &ds));
+    let file =
+        app.post_as(&so, "/api/v1/files", &json!({"subject": "Signed moves"})).body["id"].as_str().unwrap().to_owned();
+    let moves = format!("/api/v1/files/{file}/movements");
+    // Signing a note opens the key for the session: the forward that follows is signed.
+    note_and_sign(&app, &so, &file, "For orders.");
+    let r = app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": ds_post}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["signature"]["alg"], "ECDSA-P256-SHA256", "{}", r.text);
+    // A fresh session with no PIN given: recorded in the ledger, but unsigned.
+    let r = app.post_as(&ds, &moves, &json!({"action": "return"}));
+    assert_eq!(r.status, 201);
+    assert!(r.body["signature"].is_null(), "{}", r.text);
+    // The PIN with the move signs it; a wrong one refuses the move.
+    let so2 = app.login("so.moitt");
+    assert_eq!(
+        app.post_as(&so2, &moves, &json!({"action": "forward", "to_post_id": ds_post, "pin": "000000"})).status,
+        403
+    );
+    let r = app.post_as(&so2, &moves, &json!({"action": "forward", "to_post_id": ds_post, "pin": PIN}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["signature"]["value_b64"].is_string());
+    let timeline = app.get_as(&so, &moves).body;
+    let signed: Vec<bool> = timeline["items"].as_array().unwrap().iter().map(|m| m["signature"].is_object()).collect();
+    assert_eq!(signed, [true, false, true]);
+    let _ = so_post;
+});
