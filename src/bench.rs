@@ -181,23 +181,85 @@ fn tempfile_dir() -> Result<std::path::PathBuf, String> {
     Ok(dir)
 }
 
-/// A scratch SQLite database with the demo government, for benchmarks.
-fn scratch(dir: &std::path::Path) -> Result<(Config, Db, crate::pki::Ca), String> {
+/// A scratch database with the demo government, for benchmarks: SQLite in
+/// `dir` unless `database_url` names another (a scratch PostgreSQL database).
+fn scratch_on(
+    dir: &std::path::Path,
+    database_url: Option<String>,
+    synchronous: &str,
+) -> Result<(Config, Db, crate::pki::Ca), String> {
     let mut config = Config::default();
     config.data_dir = dir.to_owned();
+    config.database_url = database_url;
     config.listen = "127.0.0.1:0".into();
     config.log = "warn".into();
-    let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").map_err(|e| e.to_string())?;
+    let db = Db::connect(&config.database_url(), config.db_pool_size, synchronous).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
     let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
     crate::demo::seed(&db, &ca)?;
     Ok((config, db, ca))
 }
 
+fn scratch(dir: &std::path::Path) -> Result<(Config, Db, crate::pki::Ca), String> {
+    scratch_on(dir, None, "NORMAL")
+}
+
+/// A demo officer as the benchmarks act: who, at which post, with which key.
+struct Officer {
+    principal: crate::auth::principal::Principal,
+    post: String,
+    key: crate::signing::ActiveKey,
+}
+
+impl Officer {
+    fn load(db: &Db, username: &str) -> Result<Officer, String> {
+        use crate::store::schema::users;
+        use diesel::prelude::*;
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        let id: String = users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first(&mut *c)
+            .map_err(|e| e.to_string())?;
+        let principal = crate::auth::principal::load(&mut c, &id).map_err(|e| e.to_string())?.ok_or("no demo user")?;
+        let post = principal
+            .viewer
+            .current_posts(crate::store::now_micros())
+            .first()
+            .map(|h| h.post_id.clone())
+            .ok_or("no post")?;
+        let key = crate::signing::active_key(&mut c, &id).map_err(|e| e.to_string())?;
+        Ok(Officer { principal, post, key })
+    }
+
+    fn actor(&self) -> crate::efile::Actor<'_> {
+        crate::efile::Actor { viewer: &self.principal.viewer, post: Some(&self.post) }
+    }
+
+    fn unseal(&self) -> Result<Vec<u8>, String> {
+        Ok(crate::signing::unseal(&self.key, crate::demo::PIN)
+            .map_err(|e| e.to_string())?
+            .ok_or("demo PIN does not open the key")?)
+    }
+
+    /// A new file opened by this officer.
+    fn open_file(&self, db: &Db) -> Result<String, String> {
+        let new = crate::efile::file::NewFile {
+            subject: "Benchmark".into(),
+            classification: None,
+            priority: None,
+            workflow: None,
+            section_id: None,
+            head: None,
+        };
+        db.write_tx(|c| crate::efile::file::create(c, &self.actor(), new)).map_err(|e| e.to_string())
+    }
+}
+
 /// `daftar bench signing`: notes signed and verified per second, and ledger
 /// verification in entries per second, each beside the bare primitive.
 pub fn signing(seconds: u64) -> Result<String, String> {
-    use crate::efile::{self, Actor};
+    use crate::efile;
     use ring::signature::{
         ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
     };
@@ -227,57 +289,19 @@ pub fn signing(seconds: u64) -> Result<String, String> {
 
     // The real path: a draft note written and signed in one transaction, then
     // its signature checked, with the key unsealed once (as after a PIN).
-    let principal = {
-        let mut c = db.reader().map_err(|e| e.to_string())?;
-        let id: String = {
-            use crate::store::schema::users;
-            use diesel::prelude::*;
-            users::table
-                .filter(users::username.eq("so.moitt"))
-                .select(users::id)
-                .first(&mut *c)
-                .map_err(|e| e.to_string())?
-        };
-        crate::auth::principal::load(&mut c, &id).map_err(|e| e.to_string())?.ok_or("no demo user")?
-    };
-    let post = principal
-        .viewer
-        .current_posts(crate::store::now_micros())
-        .first()
-        .map(|h| h.post_id.clone())
-        .ok_or("no post")?;
-    let actor = Actor { viewer: &principal.viewer, post: Some(&post) };
-    let file = db
-        .write_tx(|c| {
-            efile::file::create(
-                c,
-                &actor,
-                efile::file::NewFile {
-                    subject: "Benchmark".into(),
-                    classification: None,
-                    priority: None,
-                    workflow: None,
-                    section_id: None,
-                    head: None,
-                },
-            )
-        })
-        .map_err(|e| e.to_string())?;
-    let key = {
-        let mut c = db.reader().map_err(|e| e.to_string())?;
-        crate::signing::active_key(&mut c, &principal.viewer.user_id).map_err(|e| e.to_string())?
-    };
+    let so = Officer::load(&db, "so.moitt")?;
+    let file = so.open_file(&db)?;
+    let actor = so.actor();
+    let key = &so.key;
     let unseal_started = Instant::now();
-    let unsealed = crate::signing::unseal(&key, crate::demo::PIN)
-        .map_err(|e| e.to_string())?
-        .ok_or("demo PIN does not open the key")?;
+    let unsealed = so.unseal()?;
     let unseal_ms = unseal_started.elapsed().as_secs_f64() * 1e3;
     let mut failures = 0;
     let notes = rate(budget, || {
         let r = db.write_tx(|c| -> Result<(), crate::signing::SignError> {
             let note = efile::notes::add(c, &actor, &file, "A paragraph of a note, signed for the benchmark.")?;
             let id = note["id"].as_str().unwrap_or_default().to_owned();
-            let sig = crate::signing::sign_note(c, &key, Some(&unsealed), None, &id)?;
+            let sig = crate::signing::sign_note(c, key, Some(&unsealed), None, &id)?;
             efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
             Ok(())
         });
@@ -314,3 +338,124 @@ pub fn signing(seconds: u64) -> Result<String, String> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }
+
+/// `daftar bench efile`: forward-with-signed-note (a note written, signed and
+/// the file forwarded, in one durable transaction) per second, beside a bare
+/// durable insert of the same rows, on a scratch database of the configured
+/// backend (`--postgres ADMIN_URL` runs it on a scratch database of that PostgreSQL server).
+pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, String> {
+    use crate::efile;
+    use diesel::prelude::*;
+    let budget = Duration::from_secs(seconds.max(1));
+    let dir = tempfile_dir()?;
+    let mut database_url = None;
+    let mut drop_db = None;
+    if let Some(admin) = postgres_admin_url {
+        let name = format!("daftar_bench_{}", crate::store::new_id());
+        let mut c = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).map_err(|e| e.to_string())?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+        database_url = Some(format!("{base}/{name}"));
+        drop_db = Some((admin.to_owned(), name));
+    }
+    // Durable: synchronous as served by default on SQLite.
+    let (_config, db, _ca) = scratch_on(&dir, database_url, &Config::default().sqlite_synchronous)?;
+
+    let so = Officer::load(&db, "so.moitt")?;
+    let ds = Officer::load(&db, "ds.moitt")?;
+    let file = so.open_file(&db)?;
+    let so = (so.unseal()?, so);
+    let ds = (ds.unseal()?, ds);
+    // The real operation, alternating between the two desks.
+    let mut turn = 0usize;
+    let mut failed = None;
+    let real = rate(budget, || {
+        let ((pk8, me), (_, other)) = if turn % 2 == 0 { (&so, &ds) } else { (&ds, &so) };
+        turn += 1;
+        let r = db.write_tx(|c| -> Result<(), crate::signing::SignError> {
+            let actor = me.actor();
+            let note = efile::notes::add(c, &actor, &file, "Examined; submitted for orders.")?;
+            let id = note["id"].as_str().unwrap_or_default().to_owned();
+            let sig = crate::signing::sign_note(c, &me.key, Some(pk8), None, &id)?;
+            efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
+            let input = efile::movements::MoveInput {
+                action: "forward".into(),
+                to_post_id: Some(other.post.clone()),
+                remarks: Some("Please see".into()),
+                due_at: None,
+                priority: None,
+            };
+            let m = efile::movements::move_file(c, &actor, &file, input)?;
+            let mid = m["id"].as_str().unwrap_or_default().to_owned();
+            crate::signing::sign_movement(c, &me.key, pk8, &mid)?;
+            Ok(())
+        });
+        if let Err(e) = r {
+            failed.get_or_insert(e.to_string());
+        }
+    });
+    if let Some(e) = failed {
+        return Err(format!("forward-with-signed-note failed: {e}"));
+    }
+    let rows_per_op = {
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        let mut count = |t: &str| -> i64 {
+            #[derive(QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {t}"))
+                .get_result::<N>(&mut *c)
+                .map(|r| r.n)
+                .unwrap_or(0)
+        };
+        let notes = count("notes").max(1);
+        (count("notes")
+            + count("note_signatures")
+            + count("movements")
+            + count("movement_signatures")
+            + count("ledger_events")
+            + count("jobs")) as f64
+            / notes as f64
+    };
+
+    // Baseline: the same number of rows, inserted bare in one durable transaction.
+    let n_rows = rows_per_op.round() as usize;
+    let bare = rate(budget, || {
+        let _ = db.write_tx(|c| -> Result<(), StoreErrorAlias> {
+            for _ in 0..n_rows {
+                crate::ledger::append(
+                    c,
+                    crate::ledger::Event {
+                        kind: "bench",
+                        actor_user: None,
+                        actor_post: None,
+                        file_id: None,
+                        receipt_id: None,
+                        payload: serde_json::json!({"note": "Examined; submitted for orders."}),
+                    },
+                )?;
+            }
+            Ok(())
+        });
+    });
+    let backend = if postgres_admin_url.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL)" };
+    let out = format!(
+        "backend: {backend}\n\
+         forward-with-signed-note (note + signature + movement + signature + ledger + jobs, one txn): {real:>8.0} /s\n\
+         bare durable insert of the same {n_rows} rows in one txn:                                    {bare:>8.0} /s\n\
+         ratio: {:.2} of the bare insert\n",
+        real / bare
+    );
+    drop(db);
+    if let Some((admin, name)) = drop_db {
+        if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}
+
+type StoreErrorAlias = crate::store::StoreError;

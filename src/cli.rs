@@ -40,8 +40,11 @@ enum Command {
     },
     /// Measure costs against same-run baselines (run a release build).
     Bench {
-        /// What to measure: `auth` or `signing`.
+        /// What to measure: `auth`, `signing` or `efile`.
         what: String,
+        /// For `efile`: a PostgreSQL admin URL to run on a scratch database there.
+        #[arg(long)]
+        postgres: Option<String>,
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
@@ -181,7 +184,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db, &config)
         }
-        Command::Bench { what, seconds } => match what.as_str() {
+        Command::Bench { what, seconds, postgres } => match what.as_str() {
             "auth" => {
                 print!("{}", crate::bench::auth(seconds)?);
                 Ok(())
@@ -190,7 +193,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::signing(seconds)?);
                 Ok(())
             }
-            other => Err(format!("unknown benchmark `{other}` (try: auth, signing)")),
+            "efile" => {
+                print!("{}", crate::bench::efile(seconds, postgres.as_deref())?);
+                Ok(())
+            }
+            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile)")),
         },
         Command::Verify { path } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
