@@ -5,6 +5,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
 use crate::auth::password;
 use crate::auth::tokens::{AUDIENCE, Claims, ISSUER, TokenKeys};
 use crate::config::Config;
@@ -236,7 +239,7 @@ impl Officer {
         crate::efile::Actor { viewer: &self.principal.viewer, post: Some(&self.post) }
     }
 
-    fn unseal(&self) -> Result<Vec<u8>, String> {
+    fn unseal(&self) -> Result<crate::signing::OpenKey, String> {
         Ok(crate::signing::unseal(&self.key, crate::demo::PIN)
             .map_err(|e| e.to_string())?
             .ok_or("demo PIN does not open the key")?)
@@ -302,6 +305,13 @@ pub fn signing(seconds: u64) -> Result<String, String> {
             let note = efile::notes::add(c, &actor, &file, "A paragraph of a note, signed for the benchmark.")?;
             let id = note["id"].as_str().unwrap_or_default().to_owned();
             let sig = crate::signing::sign_note(c, key, Some(&unsealed), None, &id)?;
+            // Verified as a reader would: the canonical bytes recomputed from
+            // the stored note, against the certificate's public key.
+            let der = sig["value_b64"].as_str().and_then(|b| B64.decode(b).ok()).unwrap_or_default();
+            let canonical = crate::signing::note_canonical(c, &id)?;
+            if !crate::signing::verify(&key.public_key, &canonical, &der) {
+                return Err(crate::signing::SignError::Internal("signature did not verify".into()));
+            }
             efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
             Ok(())
         });

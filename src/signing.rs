@@ -262,7 +262,7 @@ pub enum Proof {
 }
 
 /// Unseals a server key with a PIN (slow; outside transactions). `None` if the PIN is wrong.
-pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<Vec<u8>>, SignError> {
+pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> {
     let Some((w, s, n)) = &key.wrapped else {
         return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
     };
@@ -272,7 +272,7 @@ pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<Vec<u8>>, SignError> 
     };
     let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| SignError::Internal("nonce".into()))?;
     match pin_key(pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
-        Ok(plain) => Ok(Some(plain.to_vec())),
+        Ok(plain) => OpenKey::new(plain, &key.public_key).map(Some),
         Err(_) => Ok(None),
     }
 }
@@ -298,22 +298,24 @@ pub fn locked_for(key: &ActiveKey) -> Option<i64> {
 
 /// The canonical bytes of a note (SPEC section 5).
 pub fn note_canonical(conn: &mut DbConn, note_id: &str) -> Result<Vec<u8>, SignError> {
-    let (file_id, seq, body, post, user, created): (String, i64, String, String, String, i64) = notes::table
-        .find(note_id)
+    type Row = (String, String, i64, String, String, String, i64, Option<i64>);
+    let (file_id, file_no, seq, body, post, user, created, signed_at): Row = notes::table
+        .inner_join(files::table)
+        .left_join(note_signatures::table)
+        .filter(notes::id.eq(note_id))
         .select((
             notes::file_id,
+            files::file_no,
             notes::seq,
             notes::body,
             notes::author_post_id,
             notes::author_user_id,
             notes::created_at,
+            note_signatures::signed_at.nullable(),
         ))
         .first(conn)?;
-    let file_no: String = files::table.find(&file_id).select(files::file_no).first(conn)?;
     // The previous note signed before this one chains it to the sheet; "before"
     // is judged by signing time, so the bytes are the same when recomputed.
-    let signed_at: Option<i64> =
-        note_signatures::table.find(note_id).select(note_signatures::signed_at).first(conn).optional()?;
     let previous: Option<String> = note_signatures::table
         .inner_join(notes::table)
         .filter(notes::file_id.eq(&file_id))
@@ -342,12 +344,29 @@ pub fn verify(public_key_hex: &str, message: &[u8], signature_der: &[u8]) -> boo
         .is_some_and(|p| UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, p).verify(message, signature_der).is_ok())
 }
 
-/// Signs `message` with an unsealed PKCS#8 key.
-pub fn sign_with(pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, SignError> {
-    let rng = SystemRandom::new();
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng)
-        .map_err(|_| SignError::Internal("stored key is damaged".into()))?;
-    pair.sign(&rng, message).map(|s| s.as_ref().to_vec()).map_err(|_| SignError::Internal("signing failed".into()))
+/// A server key unsealed by its PIN: parsed once and checked against its
+/// certificate's public key, so that each signature afterwards is a single
+/// ECDSA operation with nothing left to go wrong.
+#[derive(Clone)]
+pub struct OpenKey(std::sync::Arc<EcdsaKeyPair>);
+
+impl OpenKey {
+    fn new(pkcs8: &[u8], public_key_hex: &str) -> Result<OpenKey, SignError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &SystemRandom::new())
+            .map_err(|_| SignError::Internal("stored key is damaged".into()))?;
+        if unhex(public_key_hex).as_deref() != Some(pair.public_key().as_ref()) {
+            return Err(SignError::Internal("the stored key does not match its certificate".into()));
+        }
+        Ok(OpenKey(std::sync::Arc::new(pair)))
+    }
+
+    /// Signs `message` (ECDSA P-256 over SHA-256, DER).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.0
+            .sign(&SystemRandom::new(), message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| SignError::Internal("signing failed".into()))
+    }
 }
 
 /// Signs a note (inside the caller's transaction, after the caller checked
@@ -356,19 +375,21 @@ pub fn sign_with(pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, SignError> {
 pub fn sign_note(
     conn: &mut DbConn,
     key: &ActiveKey,
-    unsealed: Option<&[u8]>,
+    unsealed: Option<&OpenKey>,
     client_signature: Option<&[u8]>,
     note_id: &str,
 ) -> Result<Value, SignError> {
     let canonical = note_canonical(conn, note_id)?;
+    // A server key was matched to its certificate when unsealed; a client's
+    // signature is checked against the certificate's key here.
     let signature = match (unsealed, client_signature) {
-        (Some(pk8), _) => sign_with(pk8, &canonical)?,
-        (None, Some(sig)) => sig.to_vec(),
+        (Some(open), _) => open.sign(&canonical)?,
+        (None, Some(sig)) if verify(&key.public_key, &canonical, sig) => sig.to_vec(),
+        (None, Some(_)) => {
+            return Err(SignError::Invalid("signature_b64", "does not verify against your certificate's key".into()));
+        }
         (None, None) => return Err(SignError::Invalid("pin", "send pin or signature_b64".into())),
     };
-    if !verify(&key.public_key, &canonical, &signature) {
-        return Err(SignError::Invalid("signature_b64", "does not verify against your certificate's key".into()));
-    }
     let now = now_micros();
     let value_b64 = B64.encode(&signature);
     diesel::insert_into(note_signatures::table)
@@ -382,26 +403,52 @@ pub fn sign_note(
             note_signatures::signed_at.eq(now),
         ))
         .execute(conn)?;
-    diesel::update(signing_keys::table.find(&key.id))
-        .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(None::<i64>)))
-        .execute(conn)?;
+    if key.pin_failures > 0 || key.locked_until.is_some() {
+        diesel::update(signing_keys::table.find(&key.id))
+            .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(None::<i64>)))
+            .execute(conn)?;
+    }
     Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now),
               "canonical_sha256": sha256_hex(&canonical)}))
 }
 
+type SignatureRow = (String, String, String, String, i64);
+
+fn render_signature((_, alg, serial, value, at): SignatureRow) -> Value {
+    json!({"alg": alg, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)})
+}
+
+fn select_signature() -> (
+    note_signatures::note_id,
+    note_signatures::alg,
+    note_signatures::certificate_serial,
+    note_signatures::signature_b64,
+    note_signatures::signed_at,
+) {
+    (
+        note_signatures::note_id,
+        note_signatures::alg,
+        note_signatures::certificate_serial,
+        note_signatures::signature_b64,
+        note_signatures::signed_at,
+    )
+}
+
 /// A note's signature as shown with the note, if it is signed.
 pub fn signature_of(conn: &mut DbConn, note_id: &str) -> QueryResult<Option<Value>> {
-    let row: Option<(String, String, String, i64)> = note_signatures::table
-        .find(note_id)
-        .select((
-            note_signatures::alg,
-            note_signatures::certificate_serial,
-            note_signatures::signature_b64,
-            note_signatures::signed_at,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(alg, serial, value, at)| json!({"alg": alg, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)})))
+    let row: Option<SignatureRow> =
+        note_signatures::table.find(note_id).select(select_signature()).first(conn).optional()?;
+    Ok(row.map(render_signature))
+}
+
+/// The signatures of every signed note of a file, by note id.
+pub fn signatures_of_file(conn: &mut DbConn, file_id: &str) -> QueryResult<std::collections::HashMap<String, Value>> {
+    let rows: Vec<SignatureRow> = note_signatures::table
+        .inner_join(notes::table)
+        .filter(notes::file_id.eq(file_id))
+        .select(select_signature())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.0.clone(), render_signature(r))).collect())
 }
 
 /// A certificate's PEM by serial.
@@ -439,8 +486,8 @@ mod tests {
             locked_until: None,
         };
         assert!(unseal(&active, "135790").unwrap().is_none());
-        let pk8 = unseal(&active, "246810").unwrap().unwrap();
-        let sig = sign_with(&pk8, b"message").unwrap();
+        let open = unseal(&active, "246810").unwrap().unwrap();
+        let sig = open.sign(b"message").unwrap();
         assert!(verify(&active.public_key, b"message", &sig));
         assert!(!verify(&active.public_key, b"messagE", &sig));
         assert!(check_pin("123").is_err());
@@ -501,7 +548,7 @@ pub fn revoked_at(conn: &mut DbConn, serial: &str) -> QueryResult<Option<i64>> {
 /// or the expiry closes it.
 #[derive(Default)]
 pub struct Sessions {
-    open: std::sync::Mutex<std::collections::HashMap<String, (String, Vec<u8>, std::time::Instant)>>,
+    open: std::sync::Mutex<std::collections::HashMap<String, (String, OpenKey, std::time::Instant)>>,
     ttl: std::time::Duration,
 }
 
@@ -512,15 +559,15 @@ impl Sessions {
     }
 
     /// Keeps a key open for a login session.
-    pub fn put(&self, session_id: &str, key_id: &str, pkcs8: Vec<u8>) {
+    pub fn put(&self, session_id: &str, key_id: &str, key: OpenKey) {
         let now = std::time::Instant::now();
         let mut open = self.open.lock().expect("signing sessions lock");
         open.retain(|_, (_, _, until)| *until > now);
-        open.insert(session_id.to_owned(), (key_id.to_owned(), pkcs8, now + self.ttl));
+        open.insert(session_id.to_owned(), (key_id.to_owned(), key, now + self.ttl));
     }
 
-    /// The open key of a login session: (key id, PKCS#8).
-    pub fn get(&self, session_id: &str) -> Option<(String, Vec<u8>)> {
+    /// The open key of a login session: (key id, key).
+    pub fn get(&self, session_id: &str) -> Option<(String, OpenKey)> {
         let open = self.open.lock().expect("signing sessions lock");
         open.get(session_id)
             .filter(|(_, _, until)| *until > std::time::Instant::now())
@@ -530,6 +577,15 @@ impl Sessions {
 
 /// The canonical bytes of a movement: what its mover signs.
 pub fn movement_canonical(conn: &mut DbConn, movement_id: &str) -> Result<Vec<u8>, SignError> {
+    Ok(movement_facts(conn, movement_id)?.0)
+}
+
+/// A movement's canonical bytes, with what it moved and who moved it.
+#[allow(clippy::type_complexity)]
+fn movement_facts(
+    conn: &mut DbConn,
+    movement_id: &str,
+) -> Result<(Vec<u8>, Option<String>, Option<String>, String), SignError> {
     use crate::store::schema::movements as mv;
     type Row = (
         Option<String>,
@@ -558,22 +614,25 @@ pub fn movement_canonical(conn: &mut DbConn, movement_id: &str) -> Result<Vec<u8
             mv::by_user_id,
         ))
         .first(conn)?;
-    Ok(canonical_json(&json!({
+    let canonical = canonical_json(&json!({
         "type": "daftar.movement.v1", "movement_id": movement_id, "file_id": file_id, "receipt_id": receipt_id, "seq": seq,
         "action": action, "from_post_id": from, "to_post_id": to,
         "remarks_sha256": remarks.map(|r| sha256_hex(r.as_bytes())), "due_at": due.map(rfc3339), "sent_at": rfc3339(sent),
         "by_user_id": by,
-    })))
+    }));
+    Ok((canonical, file_id, receipt_id, by))
 }
 
 /// Signs a movement with the mover's unsealed key (inside its transaction).
-pub fn sign_movement(conn: &mut DbConn, key: &ActiveKey, pkcs8: &[u8], movement_id: &str) -> Result<Value, SignError> {
+pub fn sign_movement(
+    conn: &mut DbConn,
+    key: &ActiveKey,
+    open: &OpenKey,
+    movement_id: &str,
+) -> Result<Value, SignError> {
     use crate::store::schema::movement_signatures as ms;
-    let canonical = movement_canonical(conn, movement_id)?;
-    let signature = sign_with(pkcs8, &canonical)?;
-    if !verify(&key.public_key, &canonical, &signature) {
-        return Err(SignError::Internal("the session key does not match the certificate".into()));
-    }
+    let (canonical, file_id, receipt_id, by) = movement_facts(conn, movement_id)?;
+    let signature = open.sign(&canonical)?;
     let now = now_micros();
     let value_b64 = B64.encode(&signature);
     diesel::insert_into(ms::table)
@@ -586,14 +645,6 @@ pub fn sign_movement(conn: &mut DbConn, key: &ActiveKey, pkcs8: &[u8], movement_
             ms::signed_at.eq(now),
         ))
         .execute(conn)?;
-    let (file_id, receipt_id, by): (Option<String>, Option<String>, String) = crate::store::schema::movements::table
-        .find(movement_id)
-        .select((
-            crate::store::schema::movements::file_id,
-            crate::store::schema::movements::receipt_id,
-            crate::store::schema::movements::by_user_id,
-        ))
-        .first(conn)?;
     crate::ledger::append(
         conn,
         crate::ledger::Event {

@@ -188,8 +188,8 @@ pub async fn move_file(
     let m = state
         .write(move |c| {
             let mut m = efile::movements::move_file(c, &caller.actor(), &id, input)?;
-            if let (Some((key, pk8)), Some(mid)) = (&key, m["id"].as_str().map(str::to_owned)) {
-                m["signature"] = crate::signing::sign_movement(c, key, pk8, &mid)?;
+            if let (Some((key, open)), Some(mid)) = (&key, m["id"].as_str().map(str::to_owned)) {
+                m["signature"] = crate::signing::sign_movement(c, key, open, &mid)?;
             }
             Ok(m)
         })

@@ -112,9 +112,9 @@ pub async fn sign_note(
             }
             let (k, pin) = (key.clone(), pin.clone());
             match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
-                Some(pk8) => {
-                    state.signing_sessions.put(&caller.session_id, &key.id, pk8.clone());
-                    Some(pk8)
+                Some(open) => {
+                    state.signing_sessions.put(&caller.session_id, &key.id, open.clone());
+                    Some(open)
                 }
                 None => {
                     let id = key.id.clone();
@@ -133,7 +133,7 @@ pub async fn sign_note(
                 Proof::Signature(s) => Some(s.as_slice()),
                 Proof::Pin(_) => None,
             };
-            let sig = signing::sign_note(c, &key, unsealed.as_deref(), client_sig, &note_id)?;
+            let sig = signing::sign_note(c, &key, unsealed.as_ref(), client_sig, &note_id)?;
             Ok(crate::efile::notes::mark_signed(c, &actor, &file_id, &note_id, sig)?)
         })
         .await?;
@@ -181,7 +181,7 @@ pub async fn movement_key(
     state: &web::Data<AppState>,
     caller: &Caller,
     pin: Option<String>,
-) -> Result<Option<(signing::ActiveKey, Vec<u8>)>, ApiError> {
+) -> Result<Option<(signing::ActiveKey, signing::OpenKey)>, ApiError> {
     let user = caller.user_id().to_owned();
     let key = match state.read(move |c| Ok(signing::active_key(c, &user).ok())).await? {
         Some(k) if k.mode == "server" => k,
@@ -195,9 +195,9 @@ pub async fn movement_key(
             }
             let k = key.clone();
             match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
-                Some(pk8) => {
-                    state.signing_sessions.put(&caller.session_id, &key.id, pk8.clone());
-                    Ok(Some((key, pk8)))
+                Some(open) => {
+                    state.signing_sessions.put(&caller.session_id, &key.id, open.clone());
+                    Ok(Some((key, open)))
                 }
                 None => {
                     let id = key.id.clone();
@@ -210,6 +210,6 @@ pub async fn movement_key(
             .signing_sessions
             .get(&caller.session_id)
             .filter(|(id, _)| *id == key.id)
-            .map(|(_, pk8)| (key, pk8))),
+            .map(|(_, open)| (key, open))),
     }
 }

@@ -8,7 +8,7 @@ use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
 use crate::domain::org::parse_text;
 use crate::jobs;
 use crate::ledger;
-use crate::store::schema::{documents, file_links, files, movements as mv, notes, org_units, posts, receipts};
+use crate::store::schema::{documents, file_links, files, movements as mv, org_units, posts, receipts};
 use crate::store::{DbConn, new_id, now_micros, rfc3339};
 
 /// `POST /files`.
@@ -113,13 +113,7 @@ pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, Ef
 
 /// Renders a file with its notes (others' drafts hidden), documents, receipts and links.
 pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value, EfileError> {
-    let note_ids: Vec<String> = notes::table
-        .filter(notes::file_id.eq(&file.id))
-        .filter(notes::status.eq("signed").or(notes::author_user_id.eq(actor.user())))
-        .order(notes::seq)
-        .select(notes::id)
-        .load(conn)?;
-    let notes = note_ids.iter().map(|id| super::notes::note_json(conn, id)).collect::<QueryResult<Vec<Value>>>()?;
+    let notes = super::notes::sheet(conn, &file.id, actor.user())?;
     let docs: Vec<(String, String, String, String, i64, String, i64)> = documents::table
         .filter(documents::file_id.eq(&file.id))
         .order(documents::created_at)

@@ -86,13 +86,14 @@ pub struct Step<'a> {
     pub priority: Option<Priority>,
 }
 
-/// Records a movement by the actor and its ledger event; returns its id.
-pub fn record(conn: &mut DbConn, actor: &Actor, step: Step<'_>) -> Result<String, EfileError> {
-    let id = new_id();
+/// Records movement `id` by the actor and its ledger event; returns when it
+/// was sent.
+pub fn record(conn: &mut DbConn, actor: &Actor, id: &str, step: Step<'_>) -> Result<i64, EfileError> {
     let post = actor.post()?.to_owned();
+    let sent_at = now_micros();
     diesel::insert_into(mv::table)
         .values((
-            mv::id.eq(&id),
+            mv::id.eq(id),
             mv::file_id.eq(step.file_id),
             mv::receipt_id.eq(step.receipt_id),
             mv::seq.eq(step.seq),
@@ -102,7 +103,7 @@ pub fn record(conn: &mut DbConn, actor: &Actor, step: Step<'_>) -> Result<String
             mv::remarks.eq(step.remarks),
             mv::due_at.eq(step.due_at),
             mv::priority.eq(step.priority.map(|p| p.as_str())),
-            mv::sent_at.eq(now_micros()),
+            mv::sent_at.eq(sent_at),
             mv::by_user_id.eq(actor.user()),
             mv::by_post_id.eq(&post),
         ))
@@ -119,7 +120,7 @@ pub fn record(conn: &mut DbConn, actor: &Actor, step: Step<'_>) -> Result<String
                             "to_post_id": step.to_post, "remarks": step.remarks, "due_at": step.due_at}),
         },
     )?;
-    Ok(id)
+    Ok(sent_at)
 }
 
 /// Maps the rules' refusal to the e-file's errors.
@@ -149,11 +150,11 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         return Err(EfileError::NotHolder("you do not hold your acting post".into()));
     }
     let last = last_move(conn, file.last_movement_id.as_deref())?;
-    let post_unit: String = posts::table.find(&post).select(posts::org_unit_id).first(conn)?;
+    let in_section = actor.viewer.held.iter().any(|h| h.post_id == post && h.org_unit_id == file.section_id);
     let state = MoveState {
         status: file.status.parse().unwrap_or(FileStatus::Open),
         holder_post: file.holder_post_id.clone(),
-        mover_in_owning_section: post_unit == file.section_id,
+        mover_in_owning_section: in_section,
         last,
         referred_by: file.referred_by_post.clone(),
         on_workflow: file.workflow_id.is_some(),
@@ -171,6 +172,11 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
     }
     let moved = plan.holder_post != file.holder_post_id || action == Action::Reopen;
     let new_priority = priority.unwrap_or_else(|| file.priority.parse().unwrap_or(Priority::Routine));
+    let movement_id = new_id();
+    // One conditional update: exactly one of simultaneous moves wins.
+    let arrival = moved.then(|| {
+        (files::last_movement_id.eq(movement_id.as_str()), files::held_since.eq(now), files::due_at.eq(due_at))
+    });
     let updated = diesel::update(files::table.find(file_id))
         .filter(files::version.eq(file.version))
         .set((
@@ -182,6 +188,7 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
             files::next_move_seq.eq(file.next_move_seq + 1),
             files::version.eq(file.version + 1),
             files::updated_at.eq(now),
+            arrival,
         ))
         .execute(conn)?;
     if updated != 1 {
@@ -197,17 +204,25 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         due_at,
         priority,
     };
-    let movement_id = record(conn, actor, step)?;
-    if moved {
-        diesel::update(files::table.find(file_id))
-            .set((files::last_movement_id.eq(&movement_id), files::held_since.eq(now), files::due_at.eq(due_at)))
-            .execute(conn)?;
-    }
+    let sent_at = record(conn, actor, &movement_id, step)?;
     jobs::enqueue(conn, "search.index", &json!({"file_id": file_id}))?;
     if moved {
         jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement_id}))?;
     }
-    movement_json(conn, &movement_id)
+    let row: MoveRow = (
+        movement_id,
+        file.next_move_seq,
+        action.as_str().to_owned(),
+        Some(post),
+        plan.to_post,
+        remarks,
+        due_at,
+        priority.map(|p| p.as_str().to_owned()),
+        sent_at,
+        None,
+        actor.user().to_owned(),
+    );
+    render(conn, row, None)
 }
 
 type MoveRow = (
@@ -224,9 +239,8 @@ type MoveRow = (
     String,
 );
 
-fn render(conn: &mut DbConn, row: MoveRow) -> Result<Value, EfileError> {
+fn render(conn: &mut DbConn, row: MoveRow, signature: Option<Value>) -> Result<Value, EfileError> {
     let (id, seq, action, from, to, remarks, due, priority, sent, opened, by_user) = row;
-    let signature = crate::signing::movement_signature_of(conn, &id)?;
     Ok(json!({
         "id": id,
         "signature": signature,
@@ -271,15 +285,15 @@ fn select_move() -> (
     )
 }
 
-fn movement_json(conn: &mut DbConn, movement_id: &str) -> Result<Value, EfileError> {
-    let row: MoveRow = mv::table.find(movement_id).select(select_move()).first(conn)?;
-    render(conn, row)
-}
-
 /// The file's movements, oldest first: where it has been, and since when.
 pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value>, EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
     let rows: Vec<MoveRow> =
         mv::table.filter(mv::file_id.eq(&file.id)).order(mv::seq).select(select_move()).load(conn)?;
-    rows.into_iter().map(|r| render(conn, r)).collect()
+    rows.into_iter()
+        .map(|r| {
+            let signature = crate::signing::movement_signature_of(conn, &r.0)?;
+            render(conn, r, signature)
+        })
+        .collect()
 }

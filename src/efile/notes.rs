@@ -27,36 +27,52 @@ pub fn check_body(body: &str) -> Result<(), EfileError> {
     }
     Ok(())
 }
+/// A stored note as the sheet shows it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notes)]
+struct NoteRow {
+    id: String,
+    seq: i64,
+    body: String,
+    status: String,
+    author_post_id: String,
+    author_user_id: String,
+    created_at: i64,
+    updated_at: i64,
+    signed_at: Option<i64>,
+}
 
+fn render_note(n: NoteRow, signature: Option<Value>) -> Value {
+    json!({"id": n.id, "seq": n.seq, "body": n.body, "status": n.status, "author_post_id": n.author_post_id,
+           "author_user_id": n.author_user_id, "created_at": rfc3339(n.created_at), "updated_at": rfc3339(n.updated_at),
+           "signed_at": n.signed_at.map(rfc3339), "signature": signature})
+}
+
+/// A note as the API shows it, with its signature.
 pub fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
-    let (id, seq, body, status, post, user, created, updated, signed): (
-        String,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-    ) = notes::table
-        .find(note_id)
-        .select((
-            notes::id,
-            notes::seq,
-            notes::body,
-            notes::status,
-            notes::author_post_id,
-            notes::author_user_id,
-            notes::created_at,
-            notes::updated_at,
-            notes::signed_at,
-        ))
-        .first(conn)?;
-    let signature = crate::signing::signature_of(conn, &id)?;
-    Ok(json!({"id": id, "seq": seq, "body": body, "status": status, "author_post_id": post, "author_user_id": user,
-              "created_at": rfc3339(created), "updated_at": rfc3339(updated), "signed_at": signed.map(rfc3339),
-              "signature": signature}))
+    let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;
+    let signature = crate::signing::signature_of(conn, note_id)?;
+    Ok(render_note(row, signature))
+}
+
+/// The note sheet of a file as `user_id` sees it: every signed note and their
+/// own drafts (others' drafts are theirs alone), in order; two queries
+/// however long the file.
+pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec<Value>> {
+    let rows: Vec<NoteRow> = notes::table
+        .filter(notes::file_id.eq(file_id))
+        .filter(notes::status.eq("signed").or(notes::author_user_id.eq(user_id)))
+        .order(notes::seq)
+        .select(NoteRow::as_select())
+        .load(conn)?;
+    let mut signatures = crate::signing::signatures_of_file(conn, file_id)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let signature = signatures.remove(&row.id);
+            render_note(row, signature)
+        })
+        .collect())
 }
 
 /// Adds a draft note to a file the actor holds.
@@ -103,7 +119,18 @@ pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Resul
             payload: json!({"note_id": id, "seq": file.next_note_seq, "body_sha256": crate::signing::sha256_hex(body.as_bytes())}),
         },
     )?;
-    Ok(note_json(conn, &id)?)
+    let row = NoteRow {
+        id,
+        seq: file.next_note_seq,
+        body: body.to_owned(),
+        status: "draft".into(),
+        author_post_id: post,
+        author_user_id: actor.user().to_owned(),
+        created_at: now,
+        updated_at: now,
+        signed_at: None,
+    };
+    Ok(render_note(row, None))
 }
 
 /// Edits a draft: only its author, only while the file is in their hand.
@@ -194,7 +221,13 @@ pub fn mark_signed(
         },
     )?;
     jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "note_id": note_id}))?;
-    Ok(note_json(conn, note_id)?)
+    // Shown as reading the note shows it; the ledger keeps the digest too.
+    let mut shown = signature;
+    if let Some(o) = shown.as_object_mut() {
+        o.remove("canonical_sha256");
+    }
+    let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;
+    Ok(render_note(row, Some(shown)))
 }
 
 /// Checks that a note on the file is a draft of `user_id`'s own.

@@ -5,8 +5,10 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::movements::{Step, last_move, move_error, record};
-use super::{Actor, EfileError, actionable_file, invalid, post_ref, stays_from, user_ref};
-use crate::domain::access::{self, Subject, Viewer};
+use super::{
+    Actor, EfileError, actionable_file, check_act, check_sight, invalid, moves_of, post_ref, stays_from, user_ref,
+};
+use crate::domain::access::{Stay, Subject, Viewer};
 use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, ReceiptMode, diary_no, plan_move};
 use crate::domain::org::{Clearance, Role, parse_date, parse_text};
 use crate::jobs;
@@ -43,41 +45,40 @@ pub struct ReceiptRow {
     pub created_at: i64,
 }
 
+/// What the access policy needs to know about a receipt, before its history:
+/// it belongs to its registry's section.
 fn subject_of(conn: &mut DbConn, r: &ReceiptRow) -> QueryResult<Subject> {
-    let moves: Vec<(Option<String>, i64)> = mv::table
-        .filter(mv::receipt_id.eq(&r.id))
-        .filter(mv::to_post_id.is_not_null())
-        .order(mv::seq)
-        .select((mv::to_post_id, mv::sent_at))
-        .load(conn)?;
     let registry_unit: String = posts::table.find(&r.created_by_post).select(posts::org_unit_id).first(conn)?;
     Ok(Subject {
         classification: r.classification.parse().unwrap_or(Clearance::TopSecret),
         owning_unit_id: registry_unit,
         owning_entity_id: Some(r.entity_id.clone()),
         holder_post_id: Some(r.holder_post_id.clone()),
-        stays: stays_from(&r.created_by_post, r.created_at, moves),
+        stays: vec![Stay { post_id: r.holder_post_id.clone(), from: r.held_since, until: None }],
     })
+}
+
+/// Loads a receipt the viewer may see, with what the policy knew of it;
+/// anything else is `NotFound`.
+fn visible_receipt_subject(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<(ReceiptRow, Subject), EfileError> {
+    let r =
+        receipts::table.find(id).select(ReceiptRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
+    let base = subject_of(conn, &r)?;
+    let subject = check_sight(conn, viewer, base, |c| {
+        Ok(stays_from(&r.created_by_post, r.created_at, moves_of(c, &r.id, true)?))
+    })?;
+    Ok((r, subject))
 }
 
 /// Loads a receipt the viewer may see; anything else is `NotFound`.
 pub fn visible_receipt(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<ReceiptRow, EfileError> {
-    let r =
-        receipts::table.find(id).select(ReceiptRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
-    let subject = subject_of(conn, &r)?;
-    if access::may_see(viewer, &subject, now_micros()) { Ok(r) } else { Err(EfileError::NotFound) }
+    Ok(visible_receipt_subject(conn, viewer, id)?.0)
 }
 
 fn actionable_receipt(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ReceiptRow, EfileError> {
-    let r = visible_receipt(conn, actor.viewer, id)?;
-    let subject = subject_of(conn, &r)?;
-    match access::may_act(actor.viewer, actor.post()?, &subject, now_micros()) {
-        Ok(()) => Ok(r),
-        Err(access::Denied::NotFound) => Err(EfileError::NotFound),
-        Err(access::Denied::NotHolder) => {
-            Err(EfileError::NotHolder("you do not hold this receipt at your acting post".into()))
-        }
-    }
+    let (r, subject) = visible_receipt_subject(conn, actor.viewer, id)?;
+    check_act(actor, &subject, "receipt")?;
+    Ok(r)
 }
 
 /// `POST /receipts`.
@@ -269,8 +270,8 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
             due_at: None,
             priority: None,
         };
-        record(conn, actor, step(None, Some(id), r.next_move_seq))?;
-        record(conn, actor, step(Some(file_id), None, file.next_move_seq))?;
+        record(conn, actor, &new_id(), step(None, Some(id), r.next_move_seq))?;
+        record(conn, actor, &new_id(), step(Some(file_id), None, file.next_move_seq))?;
         // The scan joins the file's correspondence (same stored original).
         let scans: Vec<(String, String, i64, String, Option<String>)> = documents::table
             .filter(documents::receipt_id.eq(id))
@@ -347,7 +348,8 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         due_at: None,
         priority: None,
     };
-    let movement = record(conn, actor, step)?;
+    let movement = new_id();
+    record(conn, actor, &movement, step)?;
     diesel::update(receipts::table.find(id)).set(receipts::last_movement_id.eq(&movement)).execute(conn)?;
     jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement}))?;
     view(conn, actor, id)

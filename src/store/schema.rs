@@ -320,6 +320,7 @@ diesel::table! {
 }
 
 diesel::joinable!(note_signatures -> notes (note_id));
+diesel::joinable!(notes -> files (file_id));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(movement_signatures -> movements (movement_id));
 

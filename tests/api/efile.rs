@@ -301,3 +301,26 @@ both_backends!(park_close_reopen_and_links, |backend| {
     assert_eq!(r.status, 400);
     assert!(r.body["error"]["details"]["fields"]["due_at"].is_string());
 });
+
+both_backends!(a_desk_keeps_sight_of_what_passed_it_and_no_more, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let js = app.login("js.moitt");
+    let secretary = app.login("secretary.moitt");
+    let (ds_post, js_post) = (my_post(&app, &ds), my_post(&app, &js));
+    let file = create_file(&app, &so, json!({"subject": "Passes the wing"}))["id"].as_str().unwrap().to_owned();
+    // DS's wing does not own the file: DS sees it only while and after it passed the desk.
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{file}")).status, 404);
+    assert_eq!(forward(&app, &so, &file, &ds_post).status, 201);
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{file}")).status, 200);
+    assert_eq!(forward(&app, &ds, &file, &js_post).status, 201);
+    // Moved on: DS still reads it (the desk's history), but cannot act on it.
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{file}")).status, 200);
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{file}/movements")).status, 200);
+    let r = app.post_as(&ds, &format!("/api/v1/files/{file}/notes"), &json!({"body": "late word"}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    // The Secretary, above them all but never at this desk nor in the section, sees nothing.
+    assert_eq!(app.get_as(&secretary, &format!("/api/v1/files/{file}")).status, 404);
+    assert!(!app.get_as(&secretary, "/api/v1/inbox").text.contains(&file));
+});
