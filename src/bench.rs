@@ -25,6 +25,37 @@ fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Runs `f(client)` repeatedly on `clients` threads for about `budget`;
+/// returns operations per second over all of them, or the first error.
+fn rate_parallel<E: std::fmt::Display>(
+    budget: Duration,
+    clients: usize,
+    f: impl Fn(usize) -> Result<(), E> + Sync,
+) -> Result<f64, String> {
+    let start = Instant::now();
+    let results: Vec<Result<u64, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|client| {
+                let f = &f;
+                s.spawn(move || {
+                    let mut n = 0u64;
+                    while start.elapsed() < budget || n == 0 {
+                        f(client).map_err(|e| e.to_string())?;
+                        n += 1;
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a client panicked".into()))).collect()
+    });
+    let mut total = 0;
+    for r in results {
+        total += r?;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
 /// One HTTP/1.1 keep-alive connection, enough for a load loop.
 struct Client {
     reader: BufReader<TcpStream>,
@@ -190,13 +221,14 @@ fn scratch_on(
     dir: &std::path::Path,
     database_url: Option<String>,
     synchronous: &str,
+    pool_size: u32,
 ) -> Result<(Config, Db, crate::pki::Ca), String> {
     let mut config = Config::default();
     config.data_dir = dir.to_owned();
     config.database_url = database_url;
     config.listen = "127.0.0.1:0".into();
     config.log = "warn".into();
-    let db = Db::connect(&config.database_url(), config.db_pool_size, synchronous).map_err(|e| e.to_string())?;
+    let db = Db::connect(&config.database_url(), pool_size, synchronous).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
     let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
     crate::demo::seed(&db, &ca)?;
@@ -204,7 +236,7 @@ fn scratch_on(
 }
 
 fn scratch(dir: &std::path::Path) -> Result<(Config, Db, crate::pki::Ca), String> {
-    scratch_on(dir, None, "NORMAL")
+    scratch_on(dir, None, "NORMAL", Config::default().db_pool_size)
 }
 
 /// A demo officer as the benchmarks act: who, at which post, with which key.
@@ -353,7 +385,8 @@ pub fn signing(seconds: u64) -> Result<String, String> {
 /// the file forwarded, in one durable transaction) per second, beside a bare
 /// durable insert of the same rows, on a scratch database of the configured
 /// backend (`--postgres ADMIN_URL` runs it on a scratch database of that PostgreSQL server).
-pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, String> {
+pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> Result<String, String> {
+    let clients = clients.max(1);
     use crate::efile;
     use diesel::prelude::*;
     let budget = Duration::from_secs(seconds.max(1));
@@ -369,25 +402,25 @@ pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, S
         drop_db = Some((admin.to_owned(), name));
     }
     // Durable: synchronous as served by default on SQLite.
-    let (_config, db, _ca) = scratch_on(&dir, database_url, &Config::default().sqlite_synchronous)?;
+    let (_config, db, _ca) = scratch_on(&dir, database_url, &Config::default().sqlite_synchronous, clients as u32 + 1)?;
 
     let so = Officer::load(&db, "so.moitt")?;
     let ds = Officer::load(&db, "ds.moitt")?;
-    let file = so.open_file(&db)?;
+    // Each client works its own file, passing it between the two desks.
+    let files: Vec<String> = (0..clients).map(|_| so.open_file(&db)).collect::<Result<_, _>>()?;
+    let turns: Vec<std::sync::atomic::AtomicUsize> = (0..clients).map(|_| Default::default()).collect();
     let so = (so.unseal()?, so);
     let ds = (ds.unseal()?, ds);
-    // The real operation, alternating between the two desks.
-    let mut turn = 0usize;
-    let mut failed = None;
-    let real = rate(budget, || {
+    let real = rate_parallel(budget, clients, |client| {
+        let file = &files[client];
+        let turn = turns[client].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ((pk8, me), (_, other)) = if turn % 2 == 0 { (&so, &ds) } else { (&ds, &so) };
-        turn += 1;
-        let r = db.write_tx(|c| -> Result<(), crate::signing::SignError> {
+        db.write_tx(|c| -> Result<(), crate::signing::SignError> {
             let actor = me.actor();
-            let note = efile::notes::add(c, &actor, &file, "Examined; submitted for orders.")?;
+            let note = efile::notes::add(c, &actor, file, "Examined; submitted for orders.")?;
             let id = note["id"].as_str().unwrap_or_default().to_owned();
             let sig = crate::signing::sign_note(c, &me.key, Some(pk8), None, &id)?;
-            efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
+            efile::notes::mark_signed(c, &actor, file, &id, sig)?;
             let input = efile::movements::MoveInput {
                 action: "forward".into(),
                 to_post_id: Some(other.post.clone()),
@@ -395,18 +428,13 @@ pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, S
                 due_at: None,
                 priority: None,
             };
-            let m = efile::movements::move_file(c, &actor, &file, input)?;
+            let m = efile::movements::move_file(c, &actor, file, input)?;
             let mid = m["id"].as_str().unwrap_or_default().to_owned();
             crate::signing::sign_movement(c, &me.key, pk8, &mid)?;
             Ok(())
-        });
-        if let Err(e) = r {
-            failed.get_or_insert(e.to_string());
-        }
-    });
-    if let Some(e) = failed {
-        return Err(format!("forward-with-signed-note failed: {e}"));
-    }
+        })
+    })
+    .map_err(|e| format!("forward-with-signed-note failed: {e}"))?;
     let rows_per_op = {
         let mut c = db.reader().map_err(|e| e.to_string())?;
         let mut count = |t: &str| -> i64 {
@@ -432,8 +460,8 @@ pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, S
 
     // Baseline: the same number of rows, inserted bare in one durable transaction.
     let n_rows = rows_per_op.round() as usize;
-    let bare = rate(budget, || {
-        let _ = db.write_tx(|c| -> Result<(), StoreErrorAlias> {
+    let bare = rate_parallel(budget, clients, |_| {
+        db.write_tx(|c| -> Result<(), crate::store::StoreError> {
             for _ in 0..n_rows {
                 crate::ledger::append(
                     c,
@@ -448,11 +476,11 @@ pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, S
                 )?;
             }
             Ok(())
-        });
-    });
+        })
+    })?;
     let backend = if postgres_admin_url.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL)" };
     let out = format!(
-        "backend: {backend}\n\
+        "backend: {backend}, {clients} clients\n\
          forward-with-signed-note (note + signature + movement + signature + ledger + jobs, one txn): {real:>8.0} /s\n\
          bare durable insert of the same {n_rows} rows in one txn:                                    {bare:>8.0} /s\n\
          ratio: {:.2} of the bare insert\n",
@@ -467,5 +495,3 @@ pub fn efile(seconds: u64, postgres_admin_url: Option<&str>) -> Result<String, S
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }
-
-type StoreErrorAlias = crate::store::StoreError;

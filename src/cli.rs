@@ -45,6 +45,9 @@ enum Command {
         /// For `efile`: a PostgreSQL admin URL to run on a scratch database there.
         #[arg(long)]
         postgres: Option<String>,
+        /// For `efile`: concurrent clients, each working its own file.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
@@ -184,7 +187,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db, &config)
         }
-        Command::Bench { what, seconds, postgres } => match what.as_str() {
+        Command::Bench { what, seconds, postgres, clients } => match what.as_str() {
             "auth" => {
                 print!("{}", crate::bench::auth(seconds)?);
                 Ok(())
@@ -194,7 +197,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
             "efile" => {
-                print!("{}", crate::bench::efile(seconds, postgres.as_deref())?);
+                print!("{}", crate::bench::efile(seconds, clients, postgres.as_deref())?);
                 Ok(())
             }
             other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile)")),
