@@ -388,6 +388,11 @@ pub fn add_assignment(
     let Some(unit) = unit else { return Err(AdminError::NotFound("post")) };
     let (entity, _) = entity_of_unit(conn, &unit)?.ok_or(AdminError::NotFound("org unit"))?;
     actor.require(entity.as_deref())?;
+    // Separation of duties: an org_admin does not give themselves a desk (and
+    // with it that desk's files); another administrator must.
+    if actor.id() == Some(input.user_id.as_str()) && !actor.is_sysadmin() {
+        return Err(AdminError::Forbidden("you may not assign a post to yourself; ask another administrator".into()));
+    }
     if users::table.find(&input.user_id).count().get_result::<i64>(conn)? == 0 {
         return Err(AdminError::NotFound("user"));
     }

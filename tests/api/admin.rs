@@ -99,6 +99,18 @@ both_backends!(org_admin_works_within_their_entity_only, |backend| {
     );
     assert!(r.body["error"]["details"]["fields"]["password"].is_string(), "{}", r.text);
 
+    // Not themselves, not even their own entity's top desk: another administrator must.
+    let me_id = app.get_as(&oa, "/api/v1/me").body["id"].as_str().unwrap_or_default().to_owned();
+    assert!(!me_id.is_empty());
+    let secretary_desk = post_id(&app, &oa, "MOC/SECRETARY");
+    let r = app.post_as(
+        &oa,
+        &format!("/api/v1/posts/{secretary_desk}/assignments"),
+        &json!({"user_id": me_id, "kind": "acting"}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(app.get_as(&oa, "/api/v1/me").body["posts"], json!([]));
+
     // An ordinary officer administers nothing.
     let so = app.login("so.moc");
     assert_eq!(app.post_as(&so, "/api/v1/posts", &post).status, 403);
