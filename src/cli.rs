@@ -164,6 +164,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     let vars: Vec<(String, String)> = std::env::vars().collect();
     let mut config = Config::load_from(cli.config.as_deref(), &vars)?;
+    crate::clock::set_offset(crate::clock::parse_offset(&config.utc_offset)?);
     if matches!(cli.command, Command::Bench { .. }) {
         // Per-request log lines would measure the terminal, not the server.
         config.log = "warn".into();

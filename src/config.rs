@@ -19,6 +19,9 @@ pub struct Config {
     pub base_url: Option<String>,
     /// The organisation named in the deployment CA and certificates.
     pub organisation: String,
+    /// The civil time zone dates are counted in (file-number years, posting
+    /// days), as an offset from UTC: `+05:00`, Pakistan Standard Time.
+    pub utc_offset: String,
     /// Minutes an officer's key stays unsealed after they give their PIN, so
     /// their following moves are signed too (0: ask every time).
     pub signing_session_minutes: u64,
@@ -98,6 +101,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             base_url: None,
             organisation: "Government of Pakistan".into(),
+            utc_offset: crate::clock::PKT.into(),
             signing_session_minutes: 10,
             db_pool_size: 16,
             sqlite_synchronous: "FULL".into(),
@@ -120,6 +124,7 @@ const ENV_KEYS: &[&str] = &[
     "listen",
     "base_url",
     "organisation",
+    "utc_offset",
     "signing_session_minutes",
     "db_pool_size",
     "sqlite_synchronous",
@@ -181,6 +186,7 @@ impl Config {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(format!("invalid configuration: listen `{}` is not host:port", self.listen));
         }
+        crate::clock::parse_offset(&self.utc_offset).map_err(|e| format!("invalid configuration: utc_offset {e}"))?;
         if !matches!(self.sqlite_synchronous.as_str(), "FULL" | "NORMAL" | "EXTRA") {
             return Err("invalid configuration: sqlite_synchronous must be FULL, NORMAL or EXTRA".into());
         }
@@ -265,6 +271,7 @@ mod tests {
         let c = Config::load_from(None, &[]).unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert_eq!(c.database_url(), "./daftar-data/daftar.db");
+        assert_eq!(c.utc_offset, "+05:00", "Pakistan Standard Time");
     }
 
     #[test]
@@ -296,6 +303,8 @@ mod tests {
         assert!(!e.contains('\n'));
         let e = Config::load_from(None, &vars(&[("DAFTAR_DB_POOL_SIZE", "many")])).unwrap_err();
         assert!(e.contains("db_pool_size"), "{e}");
+        let e = Config::load_from(None, &vars(&[("DAFTAR_UTC_OFFSET", "PKT")])).unwrap_err();
+        assert!(e.contains("utc_offset") && e.contains("+05:00"), "{e}");
         let dir = std::env::temp_dir().join(format!("daftar-cfg2-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("daftar.toml");

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod blobs;
 pub mod bundle;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;

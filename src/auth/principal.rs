@@ -24,13 +24,12 @@ pub struct Principal {
     pub token_version: i64,
 }
 
-/// Microseconds at 00:00 UTC of a `YYYY-MM-DD` date (plus `days`).
+/// The instant a `YYYY-MM-DD` civil date (plus `days`) begins, in microseconds.
 fn day_start(date: &str, days: i64) -> i64 {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.checked_add_days(chrono::Days::new(days as u64)))
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_micros())
+        .map(crate::clock::day_start)
         .unwrap_or(0)
 }
 

@@ -12,7 +12,7 @@ pub struct Held {
     pub org_unit_id: String,
     /// The entity that unit belongs to.
     pub entity_id: Option<String>,
-    /// First day held (µs at 00:00 UTC of `starts_on`).
+    /// First day held (µs at the civil midnight starting `starts_on`).
     pub from: i64,
     /// First moment no longer held (µs), if it has ended.
     pub until: Option<i64>,

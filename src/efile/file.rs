@@ -52,7 +52,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
         return Err(invalid("section_id", "must be a unit of your own entity"));
     }
     let now = now_micros();
-    let year = chrono::DateTime::from_timestamp_micros(now).map(|t| chrono::Datelike::year(&t)).unwrap_or(2026);
+    let year = crate::clock::year_at(now);
     let serial = super::next_serial(conn, &format!("file:{section_id}"), year)?;
     let id = new_id();
     let number = file_no(&head, serial, year, &section_code);

@@ -127,7 +127,7 @@ pub fn diarise(
     }
     let code: String = org_units::table.find(&entity).select(org_units::code).first(conn)?;
     let now = now_micros();
-    let year = chrono::DateTime::from_timestamp_micros(now).map(|t| chrono::Datelike::year(&t)).unwrap_or(2026);
+    let year = crate::clock::year_at(now);
     let serial = super::next_serial(conn, &format!("diary:{entity}"), year)?;
     let number = diary_no(&code, serial, year);
     let id = new_id();

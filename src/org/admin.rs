@@ -440,7 +440,7 @@ pub fn end_assignment(conn: &mut DbConn, actor: Actor, assignment_id: &str) -> R
         .optional()?;
     let Some((user_id, starts_on, ends_on, entity)) = row else { return Err(AdminError::NotFound("assignment")) };
     actor.require(entity.as_deref())?;
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::clock::today();
     let yesterday = today.pred_opt().unwrap_or(today).to_string();
     if starts_on >= today.to_string() {
         diesel::delete(post_assignments::table.find(assignment_id)).execute(conn)?;

@@ -194,9 +194,9 @@ pub fn current_holders(conn: &mut DbConn, post_ids: &[&str], today: &str) -> Res
     Ok(out)
 }
 
-/// Today's date in the form stored on assignments.
+/// Today's civil date in the form stored on assignments.
 pub fn today() -> String {
-    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
+    crate::clock::today().format("%Y-%m-%d").to_string()
 }
 
 /// A post as `GET /me` lists it.

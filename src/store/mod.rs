@@ -90,11 +90,12 @@ impl Connector {
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c = diesel::SqliteConnection::establish(path)?;
-                // WAL lets readers run beside the writer; busy_timeout waits out
-                // another process's write instead of failing; foreign keys are
-                // off by default in SQLite.
+                // busy_timeout first, so that even switching to WAL waits out
+                // another process's lock instead of failing at once; WAL lets
+                // readers run beside the writer; foreign keys are off by
+                // default in SQLite.
                 c.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
                     self.synchronous
                 ))
