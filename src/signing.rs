@@ -662,11 +662,26 @@ pub fn sign_movement(
 
 /// A movement's signature, if it was signed.
 pub fn movement_signature_of(conn: &mut DbConn, movement_id: &str) -> QueryResult<Option<Value>> {
+    Ok(movement_signatures_of(conn, &[movement_id])?.remove(movement_id))
+}
+
+/// The signatures of those of `movement_ids` that were signed, by movement id.
+pub fn movement_signatures_of(
+    conn: &mut DbConn,
+    movement_ids: &[&str],
+) -> QueryResult<std::collections::HashMap<String, Value>> {
     use crate::store::schema::movement_signatures as ms;
-    let row: Option<(String, String, i64)> = ms::table
-        .find(movement_id)
-        .select((ms::certificate_serial, ms::signature_b64, ms::signed_at))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(serial, value, at)| json!({"alg": ALG, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)})))
+    if movement_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, String, String, i64)> = ms::table
+        .filter(ms::movement_id.eq_any(movement_ids))
+        .select((ms::movement_id, ms::certificate_serial, ms::signature_b64, ms::signed_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, serial, value, at)| {
+            (id, json!({"alg": ALG, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)}))
+        })
+        .collect())
 }

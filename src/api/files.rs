@@ -262,7 +262,7 @@ pub async fn inbox(
     Ok(web::Json(page(items, more, offset, limit)))
 }
 
-/// What you moved, newest first, with where each file is now.
+/// What you moved, files and receipts (`kind`), newest first, with where each is now (`now_with`).
 #[utoipa::path(get, path = "/api/v1/sent", params(PageParams), responses((status = 200, description = "sent items")), security(("bearer" = [])))]
 pub async fn sent(
     state: web::Data<AppState>,

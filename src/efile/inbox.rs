@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use super::{Actor, EfileError, post_ref};
+use super::{Actor, EfileError, Refs};
 use crate::domain::org::Clearance;
 use crate::store::schema::{files, movements as mv, receipts};
 use crate::store::{DbConn, now_micros, rfc3339};
@@ -45,7 +45,7 @@ pub fn inbox(
     let classes = visible_classes(actor.viewer.clearance);
     let now = now_micros();
     let take = offset + limit + 1;
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut found: Vec<(&str, InboxRow)> = Vec::new();
     if kind != Kind::Receipts {
         let rows: Vec<InboxRow> = files::table
             .left_join(mv::table.on(files::last_movement_id.eq(mv::id.nullable())))
@@ -67,9 +67,7 @@ pub fn inbox(
                 mv::opened_at.nullable(),
             ))
             .load(conn)?;
-        for r in rows {
-            entries.push(entry(conn, "file", r, now, true)?);
-        }
+        found.extend(rows.into_iter().map(|r| ("file", r)));
     }
     if kind != Kind::Files {
         let rows: Vec<InboxRow> = receipts::table
@@ -92,19 +90,19 @@ pub fn inbox(
                 mv::opened_at.nullable(),
             ))
             .load(conn)?;
-        for r in rows {
-            entries.push(entry(conn, "receipt", r, now, false)?);
-        }
+        found.extend(rows.into_iter().map(|r| ("receipt", r)));
     }
+    let refs = Refs::load(conn, found.iter().map(|(_, r)| r.8.as_deref()), None)?;
+    let mut entries: Vec<Entry> = found.into_iter().map(|(kind, r)| entry(&refs, kind, r, now)).collect();
     entries.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.held_since.cmp(&b.held_since)));
     let more = entries.len() as i64 > offset + limit;
     Ok((entries.into_iter().skip(offset as usize).take(limit as usize).map(|e| e.json).collect(), more))
 }
 
-fn entry(conn: &mut DbConn, kind: &str, r: InboxRow, now: i64, is_file: bool) -> Result<Entry, EfileError> {
+fn entry(refs: &Refs, kind: &str, r: InboxRow, now: i64) -> Entry {
     let (id, number, subject, priority, classification, urgency, held_since, due_at, from, opened) = r;
-    let number_key = if is_file { "file_no" } else { "diary_no" };
-    let from_post = post_ref(conn, from.as_deref())?;
+    let number_key = if kind == "file" { "file_no" } else { "diary_no" };
+    let from_post = refs.post(from.as_deref());
     let mut json = json!({
         "kind": kind,
         "id": id,
@@ -119,19 +117,24 @@ fn entry(conn: &mut DbConn, kind: &str, r: InboxRow, now: i64, is_file: bool) ->
         "opened": opened.is_some() || from.is_none(),
     });
     json[number_key] = Value::String(number);
-    Ok(Entry { urgency, held_since, json })
+    Entry { urgency, held_since, json }
 }
 
-/// What the user moved, newest first, with where each file is now.
+/// A movement in "sent": the movement, then what it moved as it is now.
+type SentRow = (String, String, Option<String>, i64, Option<i64>, String, String, String, String);
+
+/// What the user moved, files and receipts, newest first, with where each is
+/// now. Items above the user's clearance (say, after it was lowered) are left out.
 pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result<(Vec<Value>, bool), EfileError> {
     let classes = visible_classes(actor.viewer.clearance);
-    let rows: Vec<(String, String, Option<String>, i64, Option<i64>, String, String, String, String)> = mv::table
+    let take = offset + limit + 1;
+    let files: Vec<SentRow> = mv::table
         .inner_join(files::table.on(mv::file_id.eq(files::id.nullable())))
         .filter(mv::by_user_id.eq(actor.user()))
+        .filter(mv::receipt_id.is_null())
         .filter(files::classification.eq_any(&classes))
         .order((mv::sent_at.desc(), mv::id.desc()))
-        .offset(offset)
-        .limit(limit + 1)
+        .limit(take)
         .select((
             files::id,
             mv::action,
@@ -144,23 +147,47 @@ pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result
             files::status,
         ))
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    let mut out = Vec::new();
-    for (file_id, action, to, sent_at, opened, file_no, subject, holder, status) in
-        rows.into_iter().take(limit as usize)
-    {
-        out.push(json!({
-            "kind": "file",
-            "id": file_id,
-            "file_no": file_no,
-            "subject": subject,
-            "action": action,
-            "to_post": post_ref(conn, to.as_deref())?,
-            "sent_at": rfc3339(sent_at),
-            "opened_at": opened.map(rfc3339),
-            "now_with": post_ref(conn, Some(&holder))?,
-            "status": status,
-        }));
-    }
+    let receipts: Vec<SentRow> = mv::table
+        .inner_join(receipts::table.on(mv::receipt_id.eq(receipts::id.nullable())))
+        .filter(mv::by_user_id.eq(actor.user()))
+        .filter(receipts::classification.eq_any(&classes))
+        .order((mv::sent_at.desc(), mv::id.desc()))
+        .limit(take)
+        .select((
+            receipts::id,
+            mv::action,
+            mv::to_post_id,
+            mv::sent_at,
+            mv::opened_at,
+            receipts::diary_no,
+            receipts::subject,
+            receipts::holder_post_id,
+            receipts::status,
+        ))
+        .load(conn)?;
+    let mut rows: Vec<(&str, SentRow)> =
+        files.into_iter().map(|r| ("file", r)).chain(receipts.into_iter().map(|r| ("receipt", r))).collect();
+    rows.sort_by(|a, b| b.1.3.cmp(&a.1.3));
+    let more = rows.len() as i64 > offset + limit;
+    let page: Vec<(&str, SentRow)> = rows.into_iter().skip(offset as usize).take(limit as usize).collect();
+    let refs = Refs::load(conn, page.iter().flat_map(|(_, r)| [r.2.as_deref(), Some(r.7.as_str())]), None)?;
+    let out = page
+        .into_iter()
+        .map(|(kind, (id, action, to, sent_at, opened, number, subject, holder, status))| {
+            let mut v = json!({
+                "kind": kind,
+                "id": id,
+                "subject": subject,
+                "action": action,
+                "to_post": refs.post(to.as_deref()),
+                "sent_at": rfc3339(sent_at),
+                "opened_at": opened.map(rfc3339),
+                "now_with": refs.post(Some(&holder)),
+                "status": status,
+            });
+            v[if kind == "file" { "file_no" } else { "diary_no" }] = Value::String(number);
+            v
+        })
+        .collect();
     Ok((out, more))
 }

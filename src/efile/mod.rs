@@ -227,23 +227,63 @@ pub fn next_serial(conn: &mut DbConn, scope: &str, year: i32) -> QueryResult<i64
 
 /// A post as shown inside other objects.
 pub fn post_ref(conn: &mut DbConn, post_id: Option<&str>) -> QueryResult<serde_json::Value> {
-    let Some(id) = post_id else { return Ok(serde_json::Value::Null) };
-    let row = posts::table
-        .inner_join(org_units::table)
-        .filter(posts::id.eq(id))
-        .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
-        .first::<(String, String, String, String, String)>(conn)
-        .optional()?;
-    Ok(match row {
-        Some((id, code, designation, title, unit)) => {
-            json!({"id": id, "code": code, "designation": designation, "title": title, "org_unit_code": unit})
+    Ok(Refs::load(conn, [post_id], None)?.post(post_id))
+}
+
+/// The posts and users that a page of rows refers to, loaded in two queries
+/// whatever the page's length, and shown as [`post_ref`] and [`user_ref`] do.
+#[derive(Default)]
+pub struct Refs {
+    posts: std::collections::HashMap<String, serde_json::Value>,
+    users: std::collections::HashMap<String, String>,
+}
+
+impl Refs {
+    /// Loads the named posts and users (absent ones show as `null` / no name).
+    pub fn load<'a>(
+        conn: &mut DbConn,
+        post_ids: impl IntoIterator<Item = Option<&'a str>>,
+        user_ids: impl IntoIterator<Item = &'a str>,
+    ) -> QueryResult<Refs> {
+        let mut refs = Refs::default();
+        let mut post_ids: Vec<&str> = post_ids.into_iter().flatten().collect();
+        post_ids.sort_unstable();
+        post_ids.dedup();
+        if !post_ids.is_empty() {
+            let rows: Vec<(String, String, String, String, String)> = posts::table
+                .inner_join(org_units::table)
+                .filter(posts::id.eq_any(&post_ids))
+                .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
+                .load(conn)?;
+            for (id, code, designation, title, unit) in rows {
+                let v =
+                    json!({"id": id, "code": code, "designation": designation, "title": title, "org_unit_code": unit});
+                refs.posts.insert(id, v);
+            }
         }
-        None => serde_json::Value::Null,
-    })
+        let mut user_ids: Vec<&str> = user_ids.into_iter().collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        if !user_ids.is_empty() {
+            let rows: Vec<(String, String)> =
+                users::table.filter(users::id.eq_any(&user_ids)).select((users::id, users::name)).load(conn)?;
+            refs.users.extend(rows);
+        }
+        Ok(refs)
+    }
+
+    /// A post as shown inside other objects.
+    pub fn post(&self, id: Option<&str>) -> serde_json::Value {
+        id.and_then(|i| self.posts.get(i)).cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A user as shown inside other objects.
+    pub fn user(&self, id: &str) -> serde_json::Value {
+        json!({"id": id, "name": self.users.get(id)})
+    }
 }
 
 /// A user as shown inside other objects.
 pub fn user_ref(conn: &mut DbConn, user_id: &str) -> QueryResult<serde_json::Value> {
-    let name: Option<String> = users::table.find(user_id).select(users::name).first(conn).optional()?;
-    Ok(json!({"id": user_id, "name": name}))
+    Ok(Refs::load(conn, None, Some(user_id))?.user(user_id))
 }

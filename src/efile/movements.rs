@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use super::{Actor, EfileError, invalid, post_ref, user_ref, visible_file};
+use super::{Actor, EfileError, Refs, invalid, visible_file};
 use crate::domain::efile::{Action, FileStatus, LastMove, MoveError, MoveState, Priority, plan_move};
 use crate::domain::org::Clearance;
 use crate::jobs;
@@ -222,7 +222,8 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         None,
         actor.user().to_owned(),
     );
-    render(conn, row, None)
+    let refs = Refs::load(conn, [row.3.as_deref(), row.4.as_deref()], [actor.user()])?;
+    Ok(render(&refs, row, None))
 }
 
 type MoveRow = (
@@ -239,22 +240,22 @@ type MoveRow = (
     String,
 );
 
-fn render(conn: &mut DbConn, row: MoveRow, signature: Option<Value>) -> Result<Value, EfileError> {
+fn render(refs: &Refs, row: MoveRow, signature: Option<Value>) -> Value {
     let (id, seq, action, from, to, remarks, due, priority, sent, opened, by_user) = row;
-    Ok(json!({
+    json!({
         "id": id,
         "signature": signature,
         "seq": seq,
         "action": action,
-        "from_post": post_ref(conn, from.as_deref())?,
-        "to_post": post_ref(conn, to.as_deref())?,
+        "from_post": refs.post(from.as_deref()),
+        "to_post": refs.post(to.as_deref()),
         "remarks": remarks,
         "due_at": due.map(rfc3339),
         "priority": priority,
         "sent_at": rfc3339(sent),
         "opened_at": opened.map(rfc3339),
-        "by_user": user_ref(conn, &by_user)?,
-    }))
+        "by_user": refs.user(&by_user),
+    })
 }
 
 fn select_move() -> (
@@ -290,10 +291,18 @@ pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<V
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
     let rows: Vec<MoveRow> =
         mv::table.filter(mv::file_id.eq(&file.id)).order(mv::seq).select(select_move()).load(conn)?;
-    rows.into_iter()
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let mut signatures = crate::signing::movement_signatures_of(conn, &ids)?;
+    let refs = Refs::load(
+        conn,
+        rows.iter().flat_map(|r| [r.3.as_deref(), r.4.as_deref()]),
+        rows.iter().map(|r| r.10.as_str()),
+    )?;
+    Ok(rows
+        .into_iter()
         .map(|r| {
-            let signature = crate::signing::movement_signature_of(conn, &r.0)?;
-            render(conn, r, signature)
+            let signature = signatures.remove(&r.0);
+            render(&refs, r, signature)
         })
-        .collect()
+        .collect())
 }

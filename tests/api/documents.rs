@@ -221,7 +221,7 @@ both_backends!(receipts_are_diarised_forwarded_and_put_up, |backend| {
     let registry = app.login("registry.moitt");
     let so = app.login("so.moitt");
     let so_post = app.get_as(&so, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned();
-    let year = chrono::Utc::now().format("%Y").to_string();
+    let year = daftar::clock::today().format("%Y").to_string();
 
     // Physical receipt (metadata only).
     let r = app.post_as(
@@ -262,6 +262,12 @@ both_backends!(receipts_are_diarised_forwarded_and_put_up, |backend| {
     let inbox = app.get_as(&so, "/api/v1/inbox?kind=receipts");
     assert_eq!(inbox.body["items"].as_array().unwrap().len(), 2, "{}", inbox.text);
     assert!(inbox.body["items"][0]["diary_no"].is_string());
+    // The registry's "sent" shows both, and where each is now.
+    let sent = app.get_as(&registry, "/api/v1/sent");
+    let items = sent.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", sent.text);
+    assert!(items.iter().all(|i| i["kind"] == "receipt" && i["now_with"]["id"] == so_post.as_str()), "{}", sent.text);
+    assert_eq!(items[0]["id"], electronic.as_str(), "newest first");
 
     // SO puts both up in a file.
     let file = new_file(&app, &so);

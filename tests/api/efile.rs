@@ -28,7 +28,7 @@ both_backends!(files_move_along_the_chain, |backend| {
     let ds = app.login("ds.moitt");
     let js = app.login("js.moitt");
     let (so_post, ds_post, js_post) = (my_post(&app, &so), my_post(&app, &ds), my_post(&app, &js));
-    let year = chrono::Utc::now().format("%Y").to_string();
+    let year = daftar::clock::today().format("%Y").to_string();
 
     let file = create_file(
         &app,
