@@ -414,7 +414,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
     let real = rate_parallel(budget, clients, |client| {
         let file = &files[client];
         let turn = turns[client].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ((pk8, me), (_, other)) = if turn % 2 == 0 { (&so, &ds) } else { (&ds, &so) };
+        let ((pk8, me), (_, other)) = if turn.is_multiple_of(2) { (&so, &ds) } else { (&ds, &so) };
         db.write_tx(|c| -> Result<(), crate::signing::SignError> {
             let actor = me.actor();
             let note = efile::notes::add(c, &actor, file, "Examined; submitted for orders.")?;
@@ -487,10 +487,10 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
         real / bare
     );
     drop(db);
-    if let Some((admin, name)) = drop_db {
-        if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
-        }
+    if let Some((admin, name)) = drop_db
+        && let Ok(mut c) = diesel::PgConnection::establish(&admin)
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)

@@ -68,17 +68,16 @@ impl AuthState {
 
 /// The client's address: the peer, or the proxy's `X-Forwarded-For` when trusted.
 fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for {
-        if let Some(last) = req
+    if trust_forwarded_for
+        && let Some(last) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
             .map(str::trim)
             .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-        {
-            return last.to_owned();
-        }
+    {
+        return last.to_owned();
     }
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }

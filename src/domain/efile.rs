@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn urgent_first_then_overdue_then_oldest() {
-        let mut v = vec![
+        let mut v = [
             (Priority::Routine, false, 1),
             (Priority::MostImmediate, false, 5),
             (Priority::Routine, true, 9),

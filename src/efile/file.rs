@@ -34,10 +34,10 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
     let classification = super::parse_classification(actor, input.classification.as_deref())?;
     let priority = super::parse_priority(input.priority.as_deref())?;
     let head = parse_head(input.head.as_deref().unwrap_or("1")).map_err(|e| invalid("head", e))?;
-    if let Some(w) = &input.workflow {
-        if w.trim().is_empty() || w.len() > 100 {
-            return Err(invalid("workflow", "must name a workflow"));
-        }
+    if let Some(w) = &input.workflow
+        && (w.trim().is_empty() || w.len() > 100)
+    {
+        return Err(invalid("workflow", "must name a workflow"));
     }
     let post_unit: String = posts::table.find(&post).select(posts::org_unit_id).first(conn)?;
     let section_id = input.section_id.clone().unwrap_or(post_unit.clone());
@@ -100,13 +100,13 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
 /// marks the movement that brought it as opened.
 pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
-    if actor.post == Some(file.holder_post_id.as_str()) {
-        if let Some(m) = &file.last_movement_id {
-            diesel::update(mv::table.find(m))
-                .filter(mv::opened_at.is_null())
-                .set(mv::opened_at.eq(now_micros()))
-                .execute(conn)?;
-        }
+    if actor.post == Some(file.holder_post_id.as_str())
+        && let Some(m) = &file.last_movement_id
+    {
+        diesel::update(mv::table.find(m))
+            .filter(mv::opened_at.is_null())
+            .set(mv::opened_at.eq(now_micros()))
+            .execute(conn)?;
     }
     render(conn, actor, &file)
 }

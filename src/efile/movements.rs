@@ -165,10 +165,10 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
     {
         return Err(EfileError::UnsignedNotes);
     }
-    if let Some(to) = &plan.to_post {
-        if to != &post {
-            check_destination(conn, to, subject.classification)?;
-        }
+    if let Some(to) = &plan.to_post
+        && to != &post
+    {
+        check_destination(conn, to, subject.classification)?;
     }
     let moved = plan.holder_post != file.holder_post_id || action == Action::Reopen;
     let new_priority = priority.unwrap_or_else(|| file.priority.parse().unwrap_or(Priority::Routine));

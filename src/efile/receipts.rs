@@ -175,13 +175,13 @@ pub fn diarise(
 /// The receipt as `GET /receipts/{id}` shows it.
 pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileError> {
     let r = visible_receipt(conn, actor.viewer, id)?;
-    if actor.post == Some(r.holder_post_id.as_str()) {
-        if let Some(m) = &r.last_movement_id {
-            diesel::update(mv::table.find(m))
-                .filter(mv::opened_at.is_null())
-                .set(mv::opened_at.eq(now_micros()))
-                .execute(conn)?;
-        }
+    if actor.post == Some(r.holder_post_id.as_str())
+        && let Some(m) = &r.last_movement_id
+    {
+        diesel::update(mv::table.find(m))
+            .filter(mv::opened_at.is_null())
+            .set(mv::opened_at.eq(now_micros()))
+            .execute(conn)?;
     }
     let docs: Vec<(String, String, String, String, i64, String)> = documents::table
         .filter(documents::receipt_id.eq(&r.id))

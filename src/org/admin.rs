@@ -193,10 +193,10 @@ pub fn create_post(conn: &mut DbConn, actor: Actor, input: PostInput) -> Result<
         return Err(AdminError::NotFound("org unit"));
     };
     actor.require(entity.as_deref())?;
-    if let Some(up) = &input.reports_to {
-        if posts::table.find(up).count().get_result::<i64>(conn)? == 0 {
-            return Err(AdminError::NotFound("reports_to post"));
-        }
+    if let Some(up) = &input.reports_to
+        && posts::table.find(up).count().get_result::<i64>(conn)? == 0
+    {
+        return Err(AdminError::NotFound("reports_to post"));
     }
     if posts::table.filter(posts::code.eq(code.as_str())).count().get_result::<i64>(conn)? > 0 {
         return Err(AdminError::Conflict(format!("post code `{}` is taken", code.as_str())));
@@ -257,10 +257,11 @@ pub fn create_user(
     let username = Username::parse(&input.username).map_err(|e| invalid("username", e))?;
     let name = parse_text(&input.name, 200).map_err(|e| invalid("name", e))?;
     let clearance: Clearance = input.clearance.parse().map_err(|e| invalid("clearance", e))?;
-    if let Actor::User(p) = actor {
-        if !actor.is_sysadmin() && clearance > p.viewer.clearance {
-            return Err(AdminError::Forbidden("you cannot grant a clearance above your own".into()));
-        }
+    if let Actor::User(p) = actor
+        && !actor.is_sysadmin()
+        && clearance > p.viewer.clearance
+    {
+        return Err(AdminError::Forbidden("you cannot grant a clearance above your own".into()));
     }
     let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
     if email.is_some_and(|e| !e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace)) {

@@ -399,10 +399,10 @@ fn validate(
         let mut problems = Vec::new();
         let name = parse_text(&r.name, 200).map_err(|e| problems.push(format!("name {e}"))).ok();
         let email = r.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
-        if let Some(e) = &email {
-            if !e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace) {
-                problems.push(format!("email `{e}` is not an address"));
-            }
+        if let Some(e) = &email
+            && (!e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace))
+        {
+            problems.push(format!("email `{e}` is not an address"));
         }
         let clearance = r.clearance.parse::<Clearance>().map_err(|e| problems.push(e.to_string())).ok();
         let secret = match (&r.password, &r.password_hash) {
@@ -436,11 +436,11 @@ fn validate(
                     problems.push(format!("role `{role}` is not scoped to an entity"))
                 }
                 Ok(role) => {
-                    if let Some(e) = &scope {
-                        if !kinds.get(e).is_some_and(|k| k.is_entity()) {
-                            problems.push(format!("role `{spec}`: `{e}` is not an entity"));
-                            continue;
-                        }
+                    if let Some(e) = &scope
+                        && !kinds.get(e).is_some_and(|k| k.is_entity())
+                    {
+                        problems.push(format!("role `{spec}`: `{e}` is not an entity"));
+                        continue;
                     }
                     roles.push((role, scope));
                 }
@@ -471,10 +471,10 @@ fn validate(
                 }
                 None => None,
             };
-            if let (Some(f), Some(t)) = (from, to) {
-                if t < f {
-                    problems.push(format!("assignment to `{}` ends before it starts", a.post));
-                }
+            if let (Some(f), Some(t)) = (from, to)
+                && t < f
+            {
+                problems.push(format!("assignment to `{}` ends before it starts", a.post));
             }
             if let (Some(kind), Some(from)) = (kind, from) {
                 let primary = assignments.is_empty();
