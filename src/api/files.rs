@@ -164,6 +164,9 @@ pub struct NewMovement {
     /// Your signing PIN, to sign this movement (otherwise it is signed if your
     /// key is open from signing a note in this session).
     pub pin: Option<String>,
+    /// A note to add to the file and sign before it moves: noting and marking
+    /// in one step, all or nothing. Needs `pin` or an open signing session.
+    pub note: Option<String>,
 }
 
 /// Moves a file. Of simultaneous moves exactly one wins; the others get 409.
@@ -184,12 +187,36 @@ pub async fn move_file(
         due_at: b.due_at,
         priority: b.priority,
     };
+    if let Some(body) = &b.note {
+        // Checked before the PIN's slow derivation; named as this route names it.
+        efile::notes::check_body(body).map_err(|e| match e {
+            efile::EfileError::Invalid(_, m) => efile::EfileError::Invalid("note", m),
+            other => other,
+        })?;
+    }
     let key = super::signing::movement_key(&state, &caller, b.pin).await?;
+    if b.note.is_some() && key.is_none() {
+        return Err(ApiError::forbidden("a note sent with a movement is signed: send your pin"));
+    }
+    let note = b.note;
     let m = state
         .write(move |c| {
-            let mut m = efile::movements::move_file(c, &caller.actor(), &id, input)?;
+            let actor = caller.actor();
+            let note = match (&note, &key) {
+                (Some(body), Some((key, open))) => {
+                    let draft = efile::notes::add(c, &actor, &id, body)?;
+                    let note_id = draft["id"].as_str().unwrap_or_default().to_owned();
+                    let signature = crate::signing::sign_note(c, key, Some(open), None, &note_id)?;
+                    Some(efile::notes::mark_signed(c, &actor, &id, &note_id, signature)?)
+                }
+                _ => None,
+            };
+            let mut m = efile::movements::move_file(c, &actor, &id, input)?;
             if let (Some((key, open)), Some(mid)) = (&key, m["id"].as_str().map(str::to_owned)) {
                 m["signature"] = crate::signing::sign_movement(c, key, open, &mid)?;
+            }
+            if let Some(note) = note {
+                m["note"] = note;
             }
             Ok(m)
         })

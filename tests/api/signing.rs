@@ -240,3 +240,49 @@ both_backends!(movements_are_signed_by_the_mover, |backend| {
     assert_eq!(signed, [true, false, true]);
     let _ = so_post;
 });
+
+both_backends!(a_note_and_its_forward_go_together_or_not_at_all, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds_post = my_post(&app, &app.login("ds.moitt"));
+    let file = app.post_as(&so, "/api/v1/files", &json!({"subject": "Noted and marked"}));
+    let file = file.body["id"].as_str().unwrap().to_owned();
+    let moves = format!("/api/v1/files/{file}/movements");
+
+    // No PIN and no open signing session: nothing is written, the file stays.
+    let body = json!({"action": "forward", "to_post_id": ds_post, "note": "Submitted for orders, please."});
+    let r = app.post_as(&so, &moves, &body);
+    assert_eq!(r.status, 403, "{}", r.text);
+    // An empty note is named as the route names it, before any PIN is tried.
+    let r =
+        app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": ds_post, "note": "  ", "pin": "000000"}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["error"]["details"]["fields"]["note"].is_string(), "{}", r.text);
+    // A wrong PIN: refused, still nothing written.
+    let mut wrong = body.clone();
+    wrong["pin"] = json!("135790");
+    assert_eq!(app.post_as(&so, &moves, &wrong).status, 403);
+    // The right PIN but a desk that does not exist: the note is not left behind.
+    let r = app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": "nowhere", "note": "x", "pin": PIN}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    let f = app.get_as(&so, &format!("/api/v1/files/{file}"));
+    assert_eq!(f.body["notes"], json!([]), "{}", f.text);
+    assert_eq!(f.body["holder_post"]["id"], my_post(&app, &so).as_str());
+
+    // With the PIN: the note is added and signed, the file moves, the move is signed.
+    let mut good = body.clone();
+    good["pin"] = json!(PIN);
+    let r = app.post_as(&so, &moves, &good);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["note"]["status"], "signed");
+    assert_eq!(r.body["note"]["seq"], 1);
+    assert!(r.body["note"]["signature"]["value_b64"].is_string());
+    assert!(r.body["signature"]["value_b64"].is_string(), "the movement is signed too");
+    let f = app.get_as(&so, &format!("/api/v1/files/{file}"));
+    assert_eq!(f.body["holder_post"]["id"], ds_post.as_str());
+    assert_eq!(f.body["notes"][0]["body"], "Submitted for orders, please.");
+    assert_eq!(f.body["notes"][0]["signature"], r.body["note"]["signature"]);
+    // The refused attempts left no trace in the file's history.
+    let timeline = app.get_as(&so, &moves);
+    assert_eq!(timeline.body["items"].as_array().unwrap().len(), 1, "{}", timeline.text);
+});
