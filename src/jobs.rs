@@ -21,22 +21,34 @@ pub const LEASE: Duration = Duration::from_secs(60);
 
 /// Enqueues a job inside the caller's transaction.
 pub fn enqueue(conn: &mut DbConn, kind: &str, payload: &Value) -> QueryResult<String> {
-    let id = new_id();
+    Ok(enqueue_all(conn, &[(kind, payload)])?.remove(0))
+}
+
+/// Enqueues several jobs in one statement; returns their ids in order.
+pub fn enqueue_all(conn: &mut DbConn, new: &[(&str, &Value)]) -> QueryResult<Vec<String>> {
     let now = now_micros();
-    diesel::insert_into(jobs::table)
-        .values((
-            jobs::id.eq(&id),
-            jobs::kind.eq(kind),
-            jobs::payload.eq(payload.to_string()),
-            jobs::status.eq("queued"),
-            jobs::attempts.eq(0),
-            jobs::max_attempts.eq(MAX_ATTEMPTS),
-            jobs::run_at.eq(now),
-            jobs::created_at.eq(now),
-            jobs::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(id)
+    let ids: Vec<String> = new.iter().map(|_| new_id()).collect();
+    let rows: Vec<_> = new
+        .iter()
+        .zip(&ids)
+        .map(|((kind, payload), id)| {
+            (
+                jobs::id.eq(id.as_str()),
+                jobs::kind.eq(*kind),
+                jobs::payload.eq(payload.to_string()),
+                jobs::status.eq("queued"),
+                jobs::attempts.eq(0),
+                jobs::max_attempts.eq(MAX_ATTEMPTS),
+                jobs::run_at.eq(now),
+                jobs::created_at.eq(now),
+                jobs::updated_at.eq(now),
+            )
+        })
+        .collect();
+    // Multi-row VALUES: each backend's own batch insert (not offered through
+    // the multi-backend connection).
+    crate::on_backend!(conn, |c| diesel::insert_into(jobs::table).values(&rows).execute(c))?;
+    Ok(ids)
 }
 
 /// A claimed job.

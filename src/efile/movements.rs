@@ -37,18 +37,23 @@ pub fn parse_time(field: &'static str, s: &str) -> Result<i64, EfileError> {
 /// Checks that a destination post exists and that someone cleared for the
 /// file holds it (a vacant desk may still receive files).
 pub fn check_destination(conn: &mut DbConn, to_post: &str, classification: Clearance) -> Result<(), EfileError> {
-    if posts::table.find(to_post).count().get_result::<i64>(conn)? == 0 {
+    let today = crate::org::today();
+    // One query: the post (no row: no such post) with each cleared holder today.
+    let rows: Vec<Option<String>> = posts::table
+        .left_join(
+            post_assignments::table.on(post_assignments::post_id
+                .eq(posts::id)
+                .and(post_assignments::starts_on.le(today.clone()))
+                .and(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(today.clone())))),
+        )
+        .left_join(users::table.on(users::id.eq(post_assignments::user_id).and(users::disabled.eq(false))))
+        .filter(posts::id.eq(to_post))
+        .select(users::clearance.nullable())
+        .load(conn)?;
+    if rows.is_empty() {
         return Err(invalid("to_post_id", "no such post"));
     }
-    let today = crate::org::today();
-    let holders: Vec<String> = post_assignments::table
-        .inner_join(users::table)
-        .filter(post_assignments::post_id.eq(to_post))
-        .filter(post_assignments::starts_on.le(&today))
-        .filter(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(&today)))
-        .filter(users::disabled.eq(false))
-        .select(users::clearance)
-        .load(conn)?;
+    let holders: Vec<String> = rows.into_iter().flatten().collect();
     if !holders.is_empty() && holders.iter().all(|c| c.parse::<Clearance>().is_ok_and(|c| c < classification)) {
         return Err(invalid("to_post_id", format!("nobody at that post is cleared for {classification}")));
     }
@@ -205,9 +210,11 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         priority,
     };
     let sent_at = record(conn, actor, &movement_id, step)?;
-    jobs::enqueue(conn, "search.index", &json!({"file_id": file_id}))?;
+    let (index, mail) = (json!({"file_id": file_id}), json!({"movement_id": movement_id}));
     if moved {
-        jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement_id}))?;
+        jobs::enqueue_all(conn, &[("search.index", &index), ("mail.movement", &mail)])?;
+    } else {
+        jobs::enqueue(conn, "search.index", &index)?;
     }
     let row: MoveRow = (
         movement_id,
