@@ -2,11 +2,12 @@
 //! from the database URL, with the migrations embedded in the binary.
 
 pub mod files;
+mod group;
 pub mod schema;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -118,8 +119,10 @@ impl ManageConnection for Connector {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection left inside a transaction (say, by a panic mid-change) or
+    /// with a failed transaction manager is not handed out again.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn)
     }
 }
 
@@ -127,12 +130,14 @@ impl ManageConnection for Connector {
 pub type Conn = PooledConnection<Connector>;
 
 /// The database: a pool of readers and, on SQLite, one dedicated writer
-/// connection so writers queue in-process instead of spinning on SQLite's lock.
+/// connection so writers queue in-process instead of spinning on SQLite's
+/// lock, and commit together (`group`).
 #[derive(Clone)]
 pub struct Db {
     backend: Backend,
     read: Pool<Connector>,
     write: Pool<Connector>,
+    group: Option<std::sync::Arc<group::Group>>,
 }
 
 impl Db {
@@ -161,7 +166,8 @@ impl Db {
             Backend::Sqlite => build(1)?,
             Backend::Postgres => read.clone(),
         };
-        Ok(Db { backend, read, write })
+        let group = (backend == Backend::Sqlite).then(Default::default);
+        Ok(Db { backend, read, write, group })
     }
 
     /// Which backend this is.
@@ -179,11 +185,16 @@ impl Db {
         Ok(self.write.get()?)
     }
 
-    /// Runs `f` in one transaction on the writer: all of it commits or none.
+    /// Runs `f` in one transaction on the writer: all of it commits or none,
+    /// and it has committed when this returns `Ok` (on SQLite, possibly
+    /// together with concurrent writers: see `group`).
     pub fn write_tx<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError> + From<diesel::result::Error>,
     {
+        if let Some(group) = &self.group {
+            return group.run(|| self.writer(), f);
+        }
         let mut conn = self.writer().map_err(E::from)?;
         let conn: &mut DbConn = &mut conn;
         conn.transaction(f)

@@ -15,4 +15,5 @@ mod migrations;
 mod operations;
 mod org;
 mod signing;
+mod store;
 mod tls;
