@@ -176,6 +176,19 @@ pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(
         Some((w, s, n)) => (Some(w), Some(s), Some(n)),
         None => (None, None, None),
     };
+    // One live certificate per officer: the new key supersedes the old, whose
+    // signatures stay valid as of their time.
+    let now = now_micros();
+    let superseded: Vec<String> = signing_keys::table
+        .filter(signing_keys::user_id.eq(user_id))
+        .filter(signing_keys::revoked_at.is_null())
+        .select(signing_keys::certificate_serial)
+        .load(conn)?;
+    diesel::update(
+        signing_keys::table.filter(signing_keys::user_id.eq(user_id)).filter(signing_keys::revoked_at.is_null()),
+    )
+    .set((signing_keys::revoked_at.eq(now), signing_keys::revoked_by.eq(user_id)))
+    .execute(conn)?;
     diesel::insert_into(signing_keys::table)
         .values((
             signing_keys::id.eq(new_id()),
@@ -187,7 +200,7 @@ pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(
             signing_keys::nonce.eq(nonce),
             signing_keys::certificate_serial.eq(&serial),
             signing_keys::certificate_pem.eq(&pem),
-            signing_keys::created_at.eq(now_micros()),
+            signing_keys::created_at.eq(now),
         ))
         .execute(conn)?;
     crate::auth::audit::record(
@@ -195,7 +208,7 @@ pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(
         crate::auth::audit::Event {
             kind: "signing_key_enrolled",
             user_id: Some(user_id),
-            details: Some(json!({"certificate_serial": serial, "mode": key.mode})),
+            details: Some(json!({"certificate_serial": serial, "mode": key.mode, "superseded": superseded})),
             ..Default::default()
         },
     )?;
@@ -277,23 +290,42 @@ pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> 
     }
 }
 
-/// Records a wrong PIN; locks the key after [`PIN_TRIES`].
-pub fn wrong_pin(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
-    let failures: i32 = signing_keys::table.find(key_id).select(signing_keys::pin_failures).first(conn)?;
-    let failures = failures + 1;
-    let lock = (failures >= PIN_TRIES).then(|| now_micros() + PIN_LOCK_SECS * 1_000_000);
-    diesel::update(signing_keys::table.find(key_id))
+/// Counts a PIN attempt before the PIN is tried, atomically, so parallel
+/// guesses cannot outrun the lock: `Err(seconds)` when the key is locked or
+/// [`PIN_TRIES`] attempts are already counted. A right PIN then calls
+/// [`pin_succeeded`]; a wrong one [`pin_failed`].
+pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Result<(), i64>> {
+    let now = now_micros();
+    let counted = diesel::update(signing_keys::table.find(key_id))
+        .filter(signing_keys::pin_locked_until.is_null().or(signing_keys::pin_locked_until.le(now)))
+        .filter(signing_keys::pin_failures.lt(PIN_TRIES))
         .set((
-            signing_keys::pin_failures.eq(if lock.is_some() { 0 } else { failures }),
-            signing_keys::pin_locked_until.eq(lock),
+            signing_keys::pin_failures.eq(signing_keys::pin_failures + 1),
+            signing_keys::pin_locked_until.eq(None::<i64>),
         ))
+        .execute(conn)?;
+    if counted == 1 {
+        return Ok(Ok(()));
+    }
+    let until: Option<i64> = signing_keys::table.find(key_id).select(signing_keys::pin_locked_until).first(conn)?;
+    Ok(Err(until.map_or(PIN_LOCK_SECS, |u| ((u - now) / 1_000_000).max(1))))
+}
+
+/// A wrong PIN was tried: once [`PIN_TRIES`] attempts are counted the key
+/// locks for [`PIN_LOCK_SECS`] (a lock is never lifted by a failure).
+pub fn pin_failed(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+    let until = now_micros() + PIN_LOCK_SECS * 1_000_000;
+    diesel::update(signing_keys::table.find(key_id))
+        .filter(signing_keys::pin_failures.ge(PIN_TRIES))
+        .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(until)))
         .execute(conn)?;
     Ok(())
 }
 
-/// Whether the key is locked now; `Some(seconds)` to wait.
-pub fn locked_for(key: &ActiveKey) -> Option<i64> {
-    key.locked_until.map(|u| (u - now_micros()) / 1_000_000).filter(|s| *s > 0)
+/// The right PIN was given: the count starts again.
+pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+    diesel::update(signing_keys::table.find(key_id)).set(signing_keys::pin_failures.eq(0)).execute(conn)?;
+    Ok(())
 }
 
 /// The canonical bytes of a note (SPEC section 5).
@@ -402,12 +434,13 @@ pub fn sign_note(
             note_signatures::signature_b64.eq(&value_b64),
             note_signatures::signed_at.eq(now),
         ))
-        .execute(conn)?;
-    if key.pin_failures > 0 || key.locked_until.is_some() {
-        diesel::update(signing_keys::table.find(&key.id))
-            .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(None::<i64>)))
-            .execute(conn)?;
-    }
+        .execute(conn)
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                SignError::Conflict("the note is already signed".into())
+            }
+            e => e.into(),
+        })?;
     Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now),
               "canonical_sha256": sha256_hex(&canonical)}))
 }

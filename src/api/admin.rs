@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
+use crate::domain::org::Role;
 use crate::org::admin::{self, Actor, AdminError, AssignmentInput, PostInput, UnitInput, UserInput};
 
 impl From<AdminError> for ApiError {
@@ -134,6 +135,11 @@ pub async fn create_user(
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    // Only administrators get as far as the (costly) password hashing.
+    let admins = caller.principal.viewer.roles.iter().any(|(r, _)| matches!(r, Role::Sysadmin | Role::OrgAdmin));
+    if !admins {
+        return Err(ApiError::forbidden("you may not create users"));
+    }
     let pw = b.password.clone();
     let hash = web::block(move || admin::hash_new_password(&pw)).await.map_err(|e| ApiError::internal(&e))??;
     let input = UserInput {
@@ -250,18 +256,27 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let user_id = caller.user_id().to_owned();
+    // Guesses at the current password are throttled like logins.
+    let guess = format!("password-change\u{0}{user_id}");
+    let throttle = || state.auth.throttle();
+    throttle().check(&guess, &guess, false, std::time::Instant::now()).map_err(ApiError::rate_limited)?;
     let st = state.clone();
     let uid = user_id.clone();
-    let hash = web::block(move || -> Result<String, ApiError> {
+    let hash = web::block(move || -> Result<Option<String>, ApiError> {
         let mut conn = st.db.reader()?;
         let current = admin::password_hash_of(&mut conn, &uid)?;
         if !crate::auth::password::verify_password(&b.current_password, &current) {
-            return Err(ApiError::forbidden("current password is wrong"));
+            return Ok(None);
         }
-        Ok(admin::hash_new_password(&b.new_password)?)
+        Ok(Some(admin::hash_new_password(&b.new_password)?))
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
+    let Some(hash) = hash else {
+        throttle().failure(&guess, &guess, false, std::time::Instant::now());
+        return Err(ApiError::forbidden("current password is wrong"));
+    };
+    throttle().success(&guess, &guess);
     state.write(move |c| Ok(admin::set_password(c, Actor::Operator, &user_id, &hash)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -38,6 +38,11 @@ pub struct AuthState {
 }
 
 impl AuthState {
+    /// The guessing throttle (logins, and re-entered passwords).
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     /// Loads (or creates) the token key and sets up the throttle.
     pub fn new(config: &Config) -> Result<AuthState, String> {
         let keys = TokenKeys::load_or_create(&config.data_dir).map_err(|e| e.to_string())?;

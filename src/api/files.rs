@@ -40,7 +40,7 @@ fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
         Some(c) => c
             .parse::<i64>()
             .ok()
-            .filter(|o| *o >= 0)
+            .filter(|o| (0..=10_000_000).contains(o))
             .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor from this list"))?,
     };
     Ok((offset, limit))

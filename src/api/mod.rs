@@ -95,6 +95,15 @@ impl PageParams {
             Some(_) => Err(ApiError::invalid_field("limit", "must be between 1 and 200")),
         }
     }
+
+    /// The validated limit and cursor (an opaque token of at most 100 plain characters).
+    pub fn validated(self) -> Result<(i64, Option<String>), ApiError> {
+        let limit = self.limit()?;
+        if self.cursor.as_ref().is_some_and(|c| c.len() > 100 || c.chars().any(char::is_control)) {
+            return Err(ApiError::invalid_field("cursor", "is not a cursor from this list"));
+        }
+        Ok((limit, self.cursor))
+    }
 }
 
 /// The list envelope: `{items, next_cursor}`.

@@ -17,8 +17,7 @@ pub async fn list_units(
     _caller: Caller,
     page: web::Query<PageParams>,
 ) -> Result<web::Json<List<OrgUnit>>, ApiError> {
-    let limit = page.limit()?;
-    let cursor = page.into_inner().cursor;
+    let (limit, cursor) = page.into_inner().validated()?;
     let page = state.read(move |c| Ok(org::list_units(c, cursor.as_deref(), limit)?)).await?;
     Ok(web::Json(List { items: page.items, next_cursor: page.next_cursor }))
 }
@@ -40,11 +39,10 @@ pub async fn list_posts(
     query: web::Query<PostQuery>,
     page: web::Query<PageParams>,
 ) -> Result<web::Json<List<PostView>>, ApiError> {
-    let limit = page.limit()?;
-    let cursor = page.into_inner().cursor;
+    let (limit, cursor) = page.into_inner().validated()?;
     let q = query.into_inner().q;
-    if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::invalid_field("q", "must be at most 100 characters"));
+    if q.as_ref().is_some_and(|q| q.chars().count() > 100 || q.chars().any(char::is_control)) {
+        return Err(ApiError::invalid_field("q", "must be plain text of at most 100 characters"));
     }
     let page =
         state.read(move |c| Ok(org::search_posts(c, q.as_deref(), cursor.as_deref(), limit, &org::today())?)).await?;

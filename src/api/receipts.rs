@@ -10,6 +10,7 @@ use super::auth::Caller;
 use super::documents::{check_length, read_upload, store_upload};
 use super::{ApiError, AppState};
 use crate::blobs::BlobStore;
+use crate::domain::org::Role;
 use crate::efile::{self, receipts::NewReceipt};
 
 /// `POST /receipts` as JSON (a physical receipt; metadata only).
@@ -65,6 +66,10 @@ pub async fn diarise(
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let mut payload = payload.into_inner();
     let (input, scan) = if is_multipart {
+        // Nothing is stored for someone who may not diarise at all.
+        if !caller.principal.viewer.roles.iter().any(|(r, _)| *r == Role::Registry) {
+            return Err(ApiError::forbidden("only the registry of your entity diarises receipts").into());
+        }
         let limit = state.config.upload_limit_bytes;
         check_length(&req, limit)?;
         let multipart =
@@ -131,6 +136,10 @@ pub struct ReceiptMovement {
     pub file_id: Option<String>,
     /// Remarks.
     pub remarks: Option<String>,
+    /// RFC 3339 due date for the receiver (forward, return).
+    pub due_at: Option<String>,
+    /// New priority: `routine`, `priority`, `immediate`, `most_immediate`.
+    pub priority: Option<String>,
 }
 
 /// Moves a receipt, or puts it up in a file you hold.
@@ -150,6 +159,8 @@ pub async fn move_receipt(
         to_post_id: b.to_post_id,
         file_id: b.file_id,
         remarks: b.remarks,
+        due_at: b.due_at,
+        priority: b.priority,
     };
     let r = state.write(move |c| Ok(efile::receipts::move_receipt(c, &caller.actor(), &id, input)?)).await?;
     Ok(HttpResponse::Created().json(r))

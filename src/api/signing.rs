@@ -105,24 +105,7 @@ pub async fn sign_note(
         })
         .await?;
     let unsealed = match &proof {
-        Proof::Pin(pin) => {
-            if let Some(wait) = signing::locked_for(&key) {
-                return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))
-                    .with_details(json!({"reason": "too many wrong PINs; the key is locked"})));
-            }
-            let (k, pin) = (key.clone(), pin.clone());
-            match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
-                Some(open) => {
-                    state.signing_sessions.put(&caller.session_id, &key.id, open.clone());
-                    Some(open)
-                }
-                None => {
-                    let id = key.id.clone();
-                    state.write(move |c| Ok(signing::wrong_pin(c, &id)?)).await?;
-                    return Err(ApiError::forbidden("wrong PIN"));
-                }
-            }
-        }
+        Proof::Pin(pin) => Some(unseal_with_pin(&state, &caller, &key, pin.clone()).await?),
         Proof::Signature(_) => None,
     };
     let note = state
@@ -190,26 +173,42 @@ pub async fn movement_key(
     };
     match pin {
         Some(pin) => {
-            if let Some(wait) = signing::locked_for(&key) {
-                return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64)));
-            }
-            let k = key.clone();
-            match web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))?? {
-                Some(open) => {
-                    state.signing_sessions.put(&caller.session_id, &key.id, open.clone());
-                    Ok(Some((key, open)))
-                }
-                None => {
-                    let id = key.id.clone();
-                    state.write(move |c| Ok(signing::wrong_pin(c, &id)?)).await?;
-                    Err(ApiError::forbidden("wrong PIN"))
-                }
-            }
+            let open = unseal_with_pin(state, caller, &key, pin).await?;
+            Ok(Some((key, open)))
         }
         None => Ok(state
             .signing_sessions
             .get(&caller.session_id)
             .filter(|(id, _)| *id == key.id)
             .map(|(_, open)| (key, open))),
+    }
+}
+
+/// Unseals the caller's server key with `pin`, counting the attempt first
+/// (parallel guesses cannot pass the lock), and opens their signing session.
+async fn unseal_with_pin(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    key: &signing::ActiveKey,
+    pin: String,
+) -> Result<signing::OpenKey, ApiError> {
+    let id = key.id.clone();
+    if let Err(wait) = state.write(move |c| Ok(signing::reserve_pin_attempt(c, &id)?)).await? {
+        return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))
+            .with_details(json!({"reason": "too many wrong PINs; the key is locked"})));
+    }
+    let k = key.clone();
+    let opened = web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))??;
+    let id = key.id.clone();
+    match opened {
+        Some(open) => {
+            state.write(move |c| Ok(signing::pin_succeeded(c, &id)?)).await?;
+            state.signing_sessions.put(&caller.session_id, &key.id, open.clone());
+            Ok(open)
+        }
+        None => {
+            state.write(move |c| Ok(signing::pin_failed(c, &id)?)).await?;
+            Err(ApiError::forbidden("wrong PIN"))
+        }
     }
 }

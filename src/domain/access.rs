@@ -26,11 +26,12 @@ impl Held {
         self.from <= t && self.until.is_none_or(|u| t < u)
     }
 
-    /// Whether the assignment overlaps the interval `[from, until)`.
-    pub fn overlaps(&self, from: i64, until: Option<i64>) -> bool {
-        let starts_before_end = until.is_none_or(|u| self.from < u);
-        let ends_after_start = self.until.is_none_or(|mine| from < mine);
-        starts_before_end && ends_after_start
+    /// Whether the assignment, as far as it has run by `now`, overlaps the
+    /// interval `[from, until)`: a future assignment overlaps nothing yet.
+    pub fn overlapped(&self, from: i64, until: Option<i64>, now: i64) -> bool {
+        let mine_until = self.until.map_or(now, |u| u.min(now));
+        let starts_before_end = self.from < mine_until && until.is_none_or(|u| self.from < u);
+        starts_before_end && from < mine_until
     }
 }
 
@@ -105,7 +106,7 @@ pub fn may_see(viewer: &Viewer, subject: &Subject, now: i64) -> bool {
         viewer.held.iter().any(|h| {
             // The desk's current holder sees its whole history; a former holder
             // sees what passed the desk while they held it.
-            h.post_id == stay.post_id && (h.covers(now) || h.overlaps(stay.from, stay.until))
+            h.post_id == stay.post_id && (h.covers(now) || h.overlapped(stay.from, stay.until, now))
         })
     });
     let section = viewer.held.iter().any(|h| h.covers(now) && h.org_unit_id == subject.owning_unit_id);
@@ -238,6 +239,11 @@ mod tests {
         let incoming = viewer(Clearance::Secret, vec![held("SO", "IT(Admin)", NOW + DAY, None)]);
         let f = file(Clearance::Restricted, vec![stay("JS", 10, None)]);
         assert!(!may_see(&incoming, &f, NOW));
+        // Not even of the desk the file sits at now, nor of what passed it.
+        let at_own_desk = file(Clearance::Restricted, vec![stay("SO", 10, Some(20)), stay("SO", 30, None)]);
+        let elsewhere = viewer(Clearance::Secret, vec![held("SO", "IT(Cyber)", NOW + DAY, Some(NOW + 2 * DAY))]);
+        assert!(!may_see(&elsewhere, &at_own_desk, NOW));
+        assert!(may_see(&elsewhere, &at_own_desk, NOW + DAY + 1));
     }
 
     #[test]

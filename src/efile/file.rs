@@ -139,13 +139,7 @@ pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value,
         .load(conn)?;
     let receipts: Vec<Value> =
         put_up.into_iter().map(|(id, d, s, f)| json!({"id": id, "diary_no": d, "subject": s, "form": f})).collect();
-    let link_rows: Vec<(String, String, String)> = file_links::table
-        .inner_join(files::table.on(files::id.eq(file_links::other_file_id)))
-        .filter(file_links::file_id.eq(&file.id))
-        .select((file_links::other_file_id, file_links::kind, files::file_no))
-        .load(conn)?;
-    let links: Vec<Value> =
-        link_rows.into_iter().map(|(id, kind, no)| json!({"file_id": id, "kind": kind, "file_no": no})).collect();
+    let links = links_of(conn, actor, &file.id)?;
     let section: (String, String, String, String) = org_units::table
         .find(&file.section_id)
         .select((org_units::id, org_units::code, org_units::name, org_units::kind))
@@ -172,7 +166,31 @@ pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value,
     }))
 }
 
-/// Links a file the actor holds to another file the actor may see.
+/// The file's links both ways (`outgoing`: this file refers to, is a part of
+/// or was merged into the other; `incoming`: the reverse), each only if the
+/// viewer may see the other file.
+fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value>, EfileError> {
+    let rows: Vec<(String, String, String, i64)> = file_links::table
+        .filter(file_links::file_id.eq(file_id).or(file_links::other_file_id.eq(file_id)))
+        .order(file_links::created_at)
+        .select((file_links::file_id, file_links::other_file_id, file_links::kind, file_links::created_at))
+        .load(conn)?;
+    let mut links = Vec::with_capacity(rows.len());
+    for (from, to, kind, at) in rows {
+        let (other, direction) = if from == file_id { (to, "outgoing") } else { (from, "incoming") };
+        match visible_file(conn, actor.viewer, &other) {
+            Ok((f, _)) => links
+                .push(json!({"file_id": f.id, "kind": kind, "file_no": f.file_no, "direction": direction,
+                                            "linked_at": rfc3339(at)})),
+            Err(EfileError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(links)
+}
+
+/// Links a file the actor holds to another file the actor may see. Merging
+/// (`merged_into`) also closes the file: its notes continue in the other.
 pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kind: &str) -> Result<Value, EfileError> {
     let kind: LinkKind = kind.parse().map_err(|e| invalid("kind", e))?;
     let (file, _) = super::actionable_file(conn, actor, file_id)?;
@@ -188,6 +206,9 @@ pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kin
         .get_result::<i64>(conn)?;
     if exists > 0 {
         return Err(EfileError::Conflict("the files are already linked so".into()));
+    }
+    if kind == LinkKind::MergedInto && (file.status != "open" || other.status != "open") {
+        return Err(EfileError::Conflict("only an open file can be merged, and only into an open file".into()));
     }
     let now = now_micros();
     diesel::insert_into(file_links::table)
@@ -212,8 +233,20 @@ pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kin
             payload: json!({"other_file_id": other_id, "kind": kind.as_str()}),
         },
     )?;
-    diesel::update(files::table.find(file_id))
-        .set((files::version.eq(file.version + 1), files::updated_at.eq(now)))
-        .execute(conn)?;
-    Ok(json!({"file_id": other_id, "kind": kind.as_str(), "file_no": other.file_no}))
+    if kind == LinkKind::MergedInto {
+        let close = super::movements::MoveInput {
+            action: "close".into(),
+            to_post_id: None,
+            remarks: Some(format!("Merged into {}", other.file_no)),
+            due_at: None,
+            priority: None,
+        };
+        super::movements::move_file(conn, actor, file_id, close)?;
+    } else {
+        diesel::update(files::table.find(file_id))
+            .set((files::version.eq(file.version + 1), files::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(json!({"file_id": other_id, "kind": kind.as_str(), "file_no": other.file_no, "direction": "outgoing",
+              "linked_at": rfc3339(now)}))
 }

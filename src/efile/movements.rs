@@ -34,6 +34,18 @@ pub fn parse_time(field: &'static str, s: &str) -> Result<i64, EfileError> {
         .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-12-01T17:00:00Z"))
 }
 
+/// Trimmed remarks, if any: plain text of at most 5000 characters.
+pub fn check_remarks(remarks: Option<&str>) -> Result<Option<String>, EfileError> {
+    let Some(r) = remarks.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if r.chars().count() > 5000 {
+        return Err(invalid("remarks", "must be at most 5000 characters"));
+    }
+    if r.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(invalid("remarks", "must be plain text (no control characters)"));
+    }
+    Ok(Some(r.to_owned()))
+}
+
 /// Checks that a destination post exists and that someone cleared for the
 /// file holds it (a vacant desk may still receive files).
 pub fn check_destination(conn: &mut DbConn, to_post: &str, classification: Clearance) -> Result<(), EfileError> {
@@ -140,10 +152,7 @@ pub fn move_error(e: MoveError) -> EfileError {
 /// Moves a file; returns the movement as the timeline shows it.
 pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInput) -> Result<Value, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
-    let remarks = input.remarks.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-    if remarks.as_ref().is_some_and(|r| r.chars().count() > 5000) {
-        return Err(invalid("remarks", "must be at most 5000 characters"));
-    }
+    let remarks = check_remarks(input.remarks.as_deref())?;
     let due_at = input.due_at.as_deref().map(|d| parse_time("due_at", d)).transpose()?;
     let priority: Option<Priority> =
         input.priority.as_deref().map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
@@ -155,7 +164,14 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         return Err(EfileError::NotHolder("you do not hold your acting post".into()));
     }
     let last = last_move(conn, file.last_movement_id.as_deref())?;
-    let in_section = actor.viewer.held.iter().any(|h| h.post_id == post && h.org_unit_id == file.section_id);
+    // Closing and reopening belong to the file's own section: the one it was
+    // opened in, and the creator's section if that differs.
+    let mut in_section = actor.viewer.held.iter().any(|h| h.post_id == post && h.org_unit_id == file.section_id);
+    if !in_section && matches!(action, Action::Close | Action::Reopen) {
+        let creators: Option<String> =
+            posts::table.find(&file.created_by_post).select(posts::org_unit_id).first(conn).optional()?;
+        in_section = actor.viewer.held.iter().any(|h| h.post_id == post && Some(&h.org_unit_id) == creators.as_ref());
+    }
     let state = MoveState {
         status: file.status.parse().unwrap_or(FileStatus::Open),
         holder_post: file.holder_post_id.clone(),

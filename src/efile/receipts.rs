@@ -9,7 +9,7 @@ use super::{
     Actor, EfileError, actionable_file, check_act, check_sight, invalid, moves_of, post_ref, stays_from, user_ref,
 };
 use crate::domain::access::{Stay, Subject, Viewer};
-use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, ReceiptMode, diary_no, plan_move};
+use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, Priority, ReceiptMode, diary_no, plan_move};
 use crate::domain::org::{Clearance, Role, parse_date, parse_text};
 use crate::jobs;
 use crate::ledger;
@@ -192,8 +192,13 @@ pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileEr
         .into_iter()
         .map(|(id, title, kind, sha, size, mime)| json!({"id": id, "title": title, "kind": kind, "sha256": sha, "size": size, "mime": mime}))
         .collect();
-    let file_no: Option<String> = match &r.file_id {
-        Some(f) => files::table.find(f).select(files::file_no).first(conn).optional()?,
+    // The file it was put up in, only to those who may see that file.
+    let file = match &r.file_id {
+        Some(f) => match super::visible_file(conn, actor.viewer, f) {
+            Ok((file, _)) => Some(json!({"id": file.id, "file_no": file.file_no})),
+            Err(EfileError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     Ok(json!({
@@ -202,7 +207,7 @@ pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileEr
         "priority": r.priority, "status": r.status,
         "holder_post": post_ref(conn, Some(&r.holder_post_id))?,
         "diarised_by": {"post": post_ref(conn, Some(&r.created_by_post))?, "user": user_ref(conn, &r.created_by_user)?},
-        "file": r.file_id.as_ref().map(|f| json!({"id": f, "file_no": file_no})),
+        "file": file,
         "documents": documents, "version": r.version, "created_at": rfc3339(r.created_at),
     }))
 }
@@ -217,12 +222,20 @@ pub struct ReceiptMove {
     pub file_id: Option<String>,
     /// Remarks.
     pub remarks: Option<String>,
+    /// RFC 3339 due date (forward, return).
+    pub due_at: Option<String>,
+    /// New priority of the receipt.
+    pub priority: Option<String>,
 }
 
 /// Moves a receipt, or puts it up in a file.
 pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMove) -> Result<Value, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
-    let remarks = input.remarks.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let remarks = super::movements::check_remarks(input.remarks.as_deref())?;
+    let remarks = remarks.as_deref();
+    let due_at = input.due_at.as_deref().map(|d| super::movements::parse_time("due_at", d)).transpose()?;
+    let priority: Option<Priority> =
+        input.priority.as_deref().map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
     let post = actor.post()?.to_owned();
     let r = match action {
         Action::Recall => visible_receipt(conn, actor.viewer, id)?,
@@ -237,6 +250,16 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         let (file, _) = actionable_file(conn, actor, file_id)?;
         if file.status != "open" {
             return Err(EfileError::Conflict("the file is not open".into()));
+        }
+        // Whoever may see the file sees what is put up in it: never above its classification.
+        let receipt_class: Clearance = r.classification.parse().unwrap_or(Clearance::TopSecret);
+        if receipt_class > file.clearance() {
+            return Err(invalid(
+                "file_id",
+                format!(
+                    "the receipt is {receipt_class}; it can only be put up in a file classified {receipt_class} or above"
+                ),
+            ));
         }
         let done = diesel::update(receipts::table.find(id))
             .filter(receipts::version.eq(r.version))
@@ -326,11 +349,15 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     if let Some(to) = plan.to_post.as_deref().filter(|t| *t != post) {
         super::movements::check_destination(conn, to, r.classification.parse().unwrap_or(Clearance::TopSecret))?;
     }
+    let new_priority = priority.unwrap_or_else(|| r.priority.parse().unwrap_or(Priority::Routine));
     let updated = diesel::update(receipts::table.find(id))
         .filter(receipts::version.eq(r.version))
         .set((
             receipts::holder_post_id.eq(&plan.holder_post),
             receipts::held_since.eq(now),
+            receipts::due_at.eq(due_at),
+            receipts::priority.eq(new_priority.as_str()),
+            receipts::urgency.eq(new_priority as i32),
             receipts::next_move_seq.eq(r.next_move_seq + 1),
             receipts::version.eq(r.version + 1),
         ))
@@ -345,8 +372,8 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         action,
         to_post: plan.to_post.as_deref(),
         remarks,
-        due_at: None,
-        priority: None,
+        due_at,
+        priority,
     };
     let movement = new_id();
     record(conn, actor, &movement, step)?;

@@ -397,6 +397,8 @@ pub fn add_assignment(
     if users::table.find(&input.user_id).count().get_result::<i64>(conn)? == 0 {
         return Err(AdminError::NotFound("user"));
     }
+    // Only users of the actor's own entity, or not yet placed anywhere.
+    require_reach(conn, actor, &input.user_id, true)?;
     if input.primary {
         diesel::update(post_assignments::table.filter(post_assignments::user_id.eq(&input.user_id)))
             .set(post_assignments::is_primary.eq(false))
@@ -474,16 +476,32 @@ fn entities_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Option<
         .load(conn)
 }
 
+/// Refuses unless the actor may administer the user: a sysadmin anyone; an
+/// org_admin only users whose posts and roles all lie in their entity, and
+/// never a holder of an unscoped role (sysadmin, compliance).
 pub fn require_over_user(conn: &mut DbConn, actor: Actor, user_id: &str) -> Result<(), AdminError> {
+    require_reach(conn, actor, user_id, false)
+}
+
+/// [`require_over_user`]; with `unplaced`, a user holding no post at all
+/// (just created, say) is within reach too.
+fn require_reach(conn: &mut DbConn, actor: Actor, user_id: &str, unplaced: bool) -> Result<(), AdminError> {
     if actor.is_sysadmin() {
         return Ok(());
     }
-    let entities = entities_of_user(conn, user_id)?;
-    if !entities.is_empty() && entities.iter().all(|e| actor.may_administer(e.as_deref())) {
-        Ok(())
-    } else {
-        Err(AdminError::Forbidden("you may administer only users of your own entity".into()))
+    let refused = || AdminError::Forbidden("you may administer only users of your own entity".into());
+    let roles: Vec<(String, Option<String>)> = user_roles::table
+        .filter(user_roles::user_id.eq(user_id))
+        .select((user_roles::role, user_roles::entity_id))
+        .load(conn)?;
+    if roles.iter().any(|(role, entity)| role != Role::Officer.as_str() && !actor.may_administer(entity.as_deref())) {
+        return Err(refused());
     }
+    let entities = entities_of_user(conn, user_id)?;
+    if (entities.is_empty() && !unplaced) || !entities.iter().all(|e| actor.may_administer(e.as_deref())) {
+        return Err(refused());
+    }
+    Ok(())
 }
 
 /// Sets a new password (hashed by the caller) and ends every session of the user.

@@ -6,18 +6,18 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{DEMO_PASSWORD, TestApp, spawn_app};
 
-fn unit_id(app: &TestApp, token: &str, code: &str) -> String {
+pub(crate) fn unit_id(app: &TestApp, token: &str, code: &str) -> String {
     let r = app.get_as(token, "/api/v1/org/units?limit=200");
     r.body["items"].as_array().unwrap().iter().find(|u| u["code"] == code).unwrap()["id"].as_str().unwrap().to_owned()
 }
 
-fn post_id(app: &TestApp, token: &str, code: &str) -> String {
+pub(crate) fn post_id(app: &TestApp, token: &str, code: &str) -> String {
     let r = app.get_as(token, "/api/v1/posts?limit=200");
     r.body["items"].as_array().unwrap().iter().find(|p| p["code"] == code).unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 /// The sysadmin creates an org_admin for MOC, who creates a desk and an officer.
-fn moc_admin(app: &TestApp) -> String {
+pub(crate) fn moc_admin(app: &TestApp) -> String {
     let admin = app.login("admin");
     let r = app.post_as(
         &admin,

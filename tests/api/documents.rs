@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{TestApp, spawn_app};
 
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake scan";
+pub(crate) const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake scan";
 
-fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+pub(crate) fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
     let boundary = "daftar-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (k, v) in fields {
@@ -32,7 +32,7 @@ fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, V
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn post_multipart(app: &TestApp, token: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, Value) {
+pub(crate) fn post_multipart(app: &TestApp, token: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, Value) {
     let r = ureq::post(&format!("{}{path}", app.base))
         .set("Authorization", &format!("Bearer {token}"))
         .set("Content-Type", ctype)
@@ -50,7 +50,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_file(app: &TestApp, token: &str) -> String {
+pub(crate) fn new_file(app: &TestApp, token: &str) -> String {
     app.post_as(token, "/api/v1/files", &json!({"subject": "Correspondence"})).body["id"].as_str().unwrap().to_owned()
 }
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod abuse;
 mod admin;
 mod auth;
 mod bundle;
@@ -14,6 +15,7 @@ mod ledger;
 mod migrations;
 mod operations;
 mod org;
+mod receipts;
 mod signing;
 mod store;
 mod tls;

@@ -59,7 +59,20 @@ both_backends!(errors_use_the_envelope, |backend| {
     let long = "x".repeat(101);
     let r = app.get_as(&token, &format!("/api/v1/posts?q={long}"));
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["error"]["details"]["fields"]["q"], "must be at most 100 characters");
+    assert_eq!(r.body["error"]["details"]["fields"]["q"], "must be plain text of at most 100 characters");
+    // Nothing a client sends reaches the database as a broken query.
+    for path in [
+        "/api/v1/posts?q=%00",
+        "/api/v1/posts?cursor=%00",
+        "/api/v1/org/units?cursor=a%00b",
+        "/api/v1/inbox?cursor=9223372036854775807",
+        "/api/v1/sent?cursor=9223372036854775807",
+        "/api/v1/inbox?cursor=-1",
+    ] {
+        let r = app.get_as(&token, path);
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "invalid", "{path}");
+    }
 });
 
 both_backends!(openapi_describes_the_routes, |backend| {

@@ -1,0 +1,201 @@
+//! What a hostile or careless client tries: parallel PIN guesses, racing
+//! signatures, replacing someone's signing key, a desk not yet taken up,
+//! administrators reaching outside their entity, links to hidden files.
+
+use serde_json::json;
+
+use crate::admin::{moc_admin, post_id};
+use crate::both_backends;
+use crate::helpers::{TestApp, spawn_app};
+use crate::signing::{PIN, note_and_sign};
+
+fn my_post(app: &TestApp, token: &str) -> String {
+    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
+}
+
+fn new_file(app: &TestApp, token: &str, body: serde_json::Value) -> String {
+    let r = app.post_as(token, "/api/v1/files", &body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+fn draft(app: &TestApp, token: &str, file: &str) -> String {
+    let r = app.post_as(token, &format!("/api/v1/files/{file}/notes"), &json!({"body": "For orders."}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Sends `n` copies of one request at once; returns the statuses.
+fn at_once(app: &TestApp, token: &str, path: &str, body: serde_json::Value, n: usize) -> Vec<u16> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n).map(|_| s.spawn(|| app.post_as(token, path, &body).status)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+both_backends!(parallel_pin_guesses_cannot_pass_the_lock, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, json!({"subject": "PIN guessing"}));
+    let note = draft(&app, &so, &file);
+    let path = format!("/api/v1/files/{file}/notes/{note}/sign");
+    let statuses = at_once(&app, &so, &path, json!({"pin": "000000"}), 12);
+    let tried = statuses.iter().filter(|s| **s == 403).count();
+    assert!(tried <= daftar::signing::PIN_TRIES as usize, "at most the allowed tries are checked: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 403 || *s == 429), "{statuses:?}");
+    // The key is locked now, even for the right PIN.
+    let r = app.post_as(&so, &path, &json!({"pin": PIN}));
+    assert_eq!(r.status, 429, "{}", r.text);
+});
+
+both_backends!(racing_signatures_of_one_note_sign_it_once, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, json!({"subject": "Double signing"}));
+    let note = draft(&app, &so, &file);
+    let path = format!("/api/v1/files/{file}/notes/{note}/sign");
+    let mut statuses = at_once(&app, &so, &path, json!({"pin": PIN}), 4);
+    statuses.sort();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 409 || *s == 404), "no 500: {statuses:?}");
+});
+
+both_backends!(a_new_key_supersedes_the_old_one, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, json!({"subject": "Key change"}));
+    let old = note_and_sign(&app, &so, &file, "Signed with the demo key.");
+    let old_serial = old["signature"]["certificate_serial"].as_str().unwrap().to_owned();
+
+    let r = app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "server", "pin": "135790"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let new_serial = r.body["certificate_serial"].as_str().unwrap().to_owned();
+    assert_ne!(new_serial, old_serial);
+    assert_eq!(app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "server"})).status, 400, "PIN required");
+
+    let note = draft(&app, &so, &file);
+    let path = format!("/api/v1/files/{file}/notes/{note}/sign");
+    assert_eq!(app.post_as(&so, &path, &json!({"pin": PIN})).status, 403, "the old PIN opens nothing now");
+    let r = app.post_as(&so, &path, &json!({"pin": "135790"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["signature"]["certificate_serial"], new_serial.as_str());
+    // The old signature still verifies in the export; the old certificate is
+    // marked superseded (revoked as of the new enrolment) in the ledger check.
+    let report = app.get_as(&app.login("admin"), "/api/v1/ledger/verify");
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(report.body["ok"], true, "{}", report.text);
+});
+
+both_backends!(a_desk_not_yet_taken_up_shows_nothing, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let ds_post = my_post(&app, &ds);
+    let file = new_file(&app, &so, json!({"subject": "At the DS desk"}));
+    note_and_sign(&app, &so, &file, "Submitted.");
+    let r = app.post_as(
+        &so,
+        &format!("/api/v1/files/{file}/movements"),
+        &json!({"action": "forward", "to_post_id": ds_post}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // The registry clerk is posted to the DS desk from next month.
+    let registry = app.login("registry.moitt");
+    let clerk = app.get_as(&registry, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let next_month = (daftar::clock::today() + chrono::Days::new(30)).to_string();
+    let admin = app.login("admin");
+    let r = app.post_as(
+        &admin,
+        &format!("/api/v1/posts/{ds_post}/assignments"),
+        &json!({"user_id": clerk, "kind": "regular", "starts_on": next_month, "primary": false}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let registry = app.login("registry.moitt");
+    for path in [
+        format!("/api/v1/files/{file}"),
+        format!("/api/v1/files/{file}/movements"),
+        format!("/api/v1/files/{file}/export"),
+    ] {
+        assert_eq!(app.get_as(&registry, &path).status, 404, "{path}");
+    }
+    assert!(!app.get_as(&registry, "/api/v1/sent").text.contains(&file));
+});
+
+both_backends!(org_admins_place_only_their_own_people, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let oa = moc_admin(&app);
+    let moc_desk = post_id(&app, &oa, "MOC/DS-ADMIN");
+    let outsider = app.get_as(&app.login("so.moitt"), "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(
+        &oa,
+        &format!("/api/v1/posts/{moc_desk}/assignments"),
+        &json!({"user_id": outsider, "kind": "additional_charge", "primary": true}),
+    );
+    assert_eq!(r.status, 403, "an officer of another ministry: {}", r.text);
+    let sysadmin = app.get_as(&app.login("admin"), "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(
+        &oa,
+        &format!("/api/v1/posts/{moc_desk}/assignments"),
+        &json!({"user_id": sysadmin, "kind": "acting", "primary": false}),
+    );
+    assert_eq!(r.status, 403, "the sysadmin: {}", r.text);
+    assert_eq!(app.post_as(&oa, &format!("/api/v1/users/{sysadmin}/disable"), &json!({})).status, 403);
+    // An officer is not even asked for a password hash.
+    let r = app.post_as(
+        &app.login("so.moc"),
+        "/api/v1/users",
+        &json!({"username": "x9", "name": "X", "clearance": "restricted", "password": "long-enough-pw"}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+});
+
+both_backends!(password_guesses_behind_a_session_are_throttled, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let wrong = json!({"current_password": "not-my-password", "new_password": "a-new-long-password"});
+    let statuses: Vec<u16> = (0..7).map(|_| app.post_as(&so, "/api/v1/me/password", &wrong).status).collect();
+    assert_eq!(&statuses[..5], &[403; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+});
+
+both_backends!(links_show_both_ways_and_only_what_may_be_seen, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let js = app.login("js.moitt");
+    let main = new_file(&app, &so, json!({"subject": "Main file"}));
+    let old = new_file(&app, &so, json!({"subject": "Old file on the same subject"}));
+    let secret = new_file(&app, &js, json!({"subject": "Secret background", "classification": "secret"}));
+
+    // SO merges the old file into the main one.
+    let r = app.post_as(&so, &format!("/api/v1/files/{old}/links"), &json!({"file_id": main, "kind": "merged_into"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let old_view = app.get_as(&so, &format!("/api/v1/files/{old}")).body;
+    assert_eq!(old_view["status"], "closed", "a merged file is closed");
+    let main_view = app.get_as(&so, &format!("/api/v1/files/{main}")).body;
+    let links = main_view["links"].as_array().unwrap();
+    assert_eq!(links.len(), 1, "{main_view}");
+    assert_eq!((links[0]["file_id"].as_str(), links[0]["direction"].as_str()), (Some(old.as_str()), Some("incoming")));
+    let timeline = app.get_as(&so, &format!("/api/v1/files/{old}/movements")).body;
+    assert!(timeline.to_string().contains("Merged into"), "{timeline}");
+
+    // JS, holding the main file for a while, refers it to a secret file; SO
+    // (restricted) never sees that link, JS does.
+    let js_post = my_post(&app, &js);
+    let r = app.post_as(
+        &so,
+        &format!("/api/v1/files/{main}/movements"),
+        &json!({"action": "forward", "to_post_id": js_post}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.post_as(&js, &format!("/api/v1/files/{main}/links"), &json!({"file_id": secret, "kind": "reference"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["direction"], "outgoing");
+    let r = app.post_as(&js, &format!("/api/v1/files/{main}/movements"), &json!({"action": "return"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let main_view = app.get_as(&so, &format!("/api/v1/files/{main}")).body;
+    assert!(!main_view.to_string().contains(&secret), "{main_view}");
+    assert_eq!(main_view["links"].as_array().unwrap().len(), 1, "{main_view}");
+    let js_view = app.get_as(&js, &format!("/api/v1/files/{main}")).body;
+    assert!(js_view.to_string().contains(&secret), "the cleared officer sees it: {js_view}");
+});
