@@ -155,6 +155,7 @@ pub fn auth(seconds: u64) -> Result<String, String> {
         nbf: now,
         exp: now + 900,
         csrf: None,
+        sk: Some(crate::auth::tokens::random_token()),
     };
     let token = keys.sign(&claims);
     let verify = rate(budget, || {

@@ -22,8 +22,9 @@ pub struct Config {
     /// The civil time zone dates are counted in (file-number years, posting
     /// days), as an offset from UTC: `+05:00`, Pakistan Standard Time.
     pub utc_offset: String,
-    /// Minutes an officer's key stays unsealed after they give their PIN, so
-    /// their following moves are signed too (0: ask every time).
+    /// Minutes after an officer gives their PIN during which their following
+    /// moves in that login session are signed too (the key kept sealed under
+    /// the session's secret meanwhile; 0: ask every time).
     pub signing_session_minutes: u64,
     /// Database connections in the pool.
     pub db_pool_size: u32,

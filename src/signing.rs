@@ -276,6 +276,12 @@ pub enum Proof {
 
 /// Unseals a server key with a PIN (slow; outside transactions). `None` if the PIN is wrong.
 pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> {
+    unseal_then(key, pin, |_| ())
+}
+
+/// [`unseal`], also handing the key's PKCS#8 bytes to `also` (to keep them
+/// sealed for a signing session) before they are wiped.
+pub fn unseal_then(key: &ActiveKey, pin: &str, also: impl FnOnce(&[u8])) -> Result<Option<OpenKey>, SignError> {
     let Some((w, s, n)) = &key.wrapped else {
         return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
     };
@@ -284,10 +290,18 @@ pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> 
         _ => return Err(SignError::Internal("stored key is damaged".into())),
     };
     let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| SignError::Internal("nonce".into()))?;
-    match pin_key(pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
-        Ok(plain) => OpenKey::new(plain, &key.public_key).map(Some),
+    let opened = match pin_key(pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
+        Ok(plain) => {
+            let open = OpenKey::new(plain, &key.public_key).map(Some);
+            if open.is_ok() {
+                also(plain);
+            }
+            open
+        }
         Err(_) => Ok(None),
-    }
+    };
+    sealed.iter_mut().for_each(|b| *b = 0);
+    opened
 }
 
 /// Counts a PIN attempt before the PIN is tried, atomically, so parallel
@@ -524,6 +538,31 @@ mod tests {
         assert!(verify(&active.public_key, b"message", &sig));
         assert!(!verify(&active.public_key, b"messagE", &sig));
         assert!(check_pin("123").is_err());
+
+        // A signing session keeps the key sealed under the session's secret:
+        // the wrong secret, another session or no secret opens nothing.
+        let sessions = Sessions::new(std::time::Duration::from_secs(60));
+        let secret = SessionSecret(crate::auth::tokens::random_token());
+        let other = SessionSecret(crate::auth::tokens::random_token());
+        let mut plain = Vec::new();
+        unseal_then(&active, "246810", |pkcs8| {
+            plain = pkcs8.to_vec();
+            sessions.put("s1", Some(&secret), &active, pkcs8)
+        })
+        .unwrap()
+        .unwrap();
+        let stored = sessions.open.lock().unwrap().get("s1").map(|k| k.sealed.clone()).unwrap();
+        assert!(
+            plain.len() > 64 && !stored.windows(16).any(|w| plain.windows(16).any(|p| p == w)),
+            "nothing kept in clear"
+        );
+        assert!(sessions.get("s1", Some(&other)).is_none());
+        assert!(sessions.get("s1", None).is_none());
+        assert!(sessions.get("s2", Some(&secret)).is_none());
+        let (id, reopened) = sessions.get("s1", Some(&secret)).unwrap();
+        assert_eq!(id, "k");
+        assert!(verify(&active.public_key, b"moved", &reopened.sign(b"moved").unwrap()));
+        assert_eq!(format!("{secret:?}"), "SessionSecret(..)");
     }
 }
 
@@ -575,36 +614,96 @@ pub fn revoked_at(conn: &mut DbConn, serial: &str) -> QueryResult<Option<i64>> {
         .map(Option::flatten)
 }
 
-/// Unsealed keys of signing sessions: after an officer gives their PIN, their
-/// key stays open for a short while (per login session) so that the moves
-/// that follow are signed too without asking again. Memory only; a restart
-/// or the expiry closes it.
+/// A login session's signing secret, as carried by its tokens (base64url).
+/// Shown as `SessionSecret(..)` in logs.
+#[derive(Clone)]
+pub struct SessionSecret(pub String);
+
+impl std::fmt::Debug for SessionSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecret(..)")
+    }
+}
+
+impl SessionSecret {
+    fn aead(&self) -> Option<LessSafeKey> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&self.0).ok()?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &raw);
+        UnboundKey::new(&AES_256_GCM, digest.as_ref()).ok().map(LessSafeKey::new)
+    }
+}
+
+/// Signing sessions: after an officer gives their PIN, the moves that follow
+/// in the same login session are signed too without asking again, for a
+/// short while. The key is kept sealed (AES-256-GCM) under the session's
+/// signing secret, which only the session's own tokens carry: the server
+/// holds nothing it can open by itself, and the key is decrypted only for the
+/// moment of each signature. Memory only; a restart or the expiry closes it.
 #[derive(Default)]
 pub struct Sessions {
-    open: std::sync::Mutex<std::collections::HashMap<String, (String, OpenKey, std::time::Instant)>>,
+    open: std::sync::Mutex<std::collections::HashMap<String, SealedKey>>,
     ttl: std::time::Duration,
 }
 
+struct SealedKey {
+    key_id: String,
+    public_key_hex: String,
+    nonce: [u8; 12],
+    sealed: Vec<u8>,
+    until: std::time::Instant,
+}
+
 impl Sessions {
-    /// Keys stay open this long after the last PIN.
+    /// Keys stay usable this long after the last PIN.
     pub fn new(ttl: std::time::Duration) -> Sessions {
         Sessions { open: Default::default(), ttl }
     }
 
-    /// Keeps a key open for a login session.
-    pub fn put(&self, session_id: &str, key_id: &str, key: OpenKey) {
+    /// Keeps a key (PKCS#8, just unsealed by its PIN) for a login session,
+    /// sealed under the session's secret. Nothing is kept without a secret.
+    pub fn put(&self, session_id: &str, secret: Option<&SessionSecret>, key: &ActiveKey, pkcs8: &[u8]) {
+        let Some(aead) = secret.and_then(SessionSecret::aead) else { return };
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut nonce = [0u8; 12];
+        if SystemRandom::new().fill(&mut nonce).is_err() {
+            return;
+        }
+        let mut sealed = pkcs8.to_vec();
+        if aead
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(session_id), &mut sealed)
+            .is_err()
+        {
+            return;
+        }
         let now = std::time::Instant::now();
+        let entry = SealedKey {
+            key_id: key.id.clone(),
+            public_key_hex: key.public_key.clone(),
+            nonce,
+            sealed,
+            until: now + self.ttl,
+        };
         let mut open = self.open.lock().expect("signing sessions lock");
-        open.retain(|_, (_, _, until)| *until > now);
-        open.insert(session_id.to_owned(), (key_id.to_owned(), key, now + self.ttl));
+        open.retain(|_, k| k.until > now);
+        open.insert(session_id.to_owned(), entry);
     }
 
-    /// The open key of a login session: (key id, key).
-    pub fn get(&self, session_id: &str) -> Option<(String, OpenKey)> {
-        let open = self.open.lock().expect("signing sessions lock");
-        open.get(session_id)
-            .filter(|(_, _, until)| *until > std::time::Instant::now())
-            .map(|(k, p, _)| (k.clone(), p.clone()))
+    /// The session's key, opened with its secret for one use: (key id, key).
+    pub fn get(&self, session_id: &str, secret: Option<&SessionSecret>) -> Option<(String, OpenKey)> {
+        let aead = secret?.aead()?;
+        let (key_id, public_key_hex, nonce, mut sealed) = {
+            let open = self.open.lock().expect("signing sessions lock");
+            let k = open.get(session_id).filter(|k| k.until > std::time::Instant::now())?;
+            (k.key_id.clone(), k.public_key_hex.clone(), k.nonce, k.sealed.clone())
+        };
+        let opened = match aead.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(session_id), &mut sealed) {
+            Ok(plain) => OpenKey::new(plain, &public_key_hex).ok(),
+            Err(_) => None,
+        };
+        sealed.iter_mut().for_each(|b| *b = 0);
+        opened.map(|k| (key_id, k))
     }
 }
 

@@ -323,6 +323,8 @@ pub struct Caller {
     pub acting_post_id: Option<String>,
     /// The session.
     pub session_id: String,
+    /// The session's signing secret (from its token; never stored here).
+    pub signing_secret: Option<crate::signing::SessionSecret>,
 }
 
 impl Caller {
@@ -374,15 +376,16 @@ impl FromRequest for Caller {
                     if !session::is_live(c, &claims.sid, &claims.sub, claims.ver)? {
                         return Ok(None);
                     }
-                    Ok(principal::load(c, &claims.sub)?.map(|p| (p, claims.sid)))
+                    Ok(principal::load(c, &claims.sub)?
+                        .map(|p| (p, claims.sid, claims.sk.map(crate::signing::SessionSecret))))
                 })
                 .await?;
-            let (principal, session_id) =
+            let (principal, session_id, signing_secret) =
                 loaded.ok_or_else(|| ApiError::unauthenticated("session has ended; log in again"))?;
             let acting = access::acting_post(&principal.viewer, requested.as_deref(), now_micros())
                 .map_err(|_| ApiError::forbidden("X-Post-Id is not a post you hold"))?
                 .map(|h| h.post_id.clone());
-            Ok(Caller { principal, acting_post_id: acting, session_id })
+            Ok(Caller { principal, acting_post_id: acting, session_id, signing_secret })
         })
     }
 }

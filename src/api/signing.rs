@@ -178,7 +178,7 @@ pub async fn movement_key(
         }
         None => Ok(state
             .signing_sessions
-            .get(&caller.session_id)
+            .get(&caller.session_id, caller.signing_secret.as_ref())
             .filter(|(id, _)| *id == key.id)
             .map(|(_, open)| (key, open))),
     }
@@ -197,13 +197,16 @@ async fn unseal_with_pin(
         return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))
             .with_details(json!({"reason": "too many wrong PINs; the key is locked"})));
     }
-    let k = key.clone();
-    let opened = web::block(move || signing::unseal(&k, &pin)).await.map_err(|e| ApiError::internal(&e))??;
+    let (k, sessions, sid, secret) =
+        (key.clone(), state.signing_sessions.clone(), caller.session_id.clone(), caller.signing_secret.clone());
+    let opened =
+        web::block(move || signing::unseal_then(&k, &pin, |pkcs8| sessions.put(&sid, secret.as_ref(), &k, pkcs8)))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
     let id = key.id.clone();
     match opened {
         Some(open) => {
             state.write(move |c| Ok(signing::pin_succeeded(c, &id)?)).await?;
-            state.signing_sessions.put(&caller.session_id, &key.id, open.clone());
             Ok(open)
         }
         None => {

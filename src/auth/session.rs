@@ -52,6 +52,7 @@ pub struct Issued {
     pub csrf: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn issue(
     conn: &mut DbConn,
     keys: &TokenKeys,
@@ -60,9 +61,12 @@ fn issue(
     session_id: &str,
     version: i64,
     kind: Kind,
+    signing_secret: &str,
 ) -> QueryResult<Issued> {
     let now = now_micros();
-    let refresh = random_token();
+    // The signing secret rides on the refresh token so that it survives
+    // rotation without the server ever keeping it.
+    let refresh = format!("{}.{signing_secret}", random_token());
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(token_hash(&refresh)),
@@ -82,6 +86,7 @@ fn issue(
         nbf: secs,
         exp: secs + life.access_secs,
         csrf: csrf.clone(),
+        sk: Some(signing_secret.to_owned()),
     };
     Ok(Issued {
         session_id: session_id.into(),
@@ -114,7 +119,7 @@ pub fn start(
             sessions::expires_at.eq(now + life.absolute_secs * 1_000_000),
         ))
         .execute(conn)?;
-    issue(conn, keys, life, user_id, &id, version, kind)
+    issue(conn, keys, life, user_id, &id, version, kind, &random_token())
 }
 
 /// What presenting a refresh token led to.
@@ -174,7 +179,13 @@ pub fn refresh(conn: &mut DbConn, keys: &TokenKeys, life: Lifetimes, token: &str
     }
     diesel::update(sessions::table.find(&sid)).set(sessions::last_used_at.eq(now)).execute(conn)?;
     let kind = if kind == "web" { Kind::Web } else { Kind::Api };
-    Ok(Refreshed::Rotated(issue(conn, keys, life, &user_id, &sid, version, kind)?))
+    let secret = match token.split_once('.') {
+        Some((_, s)) if s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            s.to_owned()
+        }
+        _ => random_token(),
+    };
+    Ok(Refreshed::Rotated(issue(conn, keys, life, &user_id, &sid, version, kind, &secret)?))
 }
 
 /// The session a refresh token belongs to, if any.

@@ -34,6 +34,11 @@ pub struct Claims {
     /// Anti-CSRF token of a web (cookie) session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// The session's signing secret: the only key to the signing key the
+    /// server keeps sealed between PIN and expiry. The server never stores it;
+    /// it travels in the session's tokens (and the refresh token) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sk: Option<String>,
 }
 
 /// The signing and verifying keys.

@@ -286,3 +286,30 @@ both_backends!(a_note_and_its_forward_go_together_or_not_at_all, |backend| {
     let timeline = app.get_as(&so, &moves);
     assert_eq!(timeline.body["items"].as_array().unwrap().len(), 1, "{}", timeline.text);
 });
+
+both_backends!(a_signing_session_follows_its_tokens_only, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let login = app.login_reply("so.moitt", crate::helpers::DEMO_PASSWORD, "192.0.2.10");
+    let (so, refresh) =
+        (login.body["access_token"].as_str().unwrap().to_owned(), login.body["refresh_token"].as_str().unwrap());
+    let ds_post = my_post(&app, &app.login("ds.moitt"));
+    let file =
+        app.post_as(&so, "/api/v1/files", &json!({"subject": "Session"})).body["id"].as_str().unwrap().to_owned();
+    note_and_sign(&app, &so, &file, "For orders.");
+    // The tokens of a refresh still carry the session's signing secret.
+    let r = app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let renewed = r.body["access_token"].as_str().unwrap().to_owned();
+    let moves = format!("/api/v1/files/{file}/movements");
+    let r = app.post_as(&renewed, &moves, &json!({"action": "forward", "to_post_id": ds_post}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["signature"].is_object(), "signed after a refresh: {}", r.text);
+    // Another login of the same officer has its own (closed) signing session.
+    let ds = app.login("ds.moitt");
+    let r = app.post_as(&ds, &moves, &json!({"action": "return"}));
+    assert_eq!(r.status, 201);
+    let other = app.login("so.moitt");
+    let r = app.post_as(&other, &moves, &json!({"action": "forward", "to_post_id": ds_post}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["signature"].is_null(), "{}", r.text);
+});
