@@ -415,6 +415,14 @@ impl OpenKey {
     }
 }
 
+/// Refuses a key revoked since it was loaded (checked inside the signing
+/// transaction, so a revocation is never outrun by a slow PIN check).
+fn still_valid(conn: &mut DbConn, key: &ActiveKey) -> Result<(), SignError> {
+    let live: i64 =
+        signing_keys::table.find(&key.id).filter(signing_keys::revoked_at.is_null()).count().get_result(conn)?;
+    if live == 1 { Ok(()) } else { Err(SignError::Forbidden("your signing certificate has been revoked".into())) }
+}
+
 /// Signs a note (inside the caller's transaction, after the caller checked
 /// that the actor holds the file): builds the canonical bytes, signs or checks
 /// the client's signature, stores it, and marks the note signed.
@@ -425,6 +433,7 @@ pub fn sign_note(
     client_signature: Option<&[u8]>,
     note_id: &str,
 ) -> Result<Value, SignError> {
+    still_valid(conn, key)?;
     let canonical = note_canonical(conn, note_id)?;
     // A server key was matched to its certificate when unsealed; a client's
     // signature is checked against the certificate's key here.
@@ -763,6 +772,7 @@ pub fn sign_movement(
     movement_id: &str,
 ) -> Result<Value, SignError> {
     use crate::store::schema::movement_signatures as ms;
+    still_valid(conn, key)?;
     let (canonical, file_id, receipt_id, by) = movement_facts(conn, movement_id)?;
     let signature = open.sign(&canonical)?;
     let now = now_micros();

@@ -8,7 +8,7 @@ use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
 use crate::domain::org::parse_text;
 use crate::jobs;
 use crate::ledger;
-use crate::store::schema::{documents, file_links, files, movements as mv, org_units, posts, receipts};
+use crate::store::schema::{documents, file_links, files, org_units, posts, receipts};
 use crate::store::{DbConn, new_id, now_micros, rfc3339};
 
 /// `POST /files`.
@@ -100,13 +100,8 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
 /// marks the movement that brought it as opened.
 pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
-    if actor.post == Some(file.holder_post_id.as_str())
-        && let Some(m) = &file.last_movement_id
-    {
-        diesel::update(mv::table.find(m))
-            .filter(mv::opened_at.is_null())
-            .set(mv::opened_at.eq(now_micros()))
-            .execute(conn)?;
+    if actor.post == Some(file.holder_post_id.as_str()) {
+        super::mark_opened(conn, file.last_movement_id.as_deref())?;
     }
     render(conn, actor, &file)
 }

@@ -197,6 +197,18 @@ pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result
     Ok((file, subject))
 }
 
+/// Marks the movement that brought something to its holder as opened (the
+/// holder looked at it or worked on it): from then on it cannot be recalled.
+pub(crate) fn mark_opened(conn: &mut DbConn, last_movement_id: Option<&str>) -> QueryResult<()> {
+    if let Some(m) = last_movement_id {
+        diesel::update(mv::table.find(m))
+            .filter(mv::opened_at.is_null())
+            .set(mv::opened_at.eq(now_micros()))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Applies `may_act` to a subject already known visible.
 pub(crate) fn check_act(actor: &Actor, subject: &Subject, what: &str) -> Result<(), EfileError> {
     match access::may_act(actor.viewer, actor.post()?, subject, now_micros()) {

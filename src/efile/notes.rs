@@ -94,6 +94,8 @@ pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Resul
     if taken != 1 {
         return Err(EfileError::Stale);
     }
+    // Noting on a file is working on it: it can no longer be recalled.
+    super::mark_opened(conn, file.last_movement_id.as_deref())?;
     let id = new_id();
     diesel::insert_into(notes::table)
         .values((

@@ -13,7 +13,7 @@ use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, Priority
 use crate::domain::org::{Clearance, Role, parse_date, parse_text};
 use crate::jobs;
 use crate::ledger;
-use crate::store::schema::{documents, files, movements as mv, org_units, posts, receipts};
+use crate::store::schema::{documents, files, org_units, posts, receipts};
 use crate::store::{DbConn, new_id, now_micros, rfc3339};
 
 /// A stored receipt.
@@ -175,13 +175,8 @@ pub fn diarise(
 /// The receipt as `GET /receipts/{id}` shows it.
 pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileError> {
     let r = visible_receipt(conn, actor.viewer, id)?;
-    if actor.post == Some(r.holder_post_id.as_str())
-        && let Some(m) = &r.last_movement_id
-    {
-        diesel::update(mv::table.find(m))
-            .filter(mv::opened_at.is_null())
-            .set(mv::opened_at.eq(now_micros()))
-            .execute(conn)?;
+    if actor.post == Some(r.holder_post_id.as_str()) {
+        super::mark_opened(conn, r.last_movement_id.as_deref())?;
     }
     let docs: Vec<(String, String, String, String, i64, String)> = documents::table
         .filter(documents::receipt_id.eq(&r.id))

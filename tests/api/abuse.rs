@@ -199,3 +199,27 @@ both_backends!(links_show_both_ways_and_only_what_may_be_seen, |backend| {
     let js_view = app.get_as(&js, &format!("/api/v1/files/{main}")).body;
     assert!(js_view.to_string().contains(&secret), "the cleared officer sees it: {js_view}");
 });
+
+both_backends!(an_org_admin_revokes_within_their_entity, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let oa = moc_admin(&app);
+    let serial_of = |user: &str| {
+        let token = app.login(user);
+        let file = new_file(&app, &token, json!({"subject": "Before revocation"}));
+        let note = note_and_sign(&app, &token, &file, "Signed while valid.");
+        (token, file, note["signature"]["certificate_serial"].as_str().unwrap().to_owned())
+    };
+    let (so_moc, file, moc_serial) = serial_of("so.moc");
+    let (_, _, moitt_serial) = serial_of("so.moitt");
+    let revoke = |serial: &str| app.post_as(&oa, &format!("/api/v1/pki/certificates/{serial}/revoke"), &json!({}));
+    assert_eq!(revoke(&moitt_serial).status, 403, "another ministry's officer");
+    assert_eq!(revoke(&moc_serial).status, 204);
+    assert_eq!(revoke(&moc_serial).status, 409, "already revoked");
+    assert_eq!(revoke("00ff").status, 404);
+    // Nothing new is signed with it; what it signed before still verifies.
+    let note = draft(&app, &so_moc, &file);
+    let r = app.post_as(&so_moc, &format!("/api/v1/files/{file}/notes/{note}/sign"), &json!({"pin": PIN}));
+    assert_eq!(r.status, 403, "{}", r.text);
+    let report = app.get_as(&app.login("admin"), "/api/v1/ledger/verify");
+    assert_eq!(report.body["ok"], true, "{}", report.text);
+});

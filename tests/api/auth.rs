@@ -188,3 +188,64 @@ both_backends!(guessing_is_throttled_without_locking_the_officer_out, |backend| 
     }
     assert_eq!(r.status, 200, "{}", r.text);
 });
+
+both_backends!(idle_and_absolute_limits_end_sessions, |backend| {
+    use daftar::store::schema::sessions;
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let age = |minutes: i64| daftar::store::now_micros() - minutes * 60_000_000;
+
+    // Unused (not refreshed) for 31 minutes: the refresh is refused.
+    let r = app.login_reply("so.moitt", DEMO_PASSWORD, "192.0.2.40");
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+    let sid = claims_of(r.body["access_token"].as_str().unwrap()).sid;
+    {
+        let mut c = app.db.writer().unwrap();
+        diesel::update(sessions::table.find(&sid)).set(sessions::last_used_at.eq(age(31))).execute(&mut *c).unwrap();
+    }
+    assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh})).status, 401);
+
+    // Twelve hours after login, even the access token stops working.
+    let r = app.login_reply("so.moitt", DEMO_PASSWORD, "192.0.2.40");
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(status_with(&app, &token), 200);
+    let sid = claims_of(&token).sid;
+    {
+        let mut c = app.db.writer().unwrap();
+        diesel::update(sessions::table.find(&sid)).set(sessions::expires_at.eq(age(1))).execute(&mut *c).unwrap();
+    }
+    assert_eq!(status_with(&app, &token), 401);
+    assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh})).status, 401);
+});
+
+both_backends!(audit_events_keep_no_secrets, |backend| {
+    use daftar::store::schema::{audit_events, ledger_events};
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let r = app.login_reply("so.moitt", DEMO_PASSWORD, "192.0.2.50");
+    let (token, refresh) =
+        (r.body["access_token"].as_str().unwrap().to_owned(), r.body["refresh_token"].as_str().unwrap().to_owned());
+    assert_eq!(app.login_reply("so.moitt", "wrong-password-guess", "192.0.2.50").status, 401);
+    let r = app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh}));
+    assert_eq!(r.status, 200);
+    let refresh2 = r.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh})).status, 401, "reuse");
+    let pw = json!({"current_password": DEMO_PASSWORD, "new_password": "a-brand-new-password-1"});
+    assert_eq!(app.post_as(&app.login("ds.moitt"), "/api/v1/me/password", &pw).status, 204);
+
+    let mut c = app.db.reader().unwrap();
+    let c: &mut daftar::store::DbConn = &mut c;
+    let kinds: Vec<String> = audit_events::table.select(audit_events::kind).load(c).unwrap();
+    for kind in ["login_succeeded", "login_failed", "token_reuse_detected", "password_changed"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} recorded: {kinds:?}");
+    }
+    let mut stored: Vec<String> = audit_events::table.select(audit_events::details).load(c).unwrap();
+    stored.extend(ledger_events::table.select(ledger_events::payload).load::<String>(c).unwrap());
+    let all = stored.join("\n");
+    for secret in [DEMO_PASSWORD, "wrong-password-guess", "a-brand-new-password-1", &token, &refresh, &refresh2] {
+        assert!(!all.contains(secret), "a secret reached the audit trail");
+    }
+    let random_part = refresh.split('.').next().unwrap();
+    assert!(!all.contains(random_part));
+});

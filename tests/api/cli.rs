@@ -292,3 +292,48 @@ both_backends!(user_commands_manage_logins, |backend| {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("user not found"), "{}", text(&out.stderr));
 });
+
+both_backends!(pki_tls_and_ledger_commands, |backend| {
+    let Some(db) = fresh_db(backend) else { return };
+    // The CA: created once, kept private, never replaced by a second init.
+    let out = daftar(&db, &["pki", "init"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("created the deployment CA"), "{}", text(&out.stdout));
+    let ca = std::fs::read_to_string(db.dir.path().join("pki/ca.pem")).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+    let keys: Vec<_> = std::fs::read_dir(db.dir.path().join("pki"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("key"))
+        .collect();
+    assert!(!keys.is_empty());
+    #[cfg(unix)]
+    for k in &keys {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(k.metadata().unwrap().permissions().mode() & 0o077, 0, "{:?} is private", k.path());
+    }
+    let again = daftar(&db, &["pki", "init"]);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("already exists"), "{}", text(&again.stdout));
+    assert_eq!(std::fs::read_to_string(db.dir.path().join("pki/ca.pem")).unwrap(), ca);
+
+    // A development TLS pair that openssl reads.
+    let out = daftar(&db, &["tls", "self-signed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cert = db.dir.path().join("tls/cert.pem");
+    assert!(cert.exists() && db.dir.path().join("tls/key.pem").exists(), "{}", text(&out.stdout));
+    if let Ok(o) = Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(&cert).output() {
+        assert!(o.status.success());
+        assert!(text(&o.stdout).contains("localhost"), "{}", text(&o.stdout));
+    }
+
+    // The ledger of the demo government: checkpoint on demand, then verify.
+    assert!(daftar(&db, &["demo"]).status.success());
+    let out = daftar(&db, &["ledger", "checkpoint"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("checkpoint: "), "{}", text(&out.stdout));
+    let out = daftar(&db, &["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("ledger OK"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("checkpoints checked"), "{}", text(&out.stdout));
+});

@@ -324,3 +324,170 @@ both_backends!(a_desk_keeps_sight_of_what_passed_it_and_no_more, |backend| {
     assert_eq!(app.get_as(&secretary, &format!("/api/v1/files/{file}")).status, 404);
     assert!(!app.get_as(&secretary, "/api/v1/inbox").text.contains(&file));
 });
+
+both_backends!(urdu_priority_and_referral_through_the_server, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let so_fin = app.login("so.fin");
+    let (ds_post, fin_post) = (my_post(&app, &ds), my_post(&app, &so_fin));
+    let file = create_file(&app, &so, json!({"subject": "بجٹ کی منظوری — Budget approval"}));
+    let id = file["id"].as_str().unwrap().to_owned();
+    // Urdu with right-to-left and zero-width marks comes back byte for byte, after storage.
+    let urdu = "\u{200F}یہ فائل منظوری کے لیے پیش ہے۔\u{200C}\n\n  براہ کرم ملاحظہ فرمائیں۔ (۱۲۳)";
+    let note = crate::signing::note_and_sign(&app, &so, &id, urdu);
+    let shown = app.get_as(&so, &format!("/api/v1/files/{id}")).body;
+    assert_eq!(shown["notes"][0]["body"], note["body"]);
+    assert_eq!(shown["notes"][0]["body"].as_str().unwrap().as_bytes(), urdu.trim_end().as_bytes(), "{shown}");
+    assert_eq!(shown["subject"], "بجٹ کی منظوری — Budget approval");
+
+    // A movement can raise the priority: the receiver's inbox shows it.
+    let r = app.post_as(
+        &so,
+        &format!("/api/v1/files/{id}/movements"),
+        &json!({"action": "forward", "to_post_id": ds_post, "priority": "most_immediate"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["priority"], "most_immediate");
+    let inbox = app.get_as(&ds, "/api/v1/inbox").body;
+    assert_eq!(inbox["items"][0]["priority"], "most_immediate", "{inbox}");
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{id}")).body["priority"], "most_immediate");
+
+    // Referred to Finance for its view, it comes back to the referrer on return.
+    let r = app.post_as(
+        &ds,
+        &format!("/api/v1/files/{id}/movements"),
+        &json!({"action": "refer", "to_post_id": fin_post, "remarks": "Finance may see for concurrence"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(app.get_as(&so_fin, &format!("/api/v1/files/{id}")).status, 200, "the referred desk sees it");
+    let r = app.post_as(&so_fin, &format!("/api/v1/files/{id}/movements"), &json!({"action": "return"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["to_post"]["id"], ds_post.as_str(), "back to the referrer: {}", r.text);
+    let actions: Vec<String> = app.get_as(&so, &format!("/api/v1/files/{id}/movements")).body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["forward", "refer", "return"]);
+});
+
+both_backends!(clearance_hides_documents_even_within_the_section, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let ds = app.login("ds.moitt");
+    let so = app.login("so.moitt");
+    let section = app.get_as(&so, "/api/v1/me").body["posts"][0]["org_unit"]["id"].as_str().unwrap().to_owned();
+    // The DS opens a confidential file in the SO's own section and attaches a letter.
+    let file = create_file(
+        &app,
+        &ds,
+        json!({"subject": "Confidential", "classification": "confidential", "section_id": section}),
+    );
+    let id = file["id"].as_str().unwrap().to_owned();
+    let (ctype, body) = crate::documents::multipart(
+        &[("title", "Letter"), ("kind", "enclosure")],
+        Some(("a.pdf", crate::documents::PDF)),
+    );
+    let (status, doc) =
+        crate::documents::post_multipart(&app, &ds, &format!("/api/v1/files/{id}/documents"), &ctype, &body);
+    assert_eq!(status, 201, "{doc}");
+    let doc = doc["id"].as_str().unwrap().to_owned();
+    // The restricted SO of that section sees none of it.
+    for path in [
+        format!("/api/v1/files/{id}"),
+        format!("/api/v1/files/{id}/movements"),
+        format!("/api/v1/files/{id}/export"),
+        format!("/api/v1/documents/{doc}/content"),
+    ] {
+        assert_eq!(app.get_as(&so, &path).status, 404, "{path}");
+    }
+    assert!(!app.get_as(&so, "/api/v1/inbox").text.contains(&id));
+    // The DS moves it; the DS's sent shows it, nobody else's does.
+    let js_post = my_post(&app, &app.login("js.moitt"));
+    assert_eq!(forward(&app, &ds, &id, &js_post).status, 201);
+    assert!(app.get_as(&ds, "/api/v1/sent").text.contains(&id));
+    assert!(!app.get_as(&so, "/api/v1/sent").text.contains(&id));
+    assert_eq!(
+        app.get_as(&ds, &format!("/api/v1/documents/{doc}/content")).status,
+        200,
+        "a former holder still reads it"
+    );
+});
+
+both_backends!(additional_charge_works_for_its_dates_only, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let ds_post = my_post(&app, &ds);
+    let file = create_file(&app, &so, json!({"subject": "While the DS is on leave"}));
+    let id = file["id"].as_str().unwrap().to_owned();
+    assert_eq!(forward(&app, &so, &id, &ds_post).status, 201);
+    let js = app.login("js.moitt");
+    let js_user = app.get_as(&js, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let as_ds = |token: &str, path: &str| {
+        app.request("GET", path, &[("Authorization", &format!("Bearer {token}")), ("X-Post-Id", &ds_post)], None)
+    };
+    assert_eq!(as_ds(&js, "/api/v1/inbox").status, 403, "not the JS's desk yet");
+
+    // The JS holds additional charge of the DS desk from today for a week.
+    let today = daftar::clock::today();
+    let admin = app.login("admin");
+    let assign = |starts: chrono::NaiveDate, ends: chrono::NaiveDate| {
+        app.post_as(
+            &admin,
+            &format!("/api/v1/posts/{ds_post}/assignments"),
+            &json!({"user_id": js_user, "kind": "additional_charge", "starts_on": starts.to_string(),
+                    "ends_on": ends.to_string(), "primary": false}),
+        )
+    };
+    let r = assign(today, today + chrono::Days::new(7));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let js = app.login("js.moitt");
+    let inbox = as_ds(&js, "/api/v1/inbox");
+    assert_eq!(inbox.status, 200, "{}", inbox.text);
+    assert!(inbox.text.contains(&id), "{}", inbox.text);
+    let r = app.request(
+        "POST",
+        &format!("/api/v1/files/{id}/movements"),
+        &[("Authorization", &format!("Bearer {js}")), ("X-Post-Id", &ds_post), ("Content-Type", "application/json")],
+        Some(&json!({"action": "return", "remarks": "Returned on behalf of DS"}).to_string()),
+    );
+    assert_eq!(r.status, 201, "acts for the desk: {}", r.text);
+    assert_eq!(r.body["by_user"]["id"], js_user.as_str(), "{}", r.text);
+    // Without the header the JS acts at their own desk, not the DS's.
+    assert!(!app.get_as(&js, "/api/v1/inbox").text.contains(&id));
+
+    // A charge that ended yesterday gives nothing.
+    let fin_js = app.login("js.fin");
+    let fin_user = app.get_as(&fin_js, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(
+        &admin,
+        &format!("/api/v1/posts/{ds_post}/assignments"),
+        &json!({"user_id": fin_user, "kind": "acting", "starts_on": (today - chrono::Days::new(10)).to_string(),
+                "ends_on": (today - chrono::Days::new(1)).to_string(), "primary": false}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let fin_js = app.login("js.fin");
+    assert_eq!(as_ds(&fin_js, "/api/v1/inbox").status, 403);
+});
+
+both_backends!(a_file_worked_on_cannot_be_recalled, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let ds_post = my_post(&app, &ds);
+    let file = create_file(&app, &so, json!({"subject": "Recall"}));
+    let id = file["id"].as_str().unwrap().to_owned();
+    let recall = || app.post_as(&so, &format!("/api/v1/files/{id}/movements"), &json!({"action": "recall"}));
+    assert_eq!(forward(&app, &so, &id, &ds_post).status, 201);
+    assert_eq!(recall().status, 201, "unopened: the sender may recall");
+    assert_eq!(forward(&app, &so, &id, &ds_post).status, 201);
+    // The DS writes a note without ever opening the file page: that is working on it.
+    let r = app.post_as(&ds, &format!("/api/v1/files/{id}/notes"), &json!({"body": "Draft view of the DS"}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = recall();
+    assert_eq!(r.status, 409, "{}", r.text);
+    let timeline = app.get_as(&so, &format!("/api/v1/files/{id}/movements")).body;
+    assert!(timeline["items"][2]["opened_at"].is_string(), "{timeline}");
+});

@@ -134,6 +134,41 @@ both_backends!(the_tour_of_a_file, |backend| {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "NOTE: openssl missing: signature check with openssl SKIPPED");
     }
+
+    // The DS sends it back down; the registry diarises a letter on the
+    // subject and marks it to the SO, who puts it up in this file.
+    let so_post = my_post(&app, &so);
+    let r = app.post_as(
+        &ds,
+        &format!("/api/v1/files/{file}/movements"),
+        &json!({"action": "forward", "to_post_id": so_post, "remarks": "Please add the PTA figures"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let registry = app.login("registry.moitt");
+    let r = app.post_as(
+        &registry,
+        "/api/v1/receipts",
+        &json!({"subject": "PTA figures for the return", "sender": "PTA", "mode": "email"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let receipt = r.body["id"].as_str().unwrap().to_owned();
+    let moves = format!("/api/v1/receipts/{receipt}/movements");
+    assert_eq!(app.post_as(&registry, &moves, &json!({"action": "forward", "to_post_id": so_post})).status, 201);
+    let r = app.post_as(&so, &moves, &json!({"action": "put_up", "file_id": file}));
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // The timeline: every step, who took it, and when, in order.
+    let timeline = app.get_as(&so, &format!("/api/v1/files/{file}/movements")).body;
+    let items = timeline["items"].as_array().unwrap();
+    let actions: Vec<&str> = items.iter().map(|m| m["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["forward", "forward", "return", "forward", "put_up"], "{timeline}");
+    assert!(items.iter().all(|m| m["by_user"]["name"].is_string()), "who: {timeline}");
+    let times: Vec<&str> = items.iter().map(|m| m["sent_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order: {times:?}");
+    assert!(items[0]["opened_at"].is_string(), "the DS opened it: {timeline}");
+    assert_eq!(items[2]["remarks"], "Add the PTA figures");
+    let shown = app.get_as(&so, &format!("/api/v1/files/{file}")).body;
+    assert_eq!(shown["receipts"][0]["id"], receipt.as_str(), "{shown}");
 });
 
 both_backends!(wrong_pins_are_refused_and_lock_the_key, |backend| {
