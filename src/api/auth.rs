@@ -282,23 +282,46 @@ pub async fn refresh(
     }
 }
 
-/// Ends the session of a refresh token; its access tokens stop working at once.
-#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshRequest,
+/// `POST /auth/logout` body (web clients may send the cookie instead).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// The refresh token of the session logging out.
+    pub refresh_token: Option<String>,
+    /// End every session of the user (default), or with `false` only this one.
+    pub everywhere: Option<bool>,
+}
+
+/// Logs out: ends every session of the user (or, with `everywhere: false`,
+/// only the session of this refresh token); their access tokens stop working
+/// at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = LogoutRequest,
     responses((status = 204), (status = 400, body = super::error::ErrorBody)))]
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
+    body: Option<web::Json<LogoutRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = refresh_token_of(&req, body)?;
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let everywhere = body.everywhere.unwrap_or(true);
+    let token = refresh_token_of(&req, Some(web::Json(RefreshRequest { refresh_token: body.refresh_token })))?;
     let ip = client_ip(&req, state.auth.trust_forwarded_for);
     state
         .write(move |c| {
             // An unknown token is not an error: the client is logged out either way.
             if let Some((sid, user_id)) = session::session_of(c, &token)? {
-                session::end(c, &sid, "logout")?;
-                let event =
-                    audit::Event { kind: "logout", user_id: Some(&user_id), ip: Some(&ip), ..Default::default() };
+                if everywhere {
+                    session::end_all(c, &user_id, "logout")?;
+                } else {
+                    session::end(c, &sid, "logout")?;
+                }
+                let event = audit::Event {
+                    kind: "logout",
+                    user_id: Some(&user_id),
+                    ip: Some(&ip),
+                    details: Some(json!({"everywhere": everywhere})),
+                    ..Default::default()
+                };
                 audit::record(c, event)?;
             }
             Ok(())

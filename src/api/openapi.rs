@@ -25,7 +25,7 @@ use super::error::{ErrorBody, ErrorDetail};
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
         crate::org::MyPost, crate::org::UnitRef, super::auth::Me, super::auth::LoginRequest,
-        super::auth::RefreshRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
+        super::auth::RefreshRequest, super::auth::LogoutRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
         super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange,
         super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
         super::signing::Enrol, super::signing::SignRequest, super::receipts::ReceiptBody, super::receipts::ReceiptMovement,

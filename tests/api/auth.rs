@@ -132,14 +132,30 @@ both_backends!(refresh_rotates_and_reuse_ends_the_family, |backend| {
 
 both_backends!(logout_ends_the_session_now, |backend| {
     let Some(app) = spawn_app(backend) else { return };
-    let login = app.login_reply("so.moc", DEMO_PASSWORD, "192.0.2.6");
-    let access = login.body["access_token"].as_str().unwrap();
-    let refresh = login.body["refresh_token"].as_str().unwrap();
-    assert_eq!(status_with(&app, access), 200);
+    let session = || {
+        let login = app.login_reply("so.moc", DEMO_PASSWORD, "192.0.2.6");
+        (
+            login.body["access_token"].as_str().unwrap().to_owned(),
+            login.body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    };
+    // Logging out ends every session of the officer at once.
+    let ((access, refresh), (other, other_refresh)) = (session(), session());
+    assert_eq!(status_with(&app, &access), 200);
     let r = app.post("/api/v1/auth/logout", &json!({"refresh_token": refresh}));
     assert_eq!(r.status, 204);
-    assert_eq!(status_with(&app, access), 401);
-    assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh})).status, 401);
+    for token in [&access, &other] {
+        assert_eq!(status_with(&app, token), 401);
+    }
+    for token in [&refresh, &other_refresh] {
+        assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refresh_token": token})).status, 401);
+    }
+    // Or, asked so, only this one.
+    let ((access, refresh), (other, _)) = (session(), session());
+    let r = app.post("/api/v1/auth/logout", &json!({"refresh_token": refresh, "everywhere": false}));
+    assert_eq!(r.status, 204);
+    assert_eq!(status_with(&app, &access), 401);
+    assert_eq!(status_with(&app, &other), 200);
 });
 
 both_backends!(the_acting_post_must_be_held, |backend| {
