@@ -54,6 +54,9 @@ pub struct TlsConfig {
     pub cert: Option<PathBuf>,
     /// PEM private key.
     pub key: Option<PathBuf>,
+    /// With TLS on: a second, plain-HTTP address (e.g. `0.0.0.0:80`) that
+    /// only redirects every request to HTTPS (308).
+    pub redirect_http: Option<String>,
 }
 
 /// Logins, tokens and sessions.
@@ -196,6 +199,9 @@ impl Config {
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err("invalid configuration: set both tls.cert and tls.key, or neither".into());
+        }
+        if self.tls.redirect_http.is_some() && self.tls.cert.is_none() {
+            return Err("invalid configuration: tls.redirect_http needs tls.cert and tls.key".into());
         }
         if !(1..=15).contains(&self.auth.access_token_minutes) {
             return Err("invalid configuration: auth.access_token_minutes must be 1 to 15".into());

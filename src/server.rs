@@ -3,7 +3,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, middleware};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{App, HttpResponse, HttpServer, middleware};
 
 use crate::api::auth::AuthState;
 use crate::api::{self, AppState};
@@ -14,7 +17,42 @@ use crate::store::Db;
 /// A bound, not yet running server.
 pub struct Server {
     port: u16,
+    redirect_port: Option<u16>,
     server: actix_web::dev::Server,
+}
+
+/// Where plain-HTTP requests are sent when TLS is on.
+#[derive(Clone)]
+struct HttpsRedirect {
+    /// `https://host[:port]` from `base_url`, if configured.
+    base: Option<String>,
+    /// The TLS listener's port.
+    port: u16,
+}
+
+/// On the plain-HTTP redirect listener every request gets a 308 to the same
+/// path over HTTPS; the TLS listener serves as usual.
+async fn redirect_plain(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if !req.app_config().secure()
+        && let Some(to) = req.app_data::<Option<HttpsRedirect>>().cloned().flatten()
+    {
+        let base = to.base.unwrap_or_else(|| {
+            let host = req.connection_info().host().to_owned();
+            // Strip a port (but not an IPv6 address's colons).
+            let host = match host.rsplit_once(':') {
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h.to_owned(),
+                _ => host,
+            };
+            if to.port == 443 { format!("https://{host}") } else { format!("https://{host}:{}", to.port) }
+        });
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let res = HttpResponse::PermanentRedirect().insert_header(("Location", format!("{base}{target}"))).finish();
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
 impl Server {
@@ -38,25 +76,51 @@ impl Server {
         };
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
+        let plain = match (&state.config.tls.redirect_http, tls) {
+            (Some(addr), true) => {
+                Some(TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} (tls.redirect_http): {e}"))?)
+            }
+            _ => None,
+        };
+        let redirect_port = plain.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port());
+        // Only when there is a plain listener to redirect from.
+        let redirect = plain.is_some().then(|| HttpsRedirect {
+            base: state
+                .config
+                .base_url
+                .as_deref()
+                .filter(|b| b.starts_with("https://"))
+                .map(|b| b.trim_end_matches('/').to_owned()),
+            port,
+        });
         let server = HttpServer::new(move || {
             let state = state.clone();
             App::new()
+                .app_data(redirect.clone())
+                .wrap(middleware::from_fn(redirect_plain))
                 .wrap(security_headers(tls))
                 .wrap(middleware::from_fn(api::observe))
                 .configure(move |cfg| api::configure(cfg, state))
         });
-        let server = match (&tls_files.0, &tls_files.1) {
+        let mut server = match (&tls_files.0, &tls_files.1) {
             (Some(cert), Some(key)) => server.listen_rustls_0_23(listener, crate::tls::server_config(cert, key)?),
             _ => server.listen(listener),
         }
-        .map_err(|e| e.to_string())?
-        .run();
-        Ok(Server { port, server })
+        .map_err(|e| e.to_string())?;
+        if let Some(plain) = plain {
+            server = server.listen(plain).map_err(|e| e.to_string())?;
+        }
+        Ok(Server { port, redirect_port, server: server.run() })
     }
 
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The plain-HTTP redirect listener's port, when there is one.
+    pub fn redirect_port(&self) -> Option<u16> {
+        self.redirect_port
     }
 
     /// A handle to stop the server from elsewhere.

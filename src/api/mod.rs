@@ -171,6 +171,19 @@ async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
+/// Whether a request path carries a percent-encoded control character.
+fn has_encoded_control(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.iter().any(|c| c.is_ascii_control())
+        || b.windows(3).any(|w| {
+            w[0] == b'%'
+                && std::str::from_utf8(&w[1..])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .is_some_and(|v| v < 0x20 || v == 0x7f)
+        })
+}
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives every request an id (kept from the client if sane), logs one line per
@@ -178,7 +191,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
     let started = Instant::now();
     let id = req
         .headers()
@@ -192,7 +205,14 @@ pub async fn observe(
     // Instrument the future rather than entering the span: a guard held across
     // an await would leak the span into whatever else runs on this thread.
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = tracing::Instrument::instrument(next.call(req), span.clone()).await?;
+    // No id or name contains control characters: such a path names nothing
+    // (and must not reach the database, which may refuse the bytes).
+    let mut res = if has_encoded_control(req.path()) {
+        let e = ApiError::not_found();
+        req.into_response(actix_web::ResponseError::error_response(&e)).map_into_right_body()
+    } else {
+        tracing::Instrument::instrument(next.call(req), span.clone()).await?.map_into_left_body()
+    };
     let micros = started.elapsed().as_micros() as u64;
     let status = res.status().as_u16();
     if let Some(m) = metrics {

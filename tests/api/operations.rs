@@ -73,6 +73,11 @@ both_backends!(errors_use_the_envelope, |backend| {
         assert_eq!(r.status, 400, "{path}: {}", r.text);
         assert_eq!(r.body["error"]["code"], "invalid", "{path}");
     }
+    for path in ["/api/v1/files/%00", "/api/v1/receipts/a%1Fb", "/api/v1/documents/%7f/content"] {
+        let r = app.get_as(&token, path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "not_found", "{path}");
+    }
 });
 
 both_backends!(openapi_describes_the_routes, |backend| {

@@ -58,3 +58,29 @@ fn tls_listener_speaks_only_modern_tls() {
         text.lines().find(|l| l.to_lowercase().starts_with("set-cookie: __host-daftar_session=")).expect(&text);
     assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
 }
+
+#[test]
+fn plain_http_is_redirected_to_https_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = daftar::tls::self_signed(dir.path(), &["localhost".into(), "127.0.0.1".into()]).unwrap();
+    // A free port for the redirect listener.
+    let plain_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.tls.cert = Some(cert.clone());
+        c.tls.key = Some(key.clone());
+        c.tls.redirect_http = Some(format!("127.0.0.1:{plain_port}"));
+    })
+    .unwrap();
+    let tls_port = app.base.rsplit(':').next().unwrap().to_owned();
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let r = match agent.get(&format!("http://127.0.0.1:{plain_port}/api/v1/org/units?limit=5")).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.header("location"), Some(format!("https://127.0.0.1:{tls_port}/api/v1/org/units?limit=5").as_str()));
+    // Without TLS there is no redirect listener and plain HTTP is served.
+    let plain = crate::helpers::spawn_app(Backend::Sqlite).unwrap();
+    assert_eq!(plain.get("/healthz").status, 200);
+}
