@@ -11,6 +11,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{
@@ -415,12 +416,15 @@ impl OpenKey {
     }
 }
 
-/// Refuses a key revoked since it was loaded (checked inside the signing
-/// transaction, so a revocation is never outrun by a slow PIN check).
-fn still_valid(conn: &mut DbConn, key: &ActiveKey) -> Result<(), SignError> {
-    let live: i64 =
-        signing_keys::table.find(&key.id).filter(signing_keys::revoked_at.is_null()).count().get_result(conn)?;
-    if live == 1 { Ok(()) } else { Err(SignError::Forbidden("your signing certificate has been revoked".into())) }
+/// The key's row while it is unrevoked: what a signature is stored from.
+fn live_key(
+    key_id: &str,
+) -> diesel::dsl::Filter<diesel::dsl::Find<signing_keys::table, &str>, diesel::dsl::IsNull<signing_keys::revoked_at>> {
+    signing_keys::table.find(key_id).filter(signing_keys::revoked_at.is_null())
+}
+
+fn revoked() -> SignError {
+    SignError::Forbidden("your signing certificate has been revoked".into())
 }
 
 /// Signs a note (inside the caller's transaction, after the caller checked
@@ -433,7 +437,6 @@ pub fn sign_note(
     client_signature: Option<&[u8]>,
     note_id: &str,
 ) -> Result<Value, SignError> {
-    still_valid(conn, key)?;
     let canonical = note_canonical(conn, note_id)?;
     // A server key was matched to its certificate when unsealed; a client's
     // signature is checked against the certificate's key here.
@@ -447,15 +450,27 @@ pub fn sign_note(
     };
     let now = now_micros();
     let value_b64 = B64.encode(&signature);
-    diesel::insert_into(note_signatures::table)
-        .values((
-            note_signatures::note_id.eq(note_id),
-            note_signatures::key_id.eq(&key.id),
-            note_signatures::certificate_serial.eq(&key.serial),
-            note_signatures::alg.eq(ALG),
-            note_signatures::canonical.eq(String::from_utf8_lossy(&canonical).into_owned()),
-            note_signatures::signature_b64.eq(&value_b64),
-            note_signatures::signed_at.eq(now),
+    // Stored only if the key is still unrevoked at this moment (one statement:
+    // a revocation is never outrun by a slow PIN check, at no extra round trip).
+    let canonical_text = String::from_utf8_lossy(&canonical).into_owned();
+    let stored = diesel::insert_into(note_signatures::table)
+        .values(live_key(&key.id).select((
+            note_id.into_sql::<Text>(),
+            signing_keys::id,
+            signing_keys::certificate_serial,
+            ALG.into_sql::<Text>(),
+            canonical_text.as_str().into_sql::<Text>(),
+            value_b64.as_str().into_sql::<Text>(),
+            now.into_sql::<BigInt>(),
+        )))
+        .into_columns((
+            note_signatures::note_id,
+            note_signatures::key_id,
+            note_signatures::certificate_serial,
+            note_signatures::alg,
+            note_signatures::canonical,
+            note_signatures::signature_b64,
+            note_signatures::signed_at,
         ))
         .execute(conn)
         .map_err(|e| match e {
@@ -464,6 +479,9 @@ pub fn sign_note(
             }
             e => e.into(),
         })?;
+    if stored != 1 {
+        return Err(revoked());
+    }
     Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now),
               "canonical_sha256": sha256_hex(&canonical)}))
 }
@@ -772,21 +790,32 @@ pub fn sign_movement(
     movement_id: &str,
 ) -> Result<Value, SignError> {
     use crate::store::schema::movement_signatures as ms;
-    still_valid(conn, key)?;
     let (canonical, file_id, receipt_id, by) = movement_facts(conn, movement_id)?;
     let signature = open.sign(&canonical)?;
     let now = now_micros();
     let value_b64 = B64.encode(&signature);
-    diesel::insert_into(ms::table)
-        .values((
-            ms::movement_id.eq(movement_id),
-            ms::key_id.eq(&key.id),
-            ms::certificate_serial.eq(&key.serial),
-            ms::canonical.eq(String::from_utf8_lossy(&canonical).into_owned()),
-            ms::signature_b64.eq(&value_b64),
-            ms::signed_at.eq(now),
+    let canonical_text = String::from_utf8_lossy(&canonical).into_owned();
+    let stored = diesel::insert_into(ms::table)
+        .values(live_key(&key.id).select((
+            movement_id.into_sql::<Text>(),
+            signing_keys::id,
+            signing_keys::certificate_serial,
+            canonical_text.as_str().into_sql::<Text>(),
+            value_b64.as_str().into_sql::<Text>(),
+            now.into_sql::<BigInt>(),
+        )))
+        .into_columns((
+            ms::movement_id,
+            ms::key_id,
+            ms::certificate_serial,
+            ms::canonical,
+            ms::signature_b64,
+            ms::signed_at,
         ))
         .execute(conn)?;
+    if stored != 1 {
+        return Err(revoked());
+    }
     crate::ledger::append(
         conn,
         crate::ledger::Event {

@@ -75,6 +75,17 @@ pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec
         .collect())
 }
 
+/// Whether `post` has written a note on the file since `since` (µs).
+pub fn noted_since(conn: &mut DbConn, file_id: &str, post: &str, since: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notes::table
+            .filter(notes::file_id.eq(file_id))
+            .filter(notes::author_post_id.eq(post))
+            .filter(notes::created_at.ge(since)),
+    ))
+    .get_result(conn)
+}
+
 /// Adds a draft note to a file the actor holds.
 pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Result<Value, EfileError> {
     check_body(body)?;
@@ -94,8 +105,6 @@ pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Resul
     if taken != 1 {
         return Err(EfileError::Stale);
     }
-    // Noting on a file is working on it: it can no longer be recalled.
-    super::mark_opened(conn, file.last_movement_id.as_deref())?;
     let id = new_id();
     diesel::insert_into(notes::table)
         .values((

@@ -55,6 +55,8 @@ both_backends!(the_tour_of_a_file, |backend| {
     );
     assert_eq!(r.status, 201, "{}", r.text);
 
+    // The DS opens the file from the inbox, then notes on it.
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{file}")).status, 200);
     note_and_sign(&app, &ds, &file, "Examined. Submitted for orders.");
     let r = app.post_as(
         &ds,
