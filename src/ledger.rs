@@ -376,27 +376,31 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
     Ok(problems)
 }
 
-/// Seals continuously and writes a checkpoint at least daily, on a
-/// background thread.
+/// One round of the sealer: seals what was appended, and signs a checkpoint
+/// when the newest is older than `max_age` (or there is none). Returns the
+/// checkpoint it signed, if it signed one.
+pub fn tick(db: &Db, ca: &Ca, max_age: chrono::Duration) -> Result<Option<Checkpoint>, String> {
+    seal(db).map_err(|e| e.to_string())?;
+    let latest = {
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        latest_checkpoint(&mut c).map_err(|e| e.to_string())?
+    };
+    let fresh = |at: &str| {
+        chrono::DateTime::parse_from_rfc3339(at).is_ok_and(|t| chrono::Utc::now().signed_duration_since(t) <= max_age)
+    };
+    let due = latest.is_none_or(|cp| !fresh(&cp.at));
+    if due { checkpoint(db, ca).map(Some) } else { Ok(None) }
+}
+
+/// Runs the sealer in the background: every second it seals new events, and
+/// it signs a checkpoint at least daily.
 pub fn spawn_sealer(db: Db, ca: std::sync::Arc<Ca>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         loop {
-            if let Err(e) = seal(&db) {
-                tracing::error!(error = %e, "ledger sealing failed");
-            }
-            let stale = db
-                .reader()
-                .ok()
-                .and_then(|mut c| latest_checkpoint(&mut c).ok())
-                .map(|cp| cp.and_then(|c| chrono::DateTime::parse_from_rfc3339(&c.at).ok()))
-                .is_some_and(|at| {
-                    at.is_none_or(|t| chrono::Utc::now().signed_duration_since(t) > chrono::Duration::hours(24))
-                });
-            if stale {
-                match checkpoint(&db, &ca) {
-                    Ok(cp) => tracing::info!(size = cp.size, root = %cp.root_hash, "ledger checkpoint signed"),
-                    Err(e) => tracing::error!(error = %e, "ledger checkpoint failed"),
-                }
+            match tick(&db, &ca, chrono::Duration::hours(24)) {
+                Ok(Some(cp)) => tracing::info!(size = cp.size, root = %cp.root_hash, "ledger checkpoint signed"),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "ledger sealing or checkpoint failed"),
             }
             std::thread::sleep(std::time::Duration::from_secs(1));
         }

@@ -108,3 +108,34 @@ both_backends!(swapped_ledger_rows_are_named, |backend| {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("entry 3"), "{out}");
 });
+
+both_backends!(a_checkpoint_is_signed_at_least_daily, |backend| {
+    use daftar::store::schema::ledger_checkpoints;
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let ca = daftar::pki::Ca::init(app.test_db.dir.path(), "Government of Pakistan").unwrap();
+    let day = chrono::Duration::hours(24);
+    // The first round signs one if there is none; the next, a second later, does not.
+    daftar::ledger::tick(&app.db, &ca, day).unwrap();
+    assert!(daftar::ledger::tick(&app.db, &ca, day).unwrap().is_none(), "a fresh checkpoint is not re-signed");
+    // A day later, a new one is signed, covering everything sealed since.
+    note_and_sign(&app, &app.login("so.moitt"), &new_file_id(&app), "After the checkpoint.");
+    {
+        let mut c = app.db.writer().unwrap();
+        diesel::update(ledger_checkpoints::table)
+            .set(ledger_checkpoints::at.eq(ledger_checkpoints::at - 25 * 3_600_000_000i64))
+            .execute(&mut *c)
+            .unwrap();
+    }
+    let cp = daftar::ledger::tick(&app.db, &ca, day).unwrap().expect("a day-old checkpoint is renewed");
+    let entries: i64 = {
+        let mut c = app.db.reader().unwrap();
+        daftar::store::schema::ledger_events::table.count().get_result(&mut *c).unwrap()
+    };
+    assert_eq!(cp.size, entries, "the new checkpoint covers every event");
+});
+
+fn new_file_id(app: &TestApp) -> String {
+    let so = app.login("so.moitt");
+    app.post_as(&so, "/api/v1/files", &json!({"subject": "Checkpoint"})).body["id"].as_str().unwrap().to_owned()
+}
