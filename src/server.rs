@@ -39,15 +39,27 @@ async fn redirect_plain(
     if !req.app_config().secure()
         && let Some(to) = req.app_data::<Option<HttpsRedirect>>().cloned().flatten()
     {
-        let base = to.base.unwrap_or_else(|| {
-            let host = req.connection_info().host().to_owned();
-            // Strip a port (but not an IPv6 address's colons).
-            let host = match host.rsplit_once(':') {
-                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h.to_owned(),
-                _ => host,
-            };
-            if to.port == 443 { format!("https://{host}") } else { format!("https://{host}:{}", to.port) }
-        });
+        // The host: base_url's, else the Host header itself (not a forwarded
+        // one), and only if it is a plain host name or address.
+        let base = match to.base {
+            Some(b) => b,
+            None => {
+                let host = req.headers().get(actix_web::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+                let name = match host.rsplit_once(':') {
+                    Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() => h,
+                    _ => host,
+                };
+                let plain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+                let ipv6 = name.starts_with('[')
+                    && name.ends_with(']')
+                    && name[1..name.len() - 1].bytes().all(|c| c.is_ascii_hexdigit() || c == b':');
+                if name.is_empty() || !(name.bytes().all(plain) || ipv6) {
+                    let res = HttpResponse::BadRequest().body("bad Host header");
+                    return Ok(req.into_response(res).map_into_right_body());
+                }
+                if to.port == 443 { format!("https://{name}") } else { format!("https://{name}:{}", to.port) }
+            }
+        };
         let target = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let res = HttpResponse::PermanentRedirect().insert_header(("Location", format!("{base}{target}"))).finish();
         return Ok(req.into_response(res).map_into_right_body());

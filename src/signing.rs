@@ -322,6 +322,13 @@ pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Resul
     if counted == 1 {
         return Ok(Ok(()));
     }
+    // Attempts counted but never settled (a dropped request, say) lock the key
+    // like failures would, and so heal after one lock period.
+    diesel::update(signing_keys::table.find(key_id))
+        .filter(signing_keys::pin_failures.ge(PIN_TRIES))
+        .filter(signing_keys::pin_locked_until.is_null().or(signing_keys::pin_locked_until.le(now)))
+        .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(now + PIN_LOCK_SECS * 1_000_000)))
+        .execute(conn)?;
     let until: Option<i64> = signing_keys::table.find(key_id).select(signing_keys::pin_locked_until).first(conn)?;
     Ok(Err(until.map_or(PIN_LOCK_SECS, |u| ((u - now) / 1_000_000).max(1))))
 }

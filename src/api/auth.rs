@@ -309,7 +309,10 @@ pub async fn logout(
     state
         .write(move |c| {
             // An unknown token is not an error: the client is logged out either way.
-            if let Some((sid, user_id)) = session::session_of(c, &token)? {
+            if let Some((sid, user_id, live)) = session::session_of(c, &token)? {
+                // Only a live session's current token ends the others: an old,
+                // spent token found somewhere ends nothing but its own session.
+                let everywhere = everywhere && live;
                 if everywhere {
                     session::end_all(c, &user_id, "logout")?;
                 } else {

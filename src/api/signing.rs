@@ -192,6 +192,9 @@ async fn unseal_with_pin(
     key: &signing::ActiveKey,
     pin: String,
 ) -> Result<signing::OpenKey, ApiError> {
+    if key.wrapped.is_none() {
+        return Err(ApiError::invalid_field("pin", "your key is a client key: send signature_b64 instead"));
+    }
     let id = key.id.clone();
     if let Err(wait) = state.write(move |c| Ok(signing::reserve_pin_attempt(c, &id)?)).await? {
         return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))

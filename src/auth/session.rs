@@ -188,14 +188,19 @@ pub fn refresh(conn: &mut DbConn, keys: &TokenKeys, life: Lifetimes, token: &str
     Ok(Refreshed::Rotated(issue(conn, keys, life, &user_id, &sid, version, kind, &secret)?))
 }
 
-/// The session a refresh token belongs to, if any.
-pub fn session_of(conn: &mut DbConn, token: &str) -> QueryResult<Option<(String, String)>> {
-    refresh_tokens::table
+/// The session a refresh token belongs to, if any: (session, user, whether
+/// the token is the session's current one and the session still live).
+pub fn session_of(conn: &mut DbConn, token: &str) -> QueryResult<Option<(String, String, bool)>> {
+    let row: Option<(String, String, Option<i64>, Option<i64>, i64)> = refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash(token)))
-        .select((sessions::id, sessions::user_id))
+        .select((sessions::id, sessions::user_id, refresh_tokens::used_at, sessions::revoked_at, sessions::expires_at))
         .first(conn)
-        .optional()
+        .optional()?;
+    Ok(row.map(|(sid, user, used, revoked, expires)| {
+        let live = used.is_none() && revoked.is_none() && now_micros() < expires;
+        (sid, user, live)
+    }))
 }
 
 /// Ends one session: its refresh tokens and access tokens stop working.

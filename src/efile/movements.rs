@@ -164,12 +164,12 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         return Err(EfileError::NotHolder("you do not hold your acting post".into()));
     }
     let mut last = last_move(conn, file.last_movement_id.as_deref())?;
-    // A receiver who has noted on the file has opened it, whether or not they
-    // viewed it first: checked only for a recall, to keep noting a plain insert.
+    // A receiver who has worked on the file has opened it, whether or not they
+    // viewed it first: checked only for a recall, to keep their work plain inserts.
     if action == Action::Recall
         && let Some(l) = last.as_mut().filter(|l| !l.opened)
     {
-        l.opened = super::notes::noted_since(conn, file_id, &file.holder_post_id, file.held_since)?;
+        l.opened = super::notes::worked_on_since(conn, file_id, &file.holder_post_id, file.held_since)?;
     }
     // Closing and reopening belong to the file's own section: the one it was
     // opened in, and the creator's section if that differs.

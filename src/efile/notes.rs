@@ -75,15 +75,24 @@ pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec
         .collect())
 }
 
-/// Whether `post` has written a note on the file since `since` (µs).
-pub fn noted_since(conn: &mut DbConn, file_id: &str, post: &str, since: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        notes::table
-            .filter(notes::file_id.eq(file_id))
-            .filter(notes::author_post_id.eq(post))
-            .filter(notes::created_at.ge(since)),
-    ))
-    .get_result(conn)
+/// Whether `post` has worked on the file since `since` (µs): written a note,
+/// attached a document or put a receipt up in it.
+pub fn worked_on_since(conn: &mut DbConn, file_id: &str, post: &str, since: i64) -> QueryResult<bool> {
+    use crate::store::schema::{documents, movements};
+    let noted = notes::table
+        .filter(notes::file_id.eq(file_id))
+        .filter(notes::author_post_id.eq(post))
+        .filter(notes::created_at.ge(since));
+    let attached = documents::table
+        .filter(documents::file_id.eq(file_id))
+        .filter(documents::added_by_post.eq(post))
+        .filter(documents::created_at.ge(since));
+    let moved = movements::table
+        .filter(movements::file_id.eq(file_id))
+        .filter(movements::by_post_id.eq(post))
+        .filter(movements::sent_at.ge(since));
+    diesel::select(diesel::dsl::exists(noted).or(diesel::dsl::exists(attached)).or(diesel::dsl::exists(moved)))
+        .get_result(conn)
 }
 
 /// Adds a draft note to a file the actor holds.

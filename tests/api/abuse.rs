@@ -223,3 +223,49 @@ both_backends!(an_org_admin_revokes_within_their_entity, |backend| {
     let report = app.get_as(&app.login("admin"), "/api/v1/ledger/verify");
     assert_eq!(report.body["ok"], true, "{}", report.text);
 });
+
+both_backends!(unsettled_pin_attempts_heal_into_an_ordinary_lock, |backend| {
+    use daftar::store::schema::signing_keys;
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, json!({"subject": "Dropped requests"}));
+    let note = draft(&app, &so, &file);
+    let path = format!("/api/v1/files/{file}/notes/{note}/sign");
+    let me = app.get_as(&so, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let set = |failures: i32, locked_until: Option<i64>| {
+        let mut c = app.db.writer().unwrap();
+        diesel::update(signing_keys::table.filter(signing_keys::user_id.eq(&me)))
+            .set((signing_keys::pin_failures.eq(failures), signing_keys::pin_locked_until.eq(locked_until)))
+            .execute(&mut *c)
+            .unwrap();
+    };
+    // Five attempts counted and never settled (clients that hung up mid-check).
+    set(daftar::signing::PIN_TRIES, None);
+    let r = app.post_as(&so, &path, &json!({"pin": PIN}));
+    assert_eq!(r.status, 429, "counted attempts lock like failures: {}", r.text);
+    // Once that lock has run out, the right PIN works again.
+    set(0, Some(daftar::store::now_micros() - 1));
+    let r = app.post_as(&so, &path, &json!({"pin": PIN}));
+    assert_eq!(r.status, 200, "{}", r.text);
+});
+
+both_backends!(recall_stops_once_the_receiver_has_worked_on_the_file, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let ds_post = my_post(&app, &ds);
+    let file = new_file(&app, &so, json!({"subject": "Attached, then recalled?"}));
+    let moves = format!("/api/v1/files/{file}/movements");
+    let r = app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": ds_post}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (ctype, body) = crate::documents::multipart(
+        &[("title", "Comments"), ("kind", "enclosure")],
+        Some(("c.pdf", crate::documents::PDF)),
+    );
+    let (status, doc) =
+        crate::documents::post_multipart(&app, &ds, &format!("/api/v1/files/{file}/documents"), &ctype, &body);
+    assert_eq!(status, 201, "{doc}");
+    let r = app.post_as(&so, &moves, &json!({"action": "recall"}));
+    assert_eq!(r.status, 409, "{}", r.text);
+});

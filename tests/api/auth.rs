@@ -150,6 +150,14 @@ both_backends!(logout_ends_the_session_now, |backend| {
     for token in [&refresh, &other_refresh] {
         assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refresh_token": token})).status, 401);
     }
+    // A spent refresh token ends nothing but its own (already rotated) session.
+    let (access, refresh) = session();
+    let (other, _) = session();
+    let r = app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh}));
+    assert_eq!(r.status, 200);
+    assert_eq!(app.post("/api/v1/auth/logout", &json!({"refresh_token": refresh})).status, 204);
+    assert_eq!(status_with(&app, &other), 200, "another session survives an old token");
+    assert_eq!(status_with(&app, &access), 401);
     // Or, asked so, only this one.
     let ((access, refresh), (other, _)) = (session(), session());
     let r = app.post("/api/v1/auth/logout", &json!({"refresh_token": refresh, "everywhere": false}));

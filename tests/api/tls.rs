@@ -80,6 +80,21 @@ fn plain_http_is_redirected_to_https_when_asked() {
     };
     assert_eq!(r.status(), 308);
     assert_eq!(r.header("location"), Some(format!("https://127.0.0.1:{tls_port}/api/v1/org/units?limit=5").as_str()));
+    // Forwarded hosts are not believed; a Host that is not a plain name is refused.
+    let call = |host: &str| {
+        let req = agent
+            .get(&format!("http://127.0.0.1:{plain_port}/"))
+            .set("Host", host)
+            .set("X-Forwarded-Host", "evil.example");
+        match req.call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let r = call("daftar.gov.pk");
+    assert_eq!(r.header("location"), Some(format!("https://daftar.gov.pk:{tls_port}/").as_str()));
+    assert_eq!(call("a@evil.example").status(), 400);
     // Without TLS there is no redirect listener and plain HTTP is served.
     let plain = crate::helpers::spawn_app(Backend::Sqlite).unwrap();
     assert_eq!(plain.get("/healthz").status, 200);
