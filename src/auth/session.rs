@@ -191,7 +191,9 @@ pub fn refresh(conn: &mut DbConn, keys: &TokenKeys, life: Lifetimes, token: &str
 /// The session a refresh token belongs to, if any: (session, user, whether
 /// the token is the session's current one and the session still live).
 pub fn session_of(conn: &mut DbConn, token: &str) -> QueryResult<Option<(String, String, bool)>> {
-    let row: Option<(String, String, Option<i64>, Option<i64>, i64)> = refresh_tokens::table
+    // (session, user, token used at, session revoked at, session expires at)
+    type Row = (String, String, Option<i64>, Option<i64>, i64);
+    let row: Option<Row> = refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash(token)))
         .select((sessions::id, sessions::user_id, refresh_tokens::used_at, sessions::revoked_at, sessions::expires_at))

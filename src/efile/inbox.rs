@@ -167,7 +167,7 @@ pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result
         .load(conn)?;
     let mut rows: Vec<(&str, SentRow)> =
         files.into_iter().map(|r| ("file", r)).chain(receipts.into_iter().map(|r| ("receipt", r))).collect();
-    rows.sort_by(|a, b| b.1.3.cmp(&a.1.3));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1.3));
     let more = rows.len() as i64 > offset + limit;
     let page: Vec<(&str, SentRow)> = rows.into_iter().skip(offset as usize).take(limit as usize).collect();
     let refs = Refs::load(conn, page.iter().flat_map(|(_, r)| [r.2.as_deref(), Some(r.7.as_str())]), None)?;
