@@ -17,7 +17,6 @@ use crate::store::Db;
 /// A bound, not yet running server.
 pub struct Server {
     port: u16,
-    redirect_port: Option<u16>,
     server: actix_web::dev::Server,
 }
 
@@ -94,7 +93,6 @@ impl Server {
             }
             _ => None,
         };
-        let redirect_port = plain.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port());
         // Only when there is a plain listener to redirect from.
         let redirect = plain.is_some().then(|| HttpsRedirect {
             base: state
@@ -122,17 +120,12 @@ impl Server {
         if let Some(plain) = plain {
             server = server.listen(plain).map_err(|e| e.to_string())?;
         }
-        Ok(Server { port, redirect_port, server: server.run() })
+        Ok(Server { port, server: server.run() })
     }
 
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// The plain-HTTP redirect listener's port, when there is one.
-    pub fn redirect_port(&self) -> Option<u16> {
-        self.redirect_port
     }
 
     /// A handle to stop the server from elsewhere.

@@ -229,15 +229,11 @@ pub struct ActiveKey {
     pub wrapped: Option<(String, String, String)>,
     /// The certificate's serial.
     pub serial: String,
-    /// Failed PIN attempts in a row.
-    pub pin_failures: i32,
-    /// Locked until (µs).
-    pub locked_until: Option<i64>,
 }
 
 /// Loads the user's active key.
 pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignError> {
-    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, String, i32, Option<i64>);
+    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, String);
     let row: Option<Row> = signing_keys::table
         .filter(signing_keys::user_id.eq(user_id))
         .filter(signing_keys::revoked_at.is_null())
@@ -250,12 +246,10 @@ pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignErr
             signing_keys::salt,
             signing_keys::nonce,
             signing_keys::certificate_serial,
-            signing_keys::pin_failures,
-            signing_keys::pin_locked_until,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, mode, public_key, w, s, n, serial, pin_failures, locked_until)) = row else {
+    let Some((id, mode, public_key, w, s, n, serial)) = row else {
         return Err(SignError::Forbidden(
             "you have no valid signing certificate; enrol a key with POST /api/v1/me/keys".into(),
         ));
@@ -264,7 +258,7 @@ pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignErr
         (Some(w), Some(s), Some(n)) => Some((w, s, n)),
         _ => None,
     };
-    Ok(ActiveKey { id, mode, public_key, wrapped, serial, pin_failures, locked_until })
+    Ok(ActiveKey { id, mode, public_key, wrapped, serial })
 }
 
 /// What the officer presents to sign.
@@ -324,17 +318,14 @@ pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Resul
     }
     // Attempts counted but never settled (a dropped request, say) lock the key
     // like failures would, and so heal after one lock period.
-    diesel::update(signing_keys::table.find(key_id))
-        .filter(signing_keys::pin_failures.ge(PIN_TRIES))
-        .filter(signing_keys::pin_locked_until.is_null().or(signing_keys::pin_locked_until.le(now)))
-        .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(now + PIN_LOCK_SECS * 1_000_000)))
-        .execute(conn)?;
+    pin_failed(conn, key_id)?;
     let until: Option<i64> = signing_keys::table.find(key_id).select(signing_keys::pin_locked_until).first(conn)?;
     Ok(Err(until.map_or(PIN_LOCK_SECS, |u| ((u - now) / 1_000_000).max(1))))
 }
 
 /// A wrong PIN was tried: once [`PIN_TRIES`] attempts are counted the key
-/// locks for [`PIN_LOCK_SECS`] (a lock is never lifted by a failure).
+/// locks for [`PIN_LOCK_SECS`] (the count is then back at zero, so a lock in
+/// force is never renewed or lifted here).
 pub fn pin_failed(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
     let until = now_micros() + PIN_LOCK_SECS * 1_000_000;
     diesel::update(signing_keys::table.find(key_id))
@@ -563,8 +554,6 @@ mod tests {
             public_key: hex(&key.point),
             wrapped: key.wrapped.clone(),
             serial: "s".into(),
-            pin_failures: 0,
-            locked_until: None,
         };
         assert!(unseal(&active, "135790").unwrap().is_none());
         let open = unseal(&active, "246810").unwrap().unwrap();

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
-use crate::domain::org::Role;
 use crate::org::admin::{self, Actor, AdminError, AssignmentInput, PostInput, UnitInput, UserInput};
 
 impl From<AdminError> for ApiError {
@@ -136,8 +135,7 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     // Only administrators get as far as the (costly) password hashing.
-    let admins = caller.principal.viewer.roles.iter().any(|(r, _)| matches!(r, Role::Sysadmin | Role::OrgAdmin));
-    if !admins {
+    if !admin::actor_admins_anything(Actor::User(&caller.principal)) {
         return Err(ApiError::forbidden("you may not create users"));
     }
     let pw = b.password.clone();

@@ -237,8 +237,9 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-fn refresh_token_of(req: &HttpRequest, body: Option<web::Json<RefreshRequest>>) -> Result<String, ApiError> {
-    body.and_then(|b| b.into_inner().refresh_token)
+/// The refresh token from the body, else from the cookie.
+fn refresh_token_of(req: &HttpRequest, given: Option<String>) -> Result<String, ApiError> {
+    given
         .or_else(|| req.cookie("daftar_refresh").map(|c| c.value().to_owned()))
         .filter(|t| !t.is_empty() && t.len() <= 256)
         .ok_or_else(|| ApiError::invalid_field("refresh_token", "is required"))
@@ -252,7 +253,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: Option<web::Json<RefreshRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = refresh_token_of(&req, body)?;
+    let token = refresh_token_of(&req, body.and_then(|b| b.into_inner().refresh_token))?;
     let ip = client_ip(&req, state.auth.trust_forwarded_for);
     let auth = state.auth.clone();
     let outcome = state
@@ -304,7 +305,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     let everywhere = body.everywhere.unwrap_or(true);
-    let token = refresh_token_of(&req, Some(web::Json(RefreshRequest { refresh_token: body.refresh_token })))?;
+    let token = refresh_token_of(&req, body.refresh_token)?;
     let ip = client_ip(&req, state.auth.trust_forwarded_for);
     state
         .write(move |c| {

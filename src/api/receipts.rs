@@ -67,7 +67,7 @@ pub async fn diarise(
     let mut payload = payload.into_inner();
     let (input, scan) = if is_multipart {
         // Nothing is stored for someone who may not diarise at all.
-        if !caller.principal.viewer.roles.iter().any(|(r, _)| *r == Role::Registry) {
+        if !caller.principal.viewer.has_any_role(&[Role::Registry]) {
             return Err(ApiError::forbidden("only the registry of your entity diarises receipts").into());
         }
         let limit = state.config.upload_limit_bytes;

@@ -55,6 +55,11 @@ impl Viewer {
             || self.roles.iter().any(|(r, scope)| *r == role && (scope.is_none() || scope.as_deref() == entity))
     }
 
+    /// Whether the user has any of `roles`, for any entity.
+    pub fn has_any_role(&self, roles: &[Role]) -> bool {
+        self.roles.iter().any(|(r, _)| roles.contains(r))
+    }
+
     /// Whether the user holds `post_id` at time `now`.
     pub fn holds(&self, post_id: &str, now: i64) -> bool {
         self.held.iter().any(|h| h.post_id == post_id && h.covers(now))

@@ -161,6 +161,11 @@ pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value,
     }))
 }
 
+/// A link as a file shows it.
+fn link_json(other: &FileRow, kind: &str, direction: &str, at: i64) -> Value {
+    json!({"file_id": other.id, "kind": kind, "file_no": other.file_no, "direction": direction, "linked_at": rfc3339(at)})
+}
+
 /// The file's links both ways (`outgoing`: this file refers to, is a part of
 /// or was merged into the other; `incoming`: the reverse), each only if the
 /// viewer may see the other file.
@@ -174,9 +179,7 @@ fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value
     for (from, to, kind, at) in rows {
         let (other, direction) = if from == file_id { (to, "outgoing") } else { (from, "incoming") };
         match visible_file(conn, actor.viewer, &other) {
-            Ok((f, _)) => links
-                .push(json!({"file_id": f.id, "kind": kind, "file_no": f.file_no, "direction": direction,
-                                            "linked_at": rfc3339(at)})),
+            Ok((f, _)) => links.push(link_json(&f, &kind, direction, at)),
             Err(EfileError::NotFound) => {}
             Err(e) => return Err(e),
         }
@@ -242,6 +245,5 @@ pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kin
             .set((files::version.eq(file.version + 1), files::updated_at.eq(now)))
             .execute(conn)?;
     }
-    Ok(json!({"file_id": other_id, "kind": kind.as_str(), "file_no": other.file_no, "direction": "outgoing",
-              "linked_at": rfc3339(now)}))
+    Ok(link_json(&other, kind.as_str(), "outgoing", now))
 }

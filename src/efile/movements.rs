@@ -34,6 +34,16 @@ pub fn parse_time(field: &'static str, s: &str) -> Result<i64, EfileError> {
         .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-12-01T17:00:00Z"))
 }
 
+/// A movement's optional due date (RFC 3339) and new priority, parsed.
+pub fn due_and_priority(
+    due_at: Option<&str>,
+    priority: Option<&str>,
+) -> Result<(Option<i64>, Option<Priority>), EfileError> {
+    let due_at = due_at.map(|d| parse_time("due_at", d)).transpose()?;
+    let priority = priority.map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
+    Ok((due_at, priority))
+}
+
 /// Trimmed remarks, if any: plain text of at most 5000 characters.
 pub fn check_remarks(remarks: Option<&str>) -> Result<Option<String>, EfileError> {
     let Some(r) = remarks.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
@@ -153,9 +163,7 @@ pub fn move_error(e: MoveError) -> EfileError {
 pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInput) -> Result<Value, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
     let remarks = check_remarks(input.remarks.as_deref())?;
-    let due_at = input.due_at.as_deref().map(|d| parse_time("due_at", d)).transpose()?;
-    let priority: Option<Priority> =
-        input.priority.as_deref().map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
+    let (due_at, priority) = due_and_priority(input.due_at.as_deref(), input.priority.as_deref())?;
     let post = actor.post()?.to_owned();
     let (file, subject) = visible_file(conn, actor.viewer, file_id)?;
     let now = now_micros();

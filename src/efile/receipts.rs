@@ -45,12 +45,19 @@ pub struct ReceiptRow {
     pub created_at: i64,
 }
 
+impl ReceiptRow {
+    /// The classification as a value (stored values are always valid).
+    pub fn clearance(&self) -> Clearance {
+        self.classification.parse().unwrap_or(Clearance::TopSecret)
+    }
+}
+
 /// What the access policy needs to know about a receipt, before its history:
 /// it belongs to its registry's section.
 fn subject_of(conn: &mut DbConn, r: &ReceiptRow) -> QueryResult<Subject> {
     let registry_unit: String = posts::table.find(&r.created_by_post).select(posts::org_unit_id).first(conn)?;
     Ok(Subject {
-        classification: r.classification.parse().unwrap_or(Clearance::TopSecret),
+        classification: r.clearance(),
         owning_unit_id: registry_unit,
         owning_entity_id: Some(r.entity_id.clone()),
         holder_post_id: Some(r.holder_post_id.clone()),
@@ -228,9 +235,7 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
     let remarks = super::movements::check_remarks(input.remarks.as_deref())?;
     let remarks = remarks.as_deref();
-    let due_at = input.due_at.as_deref().map(|d| super::movements::parse_time("due_at", d)).transpose()?;
-    let priority: Option<Priority> =
-        input.priority.as_deref().map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
+    let (due_at, priority) = super::movements::due_and_priority(input.due_at.as_deref(), input.priority.as_deref())?;
     let post = actor.post()?.to_owned();
     let r = match action {
         Action::Recall => visible_receipt(conn, actor.viewer, id)?,
@@ -247,7 +252,7 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
             return Err(EfileError::Conflict("the file is not open".into()));
         }
         // Whoever may see the file sees what is put up in it: never above its classification.
-        let receipt_class: Clearance = r.classification.parse().unwrap_or(Clearance::TopSecret);
+        let receipt_class = r.clearance();
         if receipt_class > file.clearance() {
             return Err(invalid(
                 "file_id",
@@ -342,7 +347,7 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     };
     let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(move_error)?;
     if let Some(to) = plan.to_post.as_deref().filter(|t| *t != post) {
-        super::movements::check_destination(conn, to, r.classification.parse().unwrap_or(Clearance::TopSecret))?;
+        super::movements::check_destination(conn, to, r.clearance())?;
     }
     let new_priority = priority.unwrap_or_else(|| r.priority.parse().unwrap_or(Priority::Routine));
     let updated = diesel::update(receipts::table.find(id))

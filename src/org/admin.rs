@@ -347,9 +347,9 @@ pub fn create_user(
 }
 
 /// Whether the actor administers at least one entity.
-fn actor_admins_anything(actor: Actor) -> bool {
+pub fn actor_admins_anything(actor: Actor) -> bool {
     match actor {
-        Actor::User(p) => p.viewer.roles.iter().any(|(r, _)| matches!(r, Role::OrgAdmin | Role::Sysadmin)),
+        Actor::User(p) => p.viewer.has_any_role(&[Role::OrgAdmin, Role::Sysadmin]),
         Actor::Operator => true,
     }
 }

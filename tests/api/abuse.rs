@@ -6,12 +6,9 @@ use serde_json::json;
 
 use crate::admin::{moc_admin, post_id};
 use crate::both_backends;
+use crate::helpers::my_post;
 use crate::helpers::{TestApp, spawn_app};
 use crate::signing::{PIN, note_and_sign};
-
-fn my_post(app: &TestApp, token: &str) -> String {
-    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
-}
 
 fn new_file(app: &TestApp, token: &str, body: serde_json::Value) -> String {
     let r = app.post_as(token, "/api/v1/files", &body);

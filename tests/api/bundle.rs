@@ -6,12 +6,9 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::both_backends;
+use crate::helpers::my_post;
 use crate::helpers::{TestApp, spawn_app};
 use crate::signing::{PIN, note_and_sign};
-
-fn my_post(app: &TestApp, token: &str) -> String {
-    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
-}
 
 fn export(app: &TestApp, token: &str, file: &str) -> Vec<u8> {
     let resp = ureq::get(&format!("{}/api/v1/files/{file}/export", app.base))

@@ -6,11 +6,8 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::my_post;
 use crate::helpers::{TestApp, spawn_app};
-
-fn my_post(app: &TestApp, token: &str) -> String {
-    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
-}
 
 fn create_file(app: &TestApp, token: &str, body: Value) -> Value {
     let r = app.post_as(token, "/api/v1/files", &body);

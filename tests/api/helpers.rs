@@ -157,6 +157,11 @@ fn reply(r: Result<ureq::Response, ureq::Error>) -> Reply {
     Reply { status, body, headers, text }
 }
 
+/// The id of the post a token's user acts at by default (their primary post).
+pub fn my_post(app: &TestApp, token: &str) -> String {
+    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
+}
+
 /// Every demo user's password.
 pub const DEMO_PASSWORD: &str = "daftar-demo-2026";
 

@@ -6,11 +6,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::documents::{PNG, multipart, post_multipart};
+use crate::helpers::my_post;
 use crate::helpers::{TestApp, spawn_app};
-
-fn my_post(app: &TestApp, token: &str) -> String {
-    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
-}
 
 fn diarise(app: &TestApp, registry: &str, body: Value) -> String {
     let r = app.post_as(registry, "/api/v1/receipts", &body);

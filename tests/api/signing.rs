@@ -9,13 +9,10 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::my_post;
 use crate::helpers::{TestApp, spawn_app};
 
 pub const PIN: &str = "246810";
-
-fn my_post(app: &TestApp, token: &str) -> String {
-    app.get_as(token, "/api/v1/me").body["posts"][0]["id"].as_str().unwrap().to_owned()
-}
 
 /// Writes a note and signs it with the demo PIN; returns the signed note.
 pub fn note_and_sign(app: &TestApp, token: &str, file: &str, body: &str) -> Value {
