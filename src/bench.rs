@@ -521,9 +521,12 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
                 };
                 crate::ledger::append(c, event)?;
             }
-            for kind in ["search.index", "search.index", "mail.movement"] {
-                crate::jobs::enqueue(c, kind, &serde_json::json!({"file_id": file, "movement_id": movement}))?;
-            }
+            let jobs = [
+                crate::jobs::Job::index_file(file),
+                crate::jobs::Job::index_file(file),
+                crate::jobs::Job::movement_mail(&movement),
+            ];
+            crate::jobs::enqueue_all(c, &jobs)?;
             Ok(())
         })
     })?;

@@ -33,14 +33,32 @@ fn unhex32(s: &str) -> Option<Hash> {
     bytes?.try_into().ok()
 }
 
-/// Builds the bundle of a file the actor may see. Seals the ledger and signs
-/// a fresh checkpoint so every entry of the file has a proof.
+/// Builds the bundle of a file the actor may see, proven against the latest
+/// checkpoint; only when the file has events newer than it is the ledger
+/// sealed and a new checkpoint signed first. Either way the proofs cost
+/// O(log² n) stored hashes, not a read of the whole ledger.
 pub fn export(db: &Db, ca: &Ca, actor: &Actor, file_id: &str) -> Result<Vec<u8>, EfileError> {
-    {
+    let latest = {
         let mut c = db.reader()?;
         visible_file(&mut c, actor.viewer, file_id)?;
-    }
-    let cp = ledger::checkpoint(db, ca).map_err(|e| EfileError::Store(crate::store::StoreError::Unavailable(e)))?;
+        let newest: Option<Option<i64>> = ledger_events::table
+            .filter(ledger_events::file_id.eq(file_id))
+            .order((ledger_events::position.is_not_null(), ledger_events::position.desc()))
+            .select(ledger_events::position)
+            .first(&mut c)
+            .optional()?;
+        let cp = ledger::latest_checkpoint(&mut c)?;
+        match (newest, cp) {
+            // Every event of the file is in the newest checkpoint.
+            (Some(Some(p)), Some(cp)) if p < cp.size => Some(cp),
+            (None, Some(cp)) => Some(cp),
+            _ => None,
+        }
+    };
+    let cp = match latest {
+        Some(cp) => cp,
+        None => ledger::checkpoint(db, ca).map_err(|e| EfileError::Store(crate::store::StoreError::Unavailable(e)))?,
+    };
     let mut conn = db.reader()?;
     let c = &mut *conn;
     let (file, _) = visible_file(c, actor.viewer, file_id)?;
@@ -139,13 +157,6 @@ pub fn export(db: &Db, ca: &Ca, actor: &Actor, file_id: &str) -> Result<Vec<u8>,
     }
 
     // The file's ledger entries with inclusion proofs against the checkpoint.
-    let all: Vec<(i64, Option<String>)> = ledger_events::table
-        .filter(ledger_events::position.is_not_null())
-        .filter(ledger_events::position.lt(cp.size))
-        .order(ledger_events::position)
-        .select((ledger_events::position.assume_not_null(), ledger_events::hash))
-        .load(c)?;
-    let leaves: Vec<Hash> = all.iter().filter_map(|(_, h)| h.as_deref().and_then(unhex32)).collect();
     let mine: Vec<EventRow> = ledger_events::table
         .filter(ledger_events::file_id.eq(&file.id))
         .filter(ledger_events::position.is_not_null())
@@ -153,14 +164,16 @@ pub fn export(db: &Db, ca: &Ca, actor: &Actor, file_id: &str) -> Result<Vec<u8>,
         .order(ledger_events::position)
         .select(EventRow::as_select())
         .load(c)?;
+    let positions: Vec<u64> = mine.iter().map(|r| r.position.unwrap_or(0) as u64).collect();
+    let paths = ledger::inclusion_proofs(c, &positions, cp.size as u64)?;
     let mut lines = String::new();
     let mut proofs = serde_json::Map::new();
-    for row in &mine {
+    for (row, path) in mine.iter().zip(paths) {
         let pos = row.position.unwrap_or(0);
         let canonical = String::from_utf8_lossy(&ledger::canonical_entry(row)).into_owned();
         lines.push_str(&json!({"position": pos, "hash": row.hash, "canonical": canonical}).to_string());
         lines.push('\n');
-        let path: Vec<String> = merkle::inclusion_proof(&leaves, pos as usize).iter().map(|h| hex(h)).collect();
+        let path: Vec<String> = path.iter().map(|h| hex(h)).collect();
         proofs.insert(pos.to_string(), json!(path));
     }
     put(&mut zip, "ledger/entries.jsonl", lines.as_bytes())?;

@@ -326,8 +326,6 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     }
     let listen = config.listen.clone();
     let tls = config.tls.cert.is_some();
-    let ca = std::sync::Arc::new(crate::pki::Ca::init(&config.data_dir, &config.organisation)?);
-    crate::ledger::spawn_sealer(db.clone(), ca);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let server = Server::build(config, db).map_err(|e| format!("cannot listen on {listen}: {e}"))?;

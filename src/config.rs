@@ -40,6 +40,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Outgoing mail.
     pub smtp: SmtpConfig,
+    /// Background work: job workers and periodic schedules.
+    pub jobs: JobsConfig,
     /// Log filter, e.g. `info` or `daftar=debug`.
     pub log: String,
     /// `text` or `json` log lines.
@@ -87,6 +89,25 @@ impl Default for AuthConfig {
     }
 }
 
+/// Background work run by every `daftar serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Job worker threads in this process (0: this process runs no jobs).
+    pub workers: usize,
+    /// How often the ledger sealer runs, in milliseconds (one process of
+    /// all that share the database runs each period).
+    pub seal_every_ms: u64,
+    /// The newest ledger checkpoint is at most this old, in hours.
+    pub checkpoint_every_hours: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { workers: 2, seal_every_ms: 1000, checkpoint_every_hours: 24 }
+    }
+}
+
 /// SMTP relay for notifications.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +135,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             smtp: SmtpConfig::default(),
+            jobs: JobsConfig::default(),
             log: "info".into(),
             log_format: "text".into(),
         }

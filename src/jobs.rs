@@ -1,17 +1,20 @@
 //! The job queue: follow-up work (search indexing, email) enqueued in the same
 //! transaction as the change that needs it, so a crash never loses a job and a
-//! rolled-back change never runs one. Workers claim jobs with a lease, retry
-//! failures with exponential backoff, and dead-letter a job after
-//! `max_attempts`.
+//! rolled-back change never runs one. A pool of workers, started with the
+//! server, claims jobs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
+//! retries failures with exponential backoff and dead-letters a job after
+//! `max_attempts`. Periodic work (the ledger sealer) is scheduled here too,
+//! and exactly one process runs each period however many share the database.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::store::schema::jobs;
+use crate::metrics::Metrics;
+use crate::store::schema::{jobs, schedules};
 use crate::store::{Db, DbConn, StoreError, new_id, now_micros};
 
 /// Attempts before a job is dead-lettered.
@@ -19,23 +22,109 @@ pub const MAX_ATTEMPTS: i32 = 8;
 /// How long a claimed job is reserved for its worker.
 pub const LEASE: Duration = Duration::from_secs(60);
 
+/// What to (re)index after a change: the search index reads the current rows
+/// of whatever is named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexTarget {
+    /// The file whose number, subject, holder or classification changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    /// A receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_id: Option<String>,
+    /// A note (signed, or the author's draft).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_id: Option<String>,
+    /// A document whose text is to be extracted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<String>,
+}
+
+/// A movement whose receivers are to be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovementMail {
+    /// The movement.
+    pub movement_id: String,
+}
+
+/// Every kind of job, with its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Update the search index (`search.index`).
+    Index(IndexTarget),
+    /// Mail the holders of the post a file or receipt was marked to (`mail.movement`).
+    MovementMail(MovementMail),
+}
+
+/// Why a stored job could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("job of kind `{kind}` has an unreadable payload: {reason}")]
+pub struct BadJob {
+    kind: String,
+    reason: String,
+}
+
+impl Job {
+    /// Every kind this version knows how to run.
+    pub const KINDS: &'static [&'static str] = &["search.index", "mail.movement"];
+
+    /// The stored kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Index(_) => "search.index",
+            Job::MovementMail(_) => "mail.movement",
+        }
+    }
+
+    /// The stored payload.
+    pub fn payload(&self) -> String {
+        let v = match self {
+            Job::Index(t) => serde_json::to_string(t),
+            Job::MovementMail(m) => serde_json::to_string(m),
+        };
+        v.expect("job payloads are plain structs")
+    }
+
+    /// Reads a stored job back.
+    pub fn decode(kind: &str, payload: &str) -> Result<Job, BadJob> {
+        let bad = |e: serde_json::Error| BadJob { kind: kind.to_owned(), reason: e.to_string() };
+        match kind {
+            "search.index" => serde_json::from_str(payload).map(Job::Index).map_err(bad),
+            "mail.movement" => serde_json::from_str(payload).map(Job::MovementMail).map_err(bad),
+            other => Err(BadJob { kind: other.to_owned(), reason: "unknown kind".into() }),
+        }
+    }
+
+    /// A file to reindex.
+    pub fn index_file(file_id: &str) -> Job {
+        Job::Index(IndexTarget { file_id: Some(file_id.to_owned()), ..Default::default() })
+    }
+
+    /// The receivers of a movement to tell.
+    pub fn movement_mail(movement_id: &str) -> Job {
+        Job::MovementMail(MovementMail { movement_id: movement_id.to_owned() })
+    }
+}
+
 /// Enqueues a job inside the caller's transaction.
-pub fn enqueue(conn: &mut DbConn, kind: &str, payload: &Value) -> QueryResult<String> {
-    Ok(enqueue_all(conn, &[(kind, payload)])?.remove(0))
+pub fn enqueue(conn: &mut DbConn, job: &Job) -> QueryResult<String> {
+    Ok(enqueue_all(conn, std::slice::from_ref(job))?.remove(0))
 }
 
 /// Enqueues several jobs in one statement; returns their ids in order.
-pub fn enqueue_all(conn: &mut DbConn, new: &[(&str, &Value)]) -> QueryResult<Vec<String>> {
+pub fn enqueue_all(conn: &mut DbConn, new: &[Job]) -> QueryResult<Vec<String>> {
     let now = now_micros();
     let ids: Vec<String> = new.iter().map(|_| new_id()).collect();
+    let payloads: Vec<String> = new.iter().map(Job::payload).collect();
     let rows: Vec<_> = new
         .iter()
         .zip(&ids)
-        .map(|((kind, payload), id)| {
+        .zip(&payloads)
+        .map(|((job, id), payload)| {
             (
                 jobs::id.eq(id.as_str()),
-                jobs::kind.eq(*kind),
-                jobs::payload.eq(payload.to_string()),
+                jobs::kind.eq(job.kind()),
+                jobs::payload.eq(payload.as_str()),
                 jobs::status.eq("queued"),
                 jobs::attempts.eq(0),
                 jobs::max_attempts.eq(MAX_ATTEMPTS),
@@ -56,32 +145,28 @@ pub fn enqueue_all(conn: &mut DbConn, new: &[(&str, &Value)]) -> QueryResult<Vec
 pub struct Claimed {
     /// Job id.
     pub id: String,
-    /// Job kind.
+    /// Job kind, as stored.
     pub kind: String,
-    /// Its payload.
-    pub payload: Value,
+    /// The job, or why it cannot be read.
+    pub job: Result<Job, String>,
     /// This attempt's number (1 for the first).
     pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
 }
+
+type Candidate = (String, String, String, i32, i32);
 
 /// Claims one due job of the given kinds: queued and due, or running with an
 /// expired lease (its worker died). Of racing workers exactly one wins a job.
 pub fn claim(conn: &mut DbConn, kinds: &[&str], now: i64) -> QueryResult<Option<Claimed>> {
-    let candidates: Vec<(String, String, String, i32)> = jobs::table
-        .filter(jobs::kind.eq_any(kinds))
-        .filter(
-            jobs::status
-                .eq("queued")
-                .and(jobs::run_at.le(now))
-                .or(jobs::status.eq("running").and(jobs::locked_until.lt(now))),
-        )
-        .order(jobs::run_at)
-        .limit(8)
-        .select((jobs::id, jobs::kind, jobs::payload, jobs::attempts))
-        .load(conn)?;
-    for (id, kind, payload, attempts) in candidates {
-        // Claim only if nobody else did since we looked.
-        let won = diesel::update(jobs::table.find(&id))
+    let due = jobs::status
+        .eq("queued")
+        .and(jobs::run_at.le(now))
+        .or(jobs::status.eq("running").and(jobs::locked_until.lt(now)));
+    let cols = (jobs::id, jobs::kind, jobs::payload, jobs::attempts, jobs::max_attempts);
+    let lease = |c: &mut DbConn, id: &str, attempts: i32| {
+        diesel::update(jobs::table.find(id))
             .filter(jobs::attempts.eq(attempts))
             .filter(jobs::status.eq("queued").or(jobs::locked_until.lt(now)))
             .set((
@@ -90,21 +175,53 @@ pub fn claim(conn: &mut DbConn, kinds: &[&str], now: i64) -> QueryResult<Option<
                 jobs::locked_until.eq(now + LEASE.as_micros() as i64),
                 jobs::updated_at.eq(now),
             ))
-            .execute(conn)?;
-        if won == 1 {
-            let payload = serde_json::from_str(&payload).unwrap_or(Value::Null);
-            return Ok(Some(Claimed { id, kind, payload, attempt: attempts + 1 }));
+            .execute(c)
+    };
+    let claimed = |(id, kind, payload, attempts, max_attempts): Candidate| Claimed {
+        job: Job::decode(&kind, &payload).map_err(|e| e.to_string()),
+        id,
+        kind,
+        attempt: attempts + 1,
+        max_attempts,
+    };
+    if matches!(conn, DbConn::Postgres(_)) {
+        // Rows another worker has locked are skipped, not waited for.
+        return conn.transaction(|c| {
+            let DbConn::Postgres(pg) = c else { unreachable!("checked above") };
+            let row: Option<Candidate> = jobs::table
+                .filter(jobs::kind.eq_any(kinds))
+                .filter(due)
+                .order(jobs::run_at)
+                .limit(1)
+                .for_update()
+                .skip_locked()
+                .select(cols)
+                .first(pg)
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            lease(c, &row.0, row.3)?;
+            Ok(Some(claimed(row)))
+        });
+    }
+    // SQLite has one writer: look, then take the first row still untaken.
+    let candidates: Vec<Candidate> = jobs::table
+        .filter(jobs::kind.eq_any(kinds))
+        .filter(due)
+        .order(jobs::run_at)
+        .limit(8)
+        .select(cols)
+        .load(conn)?;
+    for row in candidates {
+        if lease(conn, &row.0, row.3)? == 1 {
+            return Ok(Some(claimed(row)));
         }
     }
     Ok(None)
 }
 
-/// Marks a job done.
+/// Marks a job done: done jobs are removed, the counters in `/metrics` keep the tally.
 pub fn complete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
-        .set((jobs::status.eq("done"), jobs::locked_until.eq(None::<i64>), jobs::updated_at.eq(now_micros())))
-        .execute(conn)
-        .map(|_| ())
+    diesel::delete(jobs::table.find(id)).execute(conn).map(|_| ())
 }
 
 /// Backoff before attempt `n + 1`: 2^n seconds, at most an hour.
@@ -112,11 +229,20 @@ pub fn backoff(attempt: i32) -> Duration {
     Duration::from_secs(1u64 << attempt.clamp(0, 12)).min(Duration::from_secs(3600))
 }
 
-/// Records a failure: retried later with backoff, or dead after the last attempt.
-pub fn fail(conn: &mut DbConn, job: &Claimed, error: &str) -> QueryResult<()> {
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// It will be tried again after its backoff.
+    Retried,
+    /// It gave up (dead-lettered) and stays for an operator to see.
+    Dead,
+}
+
+/// Records a failure: retried later with backoff, or dead after the last
+/// attempt. A job that cannot even be read is dead at once.
+pub fn fail(conn: &mut DbConn, job: &Claimed, error: &str) -> QueryResult<Failed> {
     let now = now_micros();
-    let max: i32 = jobs::table.find(&job.id).select(jobs::max_attempts).first(conn)?;
-    let dead = job.attempt >= max;
+    let dead = job.attempt >= job.max_attempts || job.job.is_err();
     let error: String = error.chars().take(1000).collect();
     diesel::update(jobs::table.find(&job.id))
         .set((
@@ -126,48 +252,74 @@ pub fn fail(conn: &mut DbConn, job: &Claimed, error: &str) -> QueryResult<()> {
             jobs::last_error.eq(error),
             jobs::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    Ok(if dead { Failed::Dead } else { Failed::Retried })
 }
 
-/// Jobs by status, for `/metrics`.
+/// Jobs in the table by status, for `/metrics`.
 pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
     jobs::table.group_by(jobs::status).select((jobs::status, diesel::dsl::count_star())).load(conn)
 }
 
-/// A job handler: does the work; an `Err` is retried.
-pub type Handler = Arc<dyn Fn(&Db, &Claimed) -> Result<(), String> + Send + Sync>;
+/// Does a job's work; an `Err` is retried.
+pub type Handler = Arc<dyn Fn(&Db, &Job) -> Result<(), String> + Send + Sync>;
 
-/// Runs registered handlers over the queue.
-#[derive(Clone, Default)]
+/// The server's own handler. Indexing and mail have no consumer in this
+/// version: the search index is rebuilt from the database when it is built,
+/// and mail is recorded in the ledger's movements, so these jobs are done
+/// at once rather than left to pile up.
+pub fn perform(_db: &Db, job: &Job) -> Result<(), String> {
+    match job {
+        Job::Index(_) => Ok(()),
+        Job::MovementMail(_) => Ok(()),
+    }
+}
+
+/// Runs one handler over the queue.
+#[derive(Clone)]
 pub struct Worker {
-    handlers: HashMap<String, Handler>,
+    handler: Handler,
+    kinds: Vec<&'static str>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
-    /// Registers the handler of a job kind.
-    pub fn register(&mut self, kind: &str, handler: Handler) {
-        self.handlers.insert(kind.to_owned(), handler);
+    /// A worker running `handler` on the jobs of `kinds`.
+    pub fn new(handler: Handler, kinds: &[&'static str], metrics: Arc<Metrics>) -> Worker {
+        Worker { handler, kinds: kinds.to_vec(), metrics }
+    }
+
+    /// The server's worker: every known kind, done by [`perform`].
+    pub fn server(metrics: Arc<Metrics>) -> Worker {
+        Worker::new(Arc::new(perform), Job::KINDS, metrics)
     }
 
     /// Claims and runs one due job; `Ok(false)` when none is due.
     pub fn run_one(&self, db: &Db) -> Result<bool, StoreError> {
-        if self.handlers.is_empty() {
-            return Ok(false);
-        }
-        let kinds: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         let job = {
             let mut conn = db.writer()?;
-            claim(&mut conn, &kinds, now_micros())?
+            claim(&mut conn, &self.kinds, now_micros())?
         };
         let Some(job) = job else { return Ok(false) };
-        let outcome = self.handlers[&job.kind](db, &job);
+        let outcome = match &job.job {
+            Ok(j) => (self.handler)(db, j),
+            Err(e) => Err(e.clone()),
+        };
         let mut conn = db.writer()?;
         match outcome {
-            Ok(()) => complete(&mut conn, &job.id)?,
+            Ok(()) => {
+                complete(&mut conn, &job.id)?;
+                self.metrics.job_done();
+            }
             Err(e) => {
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempt, error = %e, "job failed");
-                fail(&mut conn, &job, &e)?;
+                match fail(&mut conn, &job, &e)? {
+                    Failed::Retried => self.metrics.job_retried(),
+                    Failed::Dead => {
+                        tracing::error!(job = %job.id, kind = %job.kind, "job dead-lettered after its last attempt");
+                        self.metrics.job_dead();
+                    }
+                }
             }
         }
         Ok(true)
@@ -182,19 +334,135 @@ impl Worker {
         Ok(n)
     }
 
-    /// Runs forever on a background thread, polling when idle.
-    pub fn spawn(self, db: Db) -> std::thread::JoinHandle<()> {
+    /// Runs on a background thread until `stop` is set, polling when idle.
+    pub fn spawn(self, db: Db, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         std::thread::spawn(move || {
-            loop {
+            while !stop.load(Ordering::Relaxed) {
                 match self.run_one(&db) {
                     Ok(true) => {}
-                    Ok(false) => std::thread::sleep(Duration::from_millis(250)),
+                    Ok(false) => std::thread::sleep(Duration::from_millis(200)),
                     Err(e) => {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         tracing::error!(error = %e, "job worker cannot reach the database");
                         std::thread::sleep(Duration::from_secs(2));
                     }
                 }
             }
         })
+    }
+}
+
+/// Takes period `period` of the schedule `name` for this process: `true` for
+/// exactly one caller per period, however many processes share the database.
+pub fn claim_period(conn: &mut DbConn, name: &str, period: i64, me: &str) -> QueryResult<bool> {
+    let row = (schedules::name.eq(name), schedules::period.eq(-1i64));
+    crate::on_backend!(conn, |c| diesel::insert_into(schedules::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    // The row lock makes a second process's update wait and then find the
+    // period already taken.
+    let won = diesel::update(schedules::table.find(name))
+        .filter(schedules::period.lt(period))
+        .set((schedules::period.eq(period), schedules::ran_by.eq(me), schedules::ran_at.eq(now_micros())))
+        .execute(conn)?;
+    Ok(won == 1)
+}
+
+/// Periodic work: `run` once per `every`, by one process of all that share the database.
+pub struct Periodic {
+    /// The schedule's name (`ledger.seal`).
+    pub name: &'static str,
+    /// Its period.
+    pub every: Duration,
+    /// The work.
+    pub run: Box<dyn Fn(&Db) -> Result<(), String> + Send>,
+}
+
+impl Periodic {
+    /// Runs on a background thread until `stop` is set.
+    pub fn spawn(self, db: Db, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+        let me = new_id();
+        std::thread::spawn(move || {
+            let every = self.every.as_micros().max(1) as i64;
+            while !stop.load(Ordering::Relaxed) {
+                let now = now_micros();
+                let period = now / every;
+                let won = db
+                    .writer()
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| claim_period(&mut c, self.name, period, &me).map_err(|e| e.to_string()));
+                match won {
+                    Ok(true) => {
+                        metrics.scheduled_run(self.name);
+                        if let Err(e) = (self.run)(&db) {
+                            tracing::error!(schedule = self.name, error = %e, "scheduled work failed");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) if !stop.load(Ordering::Relaxed) => {
+                        tracing::error!(schedule = self.name, error = %e, "cannot reach the database to schedule work")
+                    }
+                    Err(_) => break,
+                }
+                // Sleep to the start of the next period.
+                let next = (period + 1) * every;
+                std::thread::sleep(Duration::from_micros((next - now_micros()).clamp(1_000, every) as u64));
+            }
+        })
+    }
+}
+
+/// The background threads of one server: stopped when this is dropped.
+pub struct Background {
+    stop: Arc<AtomicBool>,
+}
+
+impl Background {
+    /// Starts `workers` job workers and the periodic work.
+    pub fn start(db: &Db, metrics: &Arc<Metrics>, workers: usize, periodic: Vec<Periodic>) -> Background {
+        let stop = Arc::new(AtomicBool::new(false));
+        for _ in 0..workers {
+            Worker::server(metrics.clone()).spawn(db.clone(), stop.clone());
+        }
+        for p in periodic {
+            p.spawn(db.clone(), metrics.clone(), stop.clone());
+        }
+        Background { stop }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_through_their_stored_form() {
+        let jobs = [
+            Job::index_file("f1"),
+            Job::Index(IndexTarget { note_id: Some("n".into()), file_id: Some("f".into()), ..Default::default() }),
+            Job::movement_mail("m1"),
+        ];
+        for job in jobs {
+            assert!(Job::KINDS.contains(&job.kind()));
+            assert_eq!(Job::decode(job.kind(), &job.payload()).unwrap(), job);
+        }
+        assert!(Job::decode("mail.movement", "{}").is_err(), "a missing field is an error");
+        assert!(Job::decode("no.such", "{}").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(40), Duration::from_secs(3600));
     }
 }

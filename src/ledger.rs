@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::domain::merkle::{self, Hash, leaf_hash};
 use crate::pki::{Ca, hex};
-use crate::store::schema::{ledger_checkpoints, ledger_events};
+use crate::store::schema::{ledger_checkpoints, ledger_events, ledger_nodes, ledger_tree};
 use crate::store::{Db, DbConn, StoreError, new_id, now_micros, rfc3339};
 
 /// An event to append.
@@ -86,6 +86,11 @@ pub fn seal(db: &Db) -> Result<usize, StoreError> {
     let mut total = 0;
     loop {
         let n = db.write_tx(|c: &mut DbConn| -> Result<usize, StoreError> {
+            // Sealers in other processes (or `daftar ledger seal`) wait here on
+            // PostgreSQL; SQLite has a single writer anyway.
+            if let DbConn::Postgres(pg) = c {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(7263001)").execute(pg)?;
+            }
             let last: Option<(i64, Option<String>)> = ledger_events::table
                 .filter(ledger_events::position.is_not_null())
                 .order(ledger_events::position.desc())
@@ -114,13 +119,110 @@ pub fn seal(db: &Db) -> Result<usize, StoreError> {
                 prev = Some(hash);
                 next += 1;
             }
-            Ok(pending.len())
+            let folded = fold(c)?;
+            Ok(pending.len().max(folded))
         })?;
         total += n;
         if n == 0 {
             return Ok(total);
         }
     }
+}
+
+/// Adds the sealed leaves not yet in the Merkle tree to it (at most a batch),
+/// inside the sealer's transaction; returns how many were added.
+fn fold(c: &mut DbConn) -> Result<usize, StoreError> {
+    let size: i64 = ledger_tree::table.find(1).select(ledger_tree::leaves).first(c)?;
+    let new: Vec<Option<String>> = ledger_events::table
+        .filter(ledger_events::position.ge(size))
+        .order(ledger_events::position)
+        .limit(20_000)
+        .select(ledger_events::hash)
+        .load(c)?;
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let leaves: Vec<Hash> = new.iter().map(|h| h.as_deref().and_then(unhex32).unwrap_or_default()).collect();
+    let front_ids = merkle::frontier(size as u64);
+    let front = nodes(c, &front_ids)?;
+    let front: Vec<Hash> = front_ids.iter().map(|id| front.get(id).copied().unwrap_or_default()).collect();
+    let rows: Vec<_> = merkle::append(size as u64, &front, &leaves)
+        .into_iter()
+        .map(|((level, idx), h)| {
+            (ledger_nodes::level.eq(level as i32), ledger_nodes::idx.eq(idx as i64), ledger_nodes::hash.eq(hex(&h)))
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        crate::on_backend!(&mut *c, |b| diesel::insert_into(ledger_nodes::table).values(chunk).execute(b))?;
+    }
+    diesel::update(ledger_tree::table.find(1)).set(ledger_tree::leaves.eq(size + leaves.len() as i64)).execute(c)?;
+    Ok(leaves.len())
+}
+
+/// The stored hashes of the given subtrees (leaves from the events, the rest
+/// from `ledger_nodes`); absent ones are left out.
+fn nodes(c: &mut DbConn, ids: &[merkle::NodeId]) -> QueryResult<std::collections::HashMap<merkle::NodeId, Hash>> {
+    let mut out = std::collections::HashMap::new();
+    let leaves: Vec<i64> = ids.iter().filter(|(l, _)| *l == 0).map(|(_, i)| *i as i64).collect();
+    if !leaves.is_empty() {
+        let rows: Vec<(Option<i64>, Option<String>)> = ledger_events::table
+            .filter(ledger_events::position.eq_any(&leaves))
+            .select((ledger_events::position, ledger_events::hash))
+            .load(c)?;
+        for (p, h) in rows {
+            if let (Some(p), Some(h)) = (p, h.as_deref().and_then(unhex32)) {
+                out.insert((0, p as u64), h);
+            }
+        }
+    }
+    let inner: Vec<&merkle::NodeId> = ids.iter().filter(|(l, _)| *l > 0).collect();
+    if !inner.is_empty() {
+        let levels: Vec<i32> = inner.iter().map(|(l, _)| *l as i32).collect();
+        let idxs: Vec<i64> = inner.iter().map(|(_, i)| *i as i64).collect();
+        let rows: Vec<(i32, i64, String)> = ledger_nodes::table
+            .filter(ledger_nodes::level.eq_any(&levels))
+            .filter(ledger_nodes::idx.eq_any(&idxs))
+            .select((ledger_nodes::level, ledger_nodes::idx, ledger_nodes::hash))
+            .load(c)?;
+        for (l, i, h) in rows {
+            if let Some(h) = unhex32(&h) {
+                out.insert((l as u32, i as u64), h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The root of the first `size` sealed leaves, from O(log n) stored subtrees.
+fn root_of(c: &mut DbConn, size: u64) -> Result<Hash, StoreError> {
+    let mut ids = Vec::new();
+    merkle::range_nodes(0, size, &mut ids);
+    let found = nodes(c, &ids)?;
+    merkle::range_hash(0, size, &|id| found.get(&id).copied())
+        .ok_or_else(|| StoreError::Unavailable("the ledger's Merkle tree is incomplete".into()))
+}
+
+/// Inclusion proofs of the leaves at `positions` in the tree of the first
+/// `size` sealed leaves, each as RFC 9162 orders its path.
+pub fn inclusion_proofs(c: &mut DbConn, positions: &[u64], size: u64) -> Result<Vec<Vec<Hash>>, StoreError> {
+    let ranges: Vec<Vec<(u64, u64)>> = positions.iter().map(|p| merkle::proof_ranges(*p, size)).collect();
+    let mut ids = Vec::new();
+    for (a, b) in ranges.iter().flatten() {
+        merkle::range_nodes(*a, *b, &mut ids);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let found = nodes(c, &ids)?;
+    let node = |id| found.get(&id).copied();
+    ranges
+        .iter()
+        .map(|path| {
+            path.iter()
+                .map(|(a, b)| merkle::range_hash(*a, *b, &node))
+                .collect::<Option<Vec<Hash>>>()
+                .ok_or_else(|| StoreError::Unavailable("the ledger's Merkle tree is incomplete".into()))
+        })
+        .collect()
 }
 
 /// A signed checkpoint.
@@ -138,25 +240,16 @@ pub struct Checkpoint {
     pub signature_b64: String,
 }
 
-/// Leaf hashes of the sealed ledger, in order, checked for gaps.
-fn leaves(conn: &mut DbConn) -> Result<Vec<Hash>, StoreError> {
-    let rows: Vec<(Option<i64>, Option<String>)> = ledger_events::table
-        .filter(ledger_events::position.is_not_null())
-        .order(ledger_events::position)
-        .select((ledger_events::position, ledger_events::hash))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(_, h)| h.as_deref().and_then(unhex32)).collect())
-}
-
 /// Seals what is pending and writes a checkpoint signed by the deployment key.
 pub fn checkpoint(db: &Db, ca: &Ca) -> Result<Checkpoint, String> {
     seal(db).map_err(|e| e.to_string())?;
     let mut conn = db.writer().map_err(|e| e.to_string())?;
-    let leaves = leaves(&mut conn).map_err(|e| e.to_string())?;
-    let root = hex(&merkle::root(&leaves));
+    let size: i64 =
+        ledger_tree::table.find(1).select(ledger_tree::leaves).first(&mut *conn).map_err(|e| e.to_string())?;
+    let root = hex(&root_of(&mut conn, size as u64).map_err(|e| e.to_string())?);
     let at = now_micros();
     let canonical = crate::signing::canonical_json(&serde_json::json!({
-        "type": "daftar.checkpoint.v1", "size": leaves.len(), "root_hash": root, "at": rfc3339(at),
+        "type": "daftar.checkpoint.v1", "size": size, "root_hash": root, "at": rfc3339(at),
     }));
     use base64::Engine;
     let signature_b64 = base64::engine::general_purpose::STANDARD.encode(ca.sign(&canonical)?);
@@ -164,7 +257,7 @@ pub fn checkpoint(db: &Db, ca: &Ca) -> Result<Checkpoint, String> {
     diesel::insert_into(ledger_checkpoints::table)
         .values((
             ledger_checkpoints::id.eq(new_id()),
-            ledger_checkpoints::size.eq(leaves.len() as i64),
+            ledger_checkpoints::size.eq(size),
             ledger_checkpoints::root_hash.eq(&root),
             ledger_checkpoints::at.eq(at),
             ledger_checkpoints::canonical.eq(&canonical),
@@ -172,7 +265,7 @@ pub fn checkpoint(db: &Db, ca: &Ca) -> Result<Checkpoint, String> {
         ))
         .execute(&mut *conn)
         .map_err(|e| e.to_string())?;
-    Ok(Checkpoint { size: leaves.len() as i64, root_hash: root, at: rfc3339(at), canonical, signature_b64 })
+    Ok(Checkpoint { size, root_hash: root, at: rfc3339(at), canonical, signature_b64 })
 }
 
 /// The newest checkpoint.
@@ -390,19 +483,4 @@ pub fn tick(db: &Db, ca: &Ca, max_age: chrono::Duration) -> Result<Option<Checkp
     };
     let due = latest.is_none_or(|cp| !fresh(&cp.at));
     if due { checkpoint(db, ca).map(Some) } else { Ok(None) }
-}
-
-/// Runs the sealer in the background: every second it seals new events, and
-/// it signs a checkpoint at least daily.
-pub fn spawn_sealer(db: Db, ca: std::sync::Arc<Ca>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        loop {
-            match tick(&db, &ca, chrono::Duration::hours(24)) {
-                Ok(Some(cp)) => tracing::info!(size = cp.size, root = %cp.root_hash, "ledger checkpoint signed"),
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "ledger sealing or checkpoint failed"),
-            }
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
-    })
 }

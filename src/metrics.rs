@@ -13,6 +13,8 @@ pub struct Metrics {
     by_class: [AtomicU64; 5],
     buckets: [AtomicU64; 10],
     duration_micros: AtomicU64,
+    jobs: [AtomicU64; 3],
+    scheduled: std::sync::Mutex<Vec<(&'static str, u64)>>,
 }
 
 impl Metrics {
@@ -24,6 +26,30 @@ impl Metrics {
         let secs = micros as f64 / 1e6;
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
             self.buckets[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A job finished.
+    pub fn job_done(&self) {
+        self.jobs[0].fetch_add(1, Relaxed);
+    }
+
+    /// A job failed and will be retried.
+    pub fn job_retried(&self) {
+        self.jobs[1].fetch_add(1, Relaxed);
+    }
+
+    /// A job failed for the last time.
+    pub fn job_dead(&self) {
+        self.jobs[2].fetch_add(1, Relaxed);
+    }
+
+    /// This process ran a period of the schedule `name`.
+    pub fn scheduled_run(&self, name: &'static str) {
+        let mut s = self.scheduled.lock().unwrap_or_else(|p| p.into_inner());
+        match s.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => s.push((name, 1)),
         }
     }
 
@@ -56,6 +82,16 @@ impl Metrics {
         out.push_str("# HELP daftar_db_connections_idle Idle database connections (read pool).\n");
         out.push_str("# TYPE daftar_db_connections_idle gauge\n");
         let _ = writeln!(out, "daftar_db_connections_idle {}", pool.1);
+        out.push_str("# HELP daftar_jobs_processed_total Job attempts by this process, by outcome.\n");
+        out.push_str("# TYPE daftar_jobs_processed_total counter\n");
+        for (outcome, c) in ["done", "retried", "dead"].iter().zip(&self.jobs) {
+            let _ = writeln!(out, "daftar_jobs_processed_total{{outcome=\"{outcome}\"}} {}", c.load(Relaxed));
+        }
+        out.push_str("# HELP daftar_scheduled_runs_total Periods of scheduled work run by this process.\n");
+        out.push_str("# TYPE daftar_scheduled_runs_total counter\n");
+        for (name, n) in self.scheduled.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "daftar_scheduled_runs_total{{schedule=\"{name}\"}} {n}");
+        }
         out
     }
 }

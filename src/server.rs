@@ -18,6 +18,8 @@ use crate::store::Db;
 pub struct Server {
     port: u16,
     server: actix_web::dev::Server,
+    /// Job workers and the sealer: they stop when the server has stopped.
+    _background: crate::jobs::Background,
 }
 
 /// Where plain-HTTP requests are sent when TLS is on.
@@ -77,14 +79,9 @@ impl Server {
         let listener =
             TcpListener::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let state = AppState {
-            db,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-            auth,
-            ca,
-            signing_sessions,
-        };
+        let metrics = Arc::new(Metrics::default());
+        let background = start_background(&config, &db, &metrics, &ca);
+        let state = AppState { db, config: Arc::new(config), metrics, auth, ca, signing_sessions };
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let plain = match (&state.config.tls.redirect_http, tls) {
@@ -120,7 +117,7 @@ impl Server {
         if let Some(plain) = plain {
             server = server.listen(plain).map_err(|e| e.to_string())?;
         }
-        Ok(Server { port, server: server.run() })
+        Ok(Server { port, server: server.run(), _background: background })
     }
 
     /// The port actually bound.
@@ -137,6 +134,28 @@ impl Server {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The job workers and periodic work of this process.
+fn start_background(
+    config: &Config,
+    db: &Db,
+    metrics: &Arc<Metrics>,
+    ca: &Arc<crate::pki::Ca>,
+) -> crate::jobs::Background {
+    let ca = ca.clone();
+    let max_age = chrono::Duration::hours(config.jobs.checkpoint_every_hours.max(1));
+    let sealer = crate::jobs::Periodic {
+        name: "ledger.seal",
+        every: std::time::Duration::from_millis(config.jobs.seal_every_ms.max(10)),
+        run: Box::new(move |db| {
+            if let Some(cp) = crate::ledger::tick(db, &ca, max_age)? {
+                tracing::info!(size = cp.size, root = %cp.root_hash, "ledger checkpoint signed");
+            }
+            Ok(())
+        }),
+    };
+    crate::jobs::Background::start(db, metrics, config.jobs.workers, vec![sealer])
 }
 
 /// Headers on every response: no sniffing, no framing, no referrers, a strict

@@ -46,7 +46,7 @@ fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
     Ok((offset, limit))
 }
 
-fn page(items: Vec<Value>, more: bool, offset: i64, limit: i64) -> Value {
+fn page<T: serde::Serialize>(items: Vec<T>, more: bool, offset: i64, limit: i64) -> Value {
     json!({"items": items, "next_cursor": more.then(|| (offset + limit).to_string())})
 }
 

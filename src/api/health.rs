@@ -21,9 +21,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let jobs = state.read(|c| Ok(crate::jobs::counts(c)?)).await?;
     let mut text = state.metrics.render(state.db.pool_state());
-    text.push_str("# HELP daftar_jobs Jobs in the queue, by status (dead = gave up after max attempts).\n");
+    text.push_str("# HELP daftar_jobs Jobs waiting or in hand, by status (dead = gave up after max attempts; done jobs are removed and counted in daftar_jobs_processed_total).\n");
     text.push_str("# TYPE daftar_jobs gauge\n");
-    for status in ["queued", "running", "done", "dead"] {
+    for status in ["queued", "running", "dead"] {
         let n = jobs.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
         text.push_str(&format!("daftar_jobs{{status=\"{status}\"}} {n}\n"));
     }

@@ -95,7 +95,14 @@ pub fn attach_to_file(
     diesel::update(files::table.find(file_id))
         .set((files::version.eq(file.version + 1), files::updated_at.eq(now_micros())))
         .execute(conn)?;
-    jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "document_id": id}))?;
+    jobs::enqueue(
+        conn,
+        &jobs::Job::Index(jobs::IndexTarget {
+            file_id: Some(file_id.to_owned()),
+            document_id: Some(id.clone()),
+            ..Default::default()
+        }),
+    )?;
     Ok(
         json!({"id": id, "title": title, "kind": kind.as_str(), "sha256": blob.sha256, "size": blob.size, "mime": blob.mime}),
     )

@@ -80,6 +80,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
             files::updated_at.eq(now),
         ))
         .execute(conn)?;
+    super::first_stay(conn, &id, "file", &post, now)?;
     ledger::append(
         conn,
         ledger::Event {
@@ -92,7 +93,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
                             "priority": priority.as_str(), "section_id": section_id}),
         },
     )?;
-    jobs::enqueue(conn, "search.index", &json!({"file_id": id}))?;
+    jobs::enqueue(conn, &jobs::Job::index_file(&id))?;
     Ok(id)
 }
 

@@ -1,12 +1,17 @@
-//! The inbox (what the acting post holds), and what the user has sent.
+//! The inbox (what the acting post holds), and what the user has sent, as
+//! typed views. Both lists are filtered by the caller's one sight
+//! ([`crate::store::sight`]), so they can never list what `GET /files/{id}`
+//! would refuse.
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::{Actor, EfileError, Refs};
-use crate::domain::org::Clearance;
+use super::{Actor, EfileError, PostRef, Refs};
+use crate::domain::access::Sight;
 use crate::store::schema::{files, movements as mv, receipts};
-use crate::store::{DbConn, now_micros, rfc3339};
+use crate::store::{DbConn, now_micros, rfc3339, sight};
 
 /// Which items an inbox shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,18 +24,57 @@ pub enum Kind {
     Receipts,
 }
 
-/// Classifications a clearance may see.
-pub fn visible_classes(c: Clearance) -> Vec<&'static str> {
-    Clearance::ALL.iter().filter(|k| **k <= c).map(|k| k.as_str()).collect()
+/// A file or receipt as a line of a list names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    /// `file` or `receipt`.
+    pub kind: &'static str,
+    /// The file's or receipt's id.
+    pub id: String,
+    /// A file's number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_no: Option<String>,
+    /// A receipt's diary number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diary_no: Option<String>,
+    /// Its subject.
+    pub subject: String,
 }
 
-struct Entry {
+impl Listed {
+    fn new(kind: &'static str, id: String, number: String, subject: String) -> Listed {
+        let is_file = kind == "file";
+        Listed { kind, id, file_no: is_file.then(|| number.clone()), diary_no: (!is_file).then_some(number), subject }
+    }
+}
+
+/// One line of the inbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxItem {
+    /// What it is.
+    #[serde(flatten)]
+    pub item: Listed,
+    /// Its priority.
+    pub priority: String,
+    /// Its classification.
+    pub classification: String,
+    /// Who sent it here (none for what was created here).
+    pub from_post: Option<PostRef>,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+    /// When it is due, if set.
+    pub due_at: Option<String>,
+    /// Past its due date.
+    pub overdue: bool,
+    /// The holder has opened it (it can no longer be recalled).
+    pub opened: bool,
+    #[serde(skip)]
     urgency: i32,
+    #[serde(skip)]
     held_since: i64,
-    json: Value,
 }
 
-type InboxRow = (String, String, String, String, String, i32, i64, Option<i64>, Option<String>, Option<i64>);
+type HeldRow = (String, String, String, String, String, i32, i64, Option<i64>, Option<String>);
 
 /// What the acting post holds and is open: most urgent first, then oldest.
 /// `offset`/`limit` page through it.
@@ -40,18 +84,17 @@ pub fn inbox(
     kind: Kind,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Value>, bool), EfileError> {
+) -> Result<(Vec<InboxItem>, bool), EfileError> {
     let Some(post) = actor.post else { return Ok((Vec::new(), false)) };
-    let classes = visible_classes(actor.viewer.clearance);
     let now = now_micros();
+    let sight = Sight::of(actor.viewer, now);
     let take = offset + limit + 1;
-    let mut found: Vec<(&str, InboxRow)> = Vec::new();
+    let mut found: Vec<(&'static str, HeldRow)> = Vec::new();
     if kind != Kind::Receipts {
-        let rows: Vec<InboxRow> = files::table
-            .left_join(mv::table.on(files::last_movement_id.eq(mv::id.nullable())))
+        let rows: Vec<HeldRow> = files::table
             .filter(files::holder_post_id.eq(post))
             .filter(files::status.eq("open"))
-            .filter(files::classification.eq_any(&classes))
+            .filter(sight::files(&sight))
             .order((files::urgency.desc(), files::held_since.asc(), files::id.asc()))
             .limit(take)
             .select((
@@ -63,18 +106,16 @@ pub fn inbox(
                 files::urgency,
                 files::held_since,
                 files::due_at,
-                mv::from_post_id.nullable(),
-                mv::opened_at.nullable(),
+                files::last_movement_id,
             ))
             .load(conn)?;
         found.extend(rows.into_iter().map(|r| ("file", r)));
     }
     if kind != Kind::Files {
-        let rows: Vec<InboxRow> = receipts::table
-            .left_join(mv::table.on(receipts::last_movement_id.eq(mv::id.nullable())))
+        let rows: Vec<HeldRow> = receipts::table
             .filter(receipts::holder_post_id.eq(post))
             .filter(receipts::status.eq("open"))
-            .filter(receipts::classification.eq_any(&classes))
+            .filter(sight::receipts(&sight))
             .order((receipts::urgency.desc(), receipts::held_since.asc(), receipts::id.asc()))
             .limit(take)
             .select((
@@ -86,108 +127,146 @@ pub fn inbox(
                 receipts::urgency,
                 receipts::held_since,
                 receipts::due_at,
-                mv::from_post_id.nullable(),
-                mv::opened_at.nullable(),
+                receipts::last_movement_id,
             ))
             .load(conn)?;
         found.extend(rows.into_iter().map(|r| ("receipt", r)));
     }
-    let refs = Refs::load(conn, found.iter().map(|(_, r)| r.8.as_deref()), None)?;
-    let mut entries: Vec<Entry> = found.into_iter().map(|(kind, r)| entry(&refs, kind, r, now)).collect();
-    entries.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.held_since.cmp(&b.held_since)));
-    let more = entries.len() as i64 > offset + limit;
-    Ok((entries.into_iter().skip(offset as usize).take(limit as usize).map(|e| e.json).collect(), more))
-}
-
-fn entry(refs: &Refs, kind: &str, r: InboxRow, now: i64) -> Entry {
-    let (id, number, subject, priority, classification, urgency, held_since, due_at, from, opened) = r;
-    let number_key = if kind == "file" { "file_no" } else { "diary_no" };
-    let from_post = refs.post(from.as_deref());
-    let mut json = json!({
-        "kind": kind,
-        "id": id,
-        "subject": subject,
-        "priority": priority,
-        "classification": classification,
-        "from_post": from_post,
-        "received_at": rfc3339(held_since),
-        "due_at": due_at.map(rfc3339),
-        "overdue": due_at.is_some_and(|d| d < now),
-        // A file created here, with no movement yet, is its creator's own.
-        "opened": opened.is_some() || from.is_none(),
-    });
-    json[number_key] = Value::String(number);
-    Entry { urgency, held_since, json }
-}
-
-/// A movement in "sent": the movement, then what it moved as it is now.
-type SentRow = (String, String, Option<String>, i64, Option<i64>, String, String, String, String);
-
-/// What the user moved, files and receipts, newest first, with where each is
-/// now. Items above the user's clearance (say, after it was lowered) are left out.
-pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result<(Vec<Value>, bool), EfileError> {
-    let classes = visible_classes(actor.viewer.clearance);
-    let take = offset + limit + 1;
-    let files: Vec<SentRow> = mv::table
-        .inner_join(files::table.on(mv::file_id.eq(files::id.nullable())))
-        .filter(mv::by_user_id.eq(actor.user()))
-        .filter(mv::receipt_id.is_null())
-        .filter(files::classification.eq_any(&classes))
-        .order((mv::sent_at.desc(), mv::id.desc()))
-        .limit(take)
-        .select((
-            files::id,
-            mv::action,
-            mv::to_post_id,
-            mv::sent_at,
-            mv::opened_at,
-            files::file_no,
-            files::subject,
-            files::holder_post_id,
-            files::status,
-        ))
-        .load(conn)?;
-    let receipts: Vec<SentRow> = mv::table
-        .inner_join(receipts::table.on(mv::receipt_id.eq(receipts::id.nullable())))
-        .filter(mv::by_user_id.eq(actor.user()))
-        .filter(receipts::classification.eq_any(&classes))
-        .order((mv::sent_at.desc(), mv::id.desc()))
-        .limit(take)
-        .select((
-            receipts::id,
-            mv::action,
-            mv::to_post_id,
-            mv::sent_at,
-            mv::opened_at,
-            receipts::diary_no,
-            receipts::subject,
-            receipts::holder_post_id,
-            receipts::status,
-        ))
-        .load(conn)?;
-    let mut rows: Vec<(&str, SentRow)> =
-        files.into_iter().map(|r| ("file", r)).chain(receipts.into_iter().map(|r| ("receipt", r))).collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.1.3));
-    let more = rows.len() as i64 > offset + limit;
-    let page: Vec<(&str, SentRow)> = rows.into_iter().skip(offset as usize).take(limit as usize).collect();
-    let refs = Refs::load(conn, page.iter().flat_map(|(_, r)| [r.2.as_deref(), Some(r.7.as_str())]), None)?;
-    let out = page
+    // The movements that brought them here, in one query.
+    let movement_ids: Vec<&str> = found.iter().filter_map(|(_, r)| r.8.as_deref()).collect();
+    let moves: HashMap<String, (Option<String>, Option<i64>)> = if movement_ids.is_empty() {
+        HashMap::new()
+    } else {
+        mv::table
+            .filter(mv::id.eq_any(&movement_ids))
+            .select((mv::id, mv::from_post_id, mv::opened_at))
+            .load::<(String, Option<String>, Option<i64>)>(conn)?
+            .into_iter()
+            .map(|(id, from, opened)| (id, (from, opened)))
+            .collect()
+    };
+    let came = |r: &HeldRow| r.8.as_ref().and_then(|m| moves.get(m)).cloned().unwrap_or((None, None));
+    let refs =
+        Refs::load(conn, found.iter().map(|(_, r)| came(r).0).collect::<Vec<_>>().iter().map(|p| p.as_deref()), None)?;
+    let mut items: Vec<InboxItem> = found
         .into_iter()
-        .map(|(kind, (id, action, to, sent_at, opened, number, subject, holder, status))| {
-            let mut v = json!({
-                "kind": kind,
-                "id": id,
-                "subject": subject,
-                "action": action,
-                "to_post": refs.post(to.as_deref()),
-                "sent_at": rfc3339(sent_at),
-                "opened_at": opened.map(rfc3339),
-                "now_with": refs.post(Some(&holder)),
-                "status": status,
-            });
-            v[if kind == "file" { "file_no" } else { "diary_no" }] = Value::String(number);
-            v
+        .map(|(kind, r)| {
+            let (from, opened) = came(&r);
+            let (id, number, subject, priority, classification, urgency, held_since, due_at, _) = r;
+            InboxItem {
+                item: Listed::new(kind, id, number, subject),
+                priority,
+                classification,
+                from_post: refs.post_ref(from.as_deref()),
+                received_at: rfc3339(held_since),
+                due_at: due_at.map(rfc3339),
+                overdue: due_at.is_some_and(|d| d < now),
+                // A file created here, with no movement yet, is its creator's own.
+                opened: opened.is_some() || from.is_none(),
+                urgency,
+                held_since,
+            }
         })
         .collect();
-    Ok((out, more))
+    items.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.held_since.cmp(&b.held_since)));
+    let more = items.len() as i64 > offset + limit;
+    Ok((items.into_iter().skip(offset as usize).take(limit as usize).collect(), more))
+}
+
+/// One line of "sent": a movement by the user, and where its file or
+/// receipt is now.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentItem {
+    /// What it is.
+    #[serde(flatten)]
+    pub item: Listed,
+    /// What the user did.
+    pub action: String,
+    /// Where they sent it.
+    pub to_post: Option<PostRef>,
+    /// When (RFC 3339).
+    pub sent_at: String,
+    /// When the receiver opened it.
+    pub opened_at: Option<String>,
+    /// The post that holds it now.
+    pub now_with: Option<PostRef>,
+    /// Its status now.
+    pub status: String,
+}
+
+type MoveRow = (Option<String>, Option<String>, String, Option<String>, i64, Option<i64>);
+type NowRow = (String, String, String, String, String);
+
+/// What the user moved, files and receipts, newest first, with where each is
+/// now. Only what the caller may see now is listed (say, not a file whose
+/// classification rose above their clearance).
+pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result<(Vec<SentItem>, bool), EfileError> {
+    let sight = Sight::of(actor.viewer, now_micros());
+    let mut shown: Vec<(MoveRow, &'static str, NowRow)> = Vec::new();
+    let wanted = (offset + limit + 1) as usize;
+    let mut skip = 0i64;
+    let batch = (offset + limit + 1).max(50);
+    // Newest first, in batches; movements of what the caller may no longer
+    // see are passed over.
+    loop {
+        let moves: Vec<MoveRow> = mv::table
+            .filter(mv::by_user_id.eq(actor.user()))
+            .order((mv::sent_at.desc(), mv::id.desc()))
+            .offset(skip)
+            .limit(batch)
+            .select((mv::file_id, mv::receipt_id, mv::action, mv::to_post_id, mv::sent_at, mv::opened_at))
+            .load(conn)?;
+        let exhausted = (moves.len() as i64) < batch;
+        skip += moves.len() as i64;
+        let file_ids: Vec<&str> = moves.iter().filter(|m| m.1.is_none()).filter_map(|m| m.0.as_deref()).collect();
+        let receipt_ids: Vec<&str> = moves.iter().filter_map(|m| m.1.as_deref()).collect();
+        let mut now_rows: HashMap<String, (&'static str, NowRow)> = HashMap::new();
+        if !file_ids.is_empty() {
+            let rows: Vec<NowRow> = files::table
+                .filter(files::id.eq_any(&file_ids))
+                .filter(sight::files(&sight))
+                .select((files::id, files::file_no, files::subject, files::holder_post_id, files::status))
+                .load(conn)?;
+            now_rows.extend(rows.into_iter().map(|r| (r.0.clone(), ("file", r))));
+        }
+        if !receipt_ids.is_empty() {
+            let rows: Vec<NowRow> = receipts::table
+                .filter(receipts::id.eq_any(&receipt_ids))
+                .filter(sight::receipts(&sight))
+                .select((
+                    receipts::id,
+                    receipts::diary_no,
+                    receipts::subject,
+                    receipts::holder_post_id,
+                    receipts::status,
+                ))
+                .load(conn)?;
+            now_rows.extend(rows.into_iter().map(|r| (r.0.clone(), ("receipt", r))));
+        }
+        for m in moves {
+            let key = m.1.clone().or_else(|| m.0.clone());
+            if let Some((kind, row)) = key.and_then(|k| now_rows.get(&k)).cloned() {
+                shown.push((m, kind, row));
+            }
+        }
+        if exhausted || shown.len() >= wanted {
+            break;
+        }
+    }
+    let more = shown.len() > (offset + limit) as usize;
+    let page: Vec<_> = shown.into_iter().skip(offset as usize).take(limit as usize).collect();
+    let refs = Refs::load(conn, page.iter().flat_map(|(m, _, r)| [m.3.as_deref(), Some(r.3.as_str())]), None)?;
+    let items = page
+        .into_iter()
+        .map(|(m, kind, (id, number, subject, holder, status))| SentItem {
+            item: Listed::new(kind, id, number, subject),
+            action: m.2,
+            to_post: refs.post_ref(m.3.as_deref()),
+            sent_at: rfc3339(m.4),
+            opened_at: m.5.map(rfc3339),
+            now_with: refs.post_ref(Some(&holder)),
+            status,
+        })
+        .collect();
+    Ok((items, more))
 }

@@ -15,8 +15,8 @@ use serde_json::json;
 
 use crate::domain::access::{self, Stay, Subject, Viewer};
 use crate::domain::org::Clearance;
-use crate::store::schema::{files, movements as mv, org_units, posts, serials, users};
-use crate::store::{DbConn, StoreError, now_micros};
+use crate::store::schema::{files, movements as mv, org_units, posts, serials, stays, users};
+use crate::store::{DbConn, StoreError, new_id, now_micros};
 
 /// Why an e-file operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +147,31 @@ pub fn stays_from(creator: &str, created_at: i64, moves: Vec<(Option<String>, i6
     out
 }
 
+/// Records that something was created at `post` (its first stay).
+pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
+    diesel::insert_into(stays::table)
+        .values((
+            stays::id.eq(new_id()),
+            stays::object_id.eq(object_id),
+            stays::kind.eq(kind),
+            stays::post_id.eq(post),
+            stays::from_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Records that something moved to `post` at `at`: its stay at the last
+/// desk ends, and one at the new desk begins.
+pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
+    diesel::update(stays::table)
+        .filter(stays::object_id.eq(object_id))
+        .filter(stays::until_at.is_null())
+        .set(stays::until_at.eq(at))
+        .execute(conn)?;
+    first_stay(conn, object_id, kind, post, at)
+}
+
 /// Destinations and times of every movement of a file (or, with `receipt`, a
 /// receipt), oldest first.
 pub(crate) fn moves_of(conn: &mut DbConn, id: &str, receipt: bool) -> QueryResult<Vec<(Option<String>, i64)>> {
@@ -242,11 +267,26 @@ pub fn post_ref(conn: &mut DbConn, post_id: Option<&str>) -> QueryResult<serde_j
     Ok(Refs::load(conn, [post_id], None)?.post(post_id))
 }
 
+/// A post as shown inside other objects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PostRef {
+    /// Its id.
+    pub id: String,
+    /// Its short code.
+    pub code: String,
+    /// Its designation (`section_officer`, …).
+    pub designation: String,
+    /// Its title.
+    pub title: String,
+    /// The code of its org unit.
+    pub org_unit_code: String,
+}
+
 /// The posts and users that a page of rows refers to, loaded in two queries
 /// whatever the page's length, and shown as [`post_ref`] and [`user_ref`] do.
 #[derive(Default)]
 pub struct Refs {
-    posts: std::collections::HashMap<String, serde_json::Value>,
+    posts: std::collections::HashMap<String, PostRef>,
     users: std::collections::HashMap<String, String>,
 }
 
@@ -267,10 +307,8 @@ impl Refs {
                 .filter(posts::id.eq_any(&post_ids))
                 .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
                 .load(conn)?;
-            for (id, code, designation, title, unit) in rows {
-                let v =
-                    json!({"id": id, "code": code, "designation": designation, "title": title, "org_unit_code": unit});
-                refs.posts.insert(id, v);
+            for (id, code, designation, title, org_unit_code) in rows {
+                refs.posts.insert(id.clone(), PostRef { id, code, designation, title, org_unit_code });
             }
         }
         let mut user_ids: Vec<&str> = user_ids.into_iter().collect();
@@ -284,9 +322,14 @@ impl Refs {
         Ok(refs)
     }
 
+    /// A post, typed.
+    pub fn post_ref(&self, id: Option<&str>) -> Option<PostRef> {
+        id.and_then(|i| self.posts.get(i)).cloned()
+    }
+
     /// A post as shown inside other objects.
     pub fn post(&self, id: Option<&str>) -> serde_json::Value {
-        id.and_then(|i| self.posts.get(i)).cloned().unwrap_or(serde_json::Value::Null)
+        self.post_ref(id).map_or(serde_json::Value::Null, |p| serde_json::to_value(p).unwrap_or_default())
     }
 
     /// A user as shown inside other objects.

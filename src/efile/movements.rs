@@ -135,6 +135,14 @@ pub fn record(conn: &mut DbConn, actor: &Actor, id: &str, step: Step<'_>) -> Res
             mv::by_post_id.eq(&post),
         ))
         .execute(conn)?;
+    if let Some(to) = step.to_post {
+        if let Some(file) = step.file_id {
+            super::next_stay(conn, file, "file", to, sent_at)?;
+        }
+        if let Some(receipt) = step.receipt_id {
+            super::next_stay(conn, receipt, "receipt", to, sent_at)?;
+        }
+    }
     ledger::append(
         conn,
         ledger::Event {
@@ -241,11 +249,10 @@ pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInp
         priority,
     };
     let sent_at = record(conn, actor, &movement_id, step)?;
-    let (index, mail) = (json!({"file_id": file_id}), json!({"movement_id": movement_id}));
     if moved {
-        jobs::enqueue_all(conn, &[("search.index", &index), ("mail.movement", &mail)])?;
+        jobs::enqueue_all(conn, &[jobs::Job::index_file(file_id), jobs::Job::movement_mail(&movement_id)])?;
     } else {
-        jobs::enqueue(conn, "search.index", &index)?;
+        jobs::enqueue(conn, &jobs::Job::index_file(file_id))?;
     }
     let row: MoveRow = (
         movement_id,

@@ -240,7 +240,14 @@ pub fn mark_signed(
             payload: json!({"note_id": note_id, "signature": signature}),
         },
     )?;
-    jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "note_id": note_id}))?;
+    jobs::enqueue(
+        conn,
+        &jobs::Job::Index(jobs::IndexTarget {
+            file_id: Some(file_id.to_owned()),
+            note_id: Some(note_id.to_owned()),
+            ..Default::default()
+        }),
+    )?;
     // Shown as reading the note shows it; the ledger keeps the digest too.
     let mut shown = signature;
     if let Some(o) = shown.as_object_mut() {

@@ -160,6 +160,7 @@ pub fn diarise(
             receipts::created_at.eq(now),
         ))
         .execute(conn)?;
+    super::first_stay(conn, &id, "receipt", &post, now)?;
     ledger::append(
         conn,
         ledger::Event {
@@ -175,7 +176,7 @@ pub fn diarise(
     if let Some((title, blob)) = scan {
         super::documents::insert(conn, actor, None, Some(&id), title, DocumentKind::Scan, blob)?;
     }
-    jobs::enqueue(conn, "search.index", &json!({"receipt_id": id}))?;
+    jobs::enqueue(conn, &jobs::Job::Index(jobs::IndexTarget { receipt_id: Some(id.clone()), ..Default::default() }))?;
     Ok(id)
 }
 
@@ -330,7 +331,14 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
                 payload: json!({"diary_no": r.diary_no, "file_no": file.file_no}),
             },
         )?;
-        jobs::enqueue(conn, "search.index", &json!({"file_id": file_id, "receipt_id": id}))?;
+        jobs::enqueue(
+            conn,
+            &jobs::Job::Index(jobs::IndexTarget {
+                file_id: Some(file_id.to_owned()),
+                receipt_id: Some(id.to_owned()),
+                ..Default::default()
+            }),
+        )?;
         return view(conn, actor, id);
     }
     if !matches!(action, Action::Forward | Action::Return | Action::Recall) {
@@ -378,6 +386,6 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     let movement = new_id();
     record(conn, actor, &movement, step)?;
     diesel::update(receipts::table.find(id)).set(receipts::last_movement_id.eq(&movement)).execute(conn)?;
-    jobs::enqueue(conn, "mail.movement", &json!({"movement_id": movement}))?;
+    jobs::enqueue(conn, &jobs::Job::movement_mail(&movement))?;
     view(conn, actor, id)
 }

@@ -54,7 +54,16 @@ impl Group {
         self.queued.fetch_sub(1, Ordering::SeqCst);
         if st.open.is_none() {
             let mut conn = connect().map_err(E::from)?;
-            <DbConn as Connection>::TransactionManager::begin_transaction(&mut conn)?;
+            // IMMEDIATE: take SQLite's write lock now (waiting out another
+            // process, such as `daftar ledger verify` beside the server, by
+            // busy_timeout) rather than fail on upgrading a read snapshot
+            // that another process's commit made stale.
+            match &mut *conn {
+                DbConn::Sqlite(c) => {
+                    diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                }
+                c => <DbConn as Connection>::TransactionManager::begin_transaction(c)?,
+            }
             st.open = Some(conn);
             st.batch += 1;
             st.members = 0;

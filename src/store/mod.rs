@@ -4,6 +4,7 @@
 pub mod files;
 mod group;
 pub mod schema;
+pub mod sight;
 
 use std::time::Duration;
 

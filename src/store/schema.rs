@@ -319,6 +319,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schedules (name) {
+        name -> Text,
+        period -> BigInt,
+        ran_by -> Nullable<Text>,
+        ran_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    ledger_nodes (level, idx) {
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_tree (id) {
+        id -> Integer,
+        leaves -> BigInt,
+    }
+}
+
+diesel::table! {
+    stays (id) {
+        id -> Text,
+        object_id -> Text,
+        kind -> Text,
+        post_id -> Text,
+        from_at -> BigInt,
+        until_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(note_signatures -> notes (note_id));
 diesel::joinable!(notes -> files (file_id));
 diesel::joinable!(signing_keys -> users (user_id));
@@ -345,5 +380,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     note_signatures,
     ledger_checkpoints,
-    movement_signatures
+    movement_signatures,
+    schedules,
+    ledger_nodes,
+    ledger_tree,
+    stays
 );

@@ -110,17 +110,39 @@ pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Opt
     db.migrate().expect("migrate");
     let ca = daftar::pki::Ca::init(&config.data_dir, &config.organisation).expect("ca");
     daftar::demo::seed(&db, &ca).expect("seed demo");
+    let (port, handle) = start_server(config, db.clone());
+    Some(TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle })
+}
+
+/// A second server process's worth of server over the same database and data
+/// directory (keys, CA) as `first`, as a multi-server deployment runs.
+#[allow(dead_code)]
+pub fn spawn_app_on(first: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".into();
+    config.data_dir = first.test_db.dir.path().to_owned();
+    config.database_url = Some(first.test_db.url.clone());
+    config.db_pool_size = 4;
+    config.auth.trust_forwarded_for = true;
+    config.auth.login_backoff_max_seconds = 2;
+    adjust(&mut config);
+    let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
+    let (port, handle) = start_server(config, db.clone());
+    // Owns a scratch directory only: the database belongs to `first`.
+    let test_db = TestDb { url: first.test_db.url.clone(), dir: tempfile::tempdir().unwrap(), pg_drop: None };
+    TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle }
+}
+
+fn start_server(config: Config, db: Db) -> (u16, actix_web::dev::ServerHandle) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let server_db = db.clone();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = Server::build(config, server_db).expect("bind");
+            let server = Server::build(config, db).expect("bind");
             tx.send((server.port(), server.handle())).unwrap();
             let _ = server.run_until_stopped().await;
         })
     });
-    let (port, handle) = rx.recv().expect("server started");
-    Some(TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle })
+    rx.recv().expect("server started")
 }
 
 /// A response: status and JSON body (Null when the body is not JSON).

@@ -1,15 +1,18 @@
 //! The job queue on a real database: enqueued with the change or not at all,
-//! claimed once, retried with backoff, dead-lettered.
+//! claimed once, retried with backoff, dead-lettered; the server's own workers
+//! do what requests enqueue, and periodic work runs once per period however
+//! many servers share the database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use daftar::jobs::{self, Worker};
+use daftar::jobs::{self, Job, Worker};
+use daftar::metrics::Metrics;
 use daftar::store::{Db, DbConn, now_micros};
-use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{fresh_db, spawn_app};
+use crate::helpers::{Backend, fresh_db, postgres_url, spawn_app, spawn_app_on};
 
 fn db_for(url: &str) -> Db {
     let db = Db::connect(url, 2, "NORMAL").unwrap();
@@ -17,57 +20,61 @@ fn db_for(url: &str) -> Db {
     db
 }
 
+fn enqueue(db: &Db, job: Job) {
+    db.write_tx(|c: &mut DbConn| jobs::enqueue(c, &job).map_err(daftar::store::StoreError::from)).unwrap();
+}
+
 both_backends!(a_rolled_back_change_leaves_no_job, |backend| {
     let Some(t) = fresh_db(backend) else { return };
     let db = db_for(&t.url);
     let r: Result<(), daftar::store::StoreError> = db.write_tx(|c: &mut DbConn| {
-        jobs::enqueue(c, "test.kind", &json!({"n": 1}))?;
+        jobs::enqueue(c, &Job::index_file("one"))?;
         Err(daftar::store::StoreError::Unavailable("the change failed".into()))
     });
     assert!(r.is_err());
-    db.write_tx(|c: &mut DbConn| {
-        jobs::enqueue(c, "test.kind", &json!({"n": 2})).map_err(daftar::store::StoreError::from)
-    })
-    .unwrap();
+    enqueue(&db, Job::index_file("two"));
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut w = Worker::default();
     let s = seen.clone();
-    w.register(
-        "test.kind",
+    let metrics = Arc::new(Metrics::default());
+    let w = Worker::new(
         Arc::new(move |_, job| {
-            s.lock().unwrap().push(job.payload["n"].as_i64().unwrap());
+            s.lock().unwrap().push(job.clone());
             Ok(())
         }),
+        Job::KINDS,
+        metrics.clone(),
     );
     assert_eq!(w.drain(&db).unwrap(), 1);
-    assert_eq!(*seen.lock().unwrap(), vec![2]);
+    assert_eq!(*seen.lock().unwrap(), vec![Job::index_file("two")]);
     let mut c = db.reader().unwrap();
-    assert_eq!(jobs::counts(&mut c).unwrap(), vec![("done".to_owned(), 1)]);
+    assert!(jobs::counts(&mut c).unwrap().is_empty(), "done jobs leave the table");
+    assert!(metrics.render((0, 0)).contains("daftar_jobs_processed_total{outcome=\"done\"} 1"));
 });
 
 both_backends!(failures_retry_then_die, |backend| {
     let Some(t) = fresh_db(backend) else { return };
     let db = db_for(&t.url);
-    db.write_tx(|c: &mut DbConn| jobs::enqueue(c, "test.fail", &json!({})).map_err(daftar::store::StoreError::from))
-        .unwrap();
+    enqueue(&db, Job::movement_mail("m1"));
     let tries = Arc::new(AtomicUsize::new(0));
-    let mut w = Worker::default();
     let t2 = tries.clone();
-    w.register(
-        "test.fail",
+    let metrics = Arc::new(Metrics::default());
+    let w = Worker::new(
         Arc::new(move |_, _| {
             t2.fetch_add(1, Ordering::SeqCst);
             Err("smtp refused".into())
         }),
+        Job::KINDS,
+        metrics.clone(),
     );
     assert!(w.run_one(&db).unwrap());
     // Not due again until its backoff has passed.
     assert!(!w.run_one(&db).unwrap());
+    assert!(metrics.render((0, 0)).contains("daftar_jobs_processed_total{outcome=\"retried\"} 1"));
     let mut c = db.writer().unwrap();
     // Pretend time passes: claim directly with a clock past every backoff.
     let far = now_micros() + 10 * 3_600_000_000;
     let mut attempts = 1;
-    while let Some(job) = jobs::claim(&mut c, &["test.fail"], far + attempts as i64).unwrap() {
+    while let Some(job) = jobs::claim(&mut c, Job::KINDS, far + attempts as i64).unwrap() {
         attempts += 1;
         assert_eq!(job.attempt, attempts);
         jobs::fail(&mut c, &job, "smtp refused").unwrap();
@@ -81,24 +88,106 @@ both_backends!(failures_retry_then_die, |backend| {
 both_backends!(an_abandoned_lease_is_taken_over_once, |backend| {
     let Some(t) = fresh_db(backend) else { return };
     let db = db_for(&t.url);
-    db.write_tx(|c: &mut DbConn| jobs::enqueue(c, "test.lease", &json!({})).map_err(daftar::store::StoreError::from))
-        .unwrap();
+    enqueue(&db, Job::index_file("f"));
     let mut c = db.writer().unwrap();
     let now = now_micros();
-    let first = jobs::claim(&mut c, &["test.lease"], now).unwrap().expect("claimed");
-    assert!(jobs::claim(&mut c, &["test.lease"], now).unwrap().is_none(), "leased to the first worker");
+    let first = jobs::claim(&mut c, Job::KINDS, now).unwrap().expect("claimed");
+    assert!(jobs::claim(&mut c, Job::KINDS, now).unwrap().is_none(), "leased to the first worker");
     // The first worker dies; after the lease another worker takes the job.
     let later = now + jobs::LEASE.as_micros() as i64 + 1;
-    let second = jobs::claim(&mut c, &["test.lease"], later).unwrap().expect("taken over");
+    let second = jobs::claim(&mut c, Job::KINDS, later).unwrap().expect("taken over");
     assert_eq!((second.id.as_str(), second.attempt), (first.id.as_str(), 2));
-    assert!(jobs::claim(&mut c, &["test.lease"], later).unwrap().is_none());
+    assert!(jobs::claim(&mut c, Job::KINDS, later).unwrap().is_none());
 });
 
-both_backends!(changes_enqueue_their_jobs_and_metrics_show_them, |backend| {
+both_backends!(racing_workers_each_job_runs_once, |backend| {
+    let Some(t) = fresh_db(backend) else { return };
+    let db = db_for(&t.url);
+    for i in 0..40 {
+        enqueue(&db, Job::index_file(&format!("f{i}")));
+    }
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (db, s) = (db.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let w = Worker::new(
+                    Arc::new(move |_, job| {
+                        s.lock().unwrap().push(job.clone());
+                        Ok(())
+                    }),
+                    Job::KINDS,
+                    Arc::new(Metrics::default()),
+                );
+                w.drain(&db).unwrap()
+            })
+        })
+        .collect();
+    let done: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(done, 40);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_by_key(|j| format!("{j:?}"));
+    seen.dedup();
+    assert_eq!(seen.len(), 40, "no job ran twice");
+});
+
+/// The value of a metric line in Prometheus text, 0 if absent.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0)
+}
+
+both_backends!(the_servers_own_workers_do_what_requests_enqueue, |backend| {
     let Some(app) = spawn_app(backend) else { return };
     let so = app.login("so.moitt");
-    let r = app.post_as(&so, "/api/v1/files", &json!({"subject": "Indexed"}));
+    let r = app.post_as(&so, "/api/v1/files", &serde_json::json!({"subject": "Indexed"}));
     assert_eq!(r.status, 201);
-    let m = app.get("/metrics");
-    assert!(m.text.contains("daftar_jobs{status=\"queued\"} 1"), "{}", m.text);
+    // Creating a file enqueues its indexing job; the server's worker takes it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = app.get("/metrics").text;
+        let done = metric(&m, "daftar_jobs_processed_total{outcome=\"done\"}");
+        if done >= 1 && metric(&m, "daftar_jobs{status=\"queued\"}") == 0 {
+            assert_eq!(metric(&m, "daftar_jobs{status=\"dead\"}"), 0, "{m}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job was never done:\n{m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 });
+
+both_backends!(the_ledger_is_sealed_by_the_server_itself, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    assert_eq!(app.post_as(&so, "/api/v1/files", &serde_json::json!({"subject": "Sealed"})).status, 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut c = app.db.reader().unwrap();
+        use daftar::store::schema::ledger_events as le;
+        use diesel::prelude::*;
+        let pending: i64 = le::table.filter(le::position.is_null()).count().get_result(&mut c).unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} events never sealed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+});
+
+#[test]
+fn two_servers_on_one_postgres_run_each_sealer_period_once() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let period = Duration::from_millis(100);
+    let adjust = move |c: &mut daftar::config::Config| c.jobs.seal_every_ms = period.as_millis() as u64;
+    let a = crate::helpers::spawn_app_with(Backend::Postgres, adjust).unwrap();
+    let b = spawn_app_on(&a, adjust);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let name = "daftar_scheduled_runs_total{schedule=\"ledger.seal\"}";
+    let runs_a = metric(&a.get("/metrics").text, name);
+    let runs_b = metric(&b.get("/metrics").text, name);
+    let periods = (started.elapsed().as_millis() / period.as_millis()) as u64 + 2;
+    assert!(runs_a + runs_b >= 5, "the sealer hardly ran: {runs_a} + {runs_b}");
+    assert!(runs_a + runs_b <= periods, "{runs_a} + {runs_b} runs in at most {periods} periods: some period ran twice");
+}

@@ -100,7 +100,8 @@ both_backends!(a_deleted_movement_is_named, |backend| {
 both_backends!(swapped_ledger_rows_are_named, |backend| {
     let Some(app) = spawn_app(backend) else { return };
     history(&app);
-    assert_eq!(cli_verify(&app).0, 0);
+    let (code, out) = cli_verify(&app);
+    assert_eq!(code, 0, "{out}");
     raw(&app, "UPDATE ledger_events SET position = -1 WHERE position = 3");
     raw(&app, "UPDATE ledger_events SET position = 3 WHERE position = 4");
     raw(&app, "UPDATE ledger_events SET position = 4 WHERE position = -1");

@@ -1,0 +1,3 @@
+DROP TABLE ledger_tree;
+DROP TABLE ledger_nodes;
+DROP TABLE schedules;
