@@ -167,11 +167,24 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
             ApiError::too_large(format!("request body is larger than {limit} bytes"))
         }
         J::ContentType => ApiError::unsupported_media_type("send the body as application/json"),
-        J::Deserialize(e) if e.is_data() => ApiError::invalid(format!("body: {e}")),
+        J::Deserialize(e) if e.is_data() => match named_field(&e.to_string()) {
+            Some(field) => ApiError::invalid_field(&field, format!("{e}")),
+            None => ApiError::invalid(format!("body: {e}")),
+        },
         J::Deserialize(e) => ApiError::invalid(format!("body is not valid JSON: {e}")),
         _ => ApiError::invalid("could not read the request body"),
     }
     .into()
+}
+
+/// The field a deserialisation message names (`missing field `x``,
+/// `unknown field `x``), so that it can be reported in `details.fields` like
+/// any invalid field.
+fn named_field(message: &str) -> Option<String> {
+    ["missing field `", "unknown field `", "duplicate field `"].iter().find_map(|prefix| {
+        let rest = &message[message.find(prefix)? + prefix.len()..];
+        Some(rest[..rest.find('`')?].to_owned())
+    })
 }
 
 /// Turns query-string errors into 400 `invalid`.

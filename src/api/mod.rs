@@ -80,8 +80,10 @@ impl AppState {
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageParams {
-    /// Rows per page, 1–200 (default 50).
-    pub limit: Option<i64>,
+    /// Rows per page, 1–200 (default 50). Read as text so that a bad value
+    /// is answered naming `limit`, not with the query parser's words.
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
@@ -89,10 +91,10 @@ pub struct PageParams {
 impl PageParams {
     /// The validated limit.
     pub fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit {
+        match self.limit.as_deref().map(|l| l.trim().parse::<i64>()) {
             None => Ok(50),
-            Some(n @ 1..=200) => Ok(n),
-            Some(_) => Err(ApiError::invalid_field("limit", "must be between 1 and 200")),
+            Some(Ok(n @ 1..=200)) => Ok(n),
+            Some(_) => Err(ApiError::invalid_field("limit", "must be a whole number between 1 and 200")),
         }
     }
 

@@ -92,3 +92,22 @@ both_backends!(openapi_describes_the_routes, |backend| {
     assert!(paths.contains_key("/api/v1/posts"));
     assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
 });
+
+both_backends!(bad_parameters_and_missing_fields_are_named, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    for path in ["/api/v1/org/units?limit=abc", "/api/v1/inbox?limit=0", "/api/v1/sent?limit=1e9"] {
+        let r = app.get_as(&so, path);
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "invalid");
+        assert!(r.body["error"]["details"]["fields"]["limit"].is_string(), "{path}: {}", r.text);
+    }
+    assert_eq!(app.get_as(&so, "/api/v1/org/units?limit=2").status, 200);
+    // A missing field is named just as an invalid one is.
+    let r = app.post_as(&so, "/api/v1/files", &serde_json::json!({"priority": "routine"}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["error"]["details"]["fields"]["subject"].is_string(), "{}", r.text);
+    let r = app.post_as(&so, "/api/v1/files", &serde_json::json!({"subject": "x", "colour": "red"}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["error"]["details"]["fields"]["colour"].is_string(), "{}", r.text);
+});
