@@ -547,3 +547,71 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }
+
+/// `daftar bench export`: exports of one file per second from a ledger of
+/// 1,000 events and from one of 100,000 (each proven against a checkpoint
+/// that covers the whole ledger): the second should cost about the same as
+/// the first, since proofs read O(log² n) stored subtrees.
+pub fn export(seconds: u64) -> Result<String, String> {
+    use crate::store::DbConn;
+    let budget = Duration::from_secs(seconds.max(1));
+    let dir = tempfile_dir()?;
+    let (_config, db, ca) = scratch(&dir)?;
+    let so = Officer::load(&db, "so.moitt")?;
+    let file = so.open_file(&db)?;
+    let actor = so.actor();
+    let pad_to = |target: i64| -> Result<(), String> {
+        use crate::store::schema::ledger_events;
+        use diesel::prelude::*;
+        let have: i64 = {
+            let mut c = db.reader().map_err(|e| e.to_string())?;
+            ledger_events::table.count().get_result(&mut *c).map_err(|e| e.to_string())?
+        };
+        let mut left = (target - have).max(0);
+        while left > 0 {
+            let n = left.min(5_000);
+            db.write_tx(|c: &mut DbConn| -> Result<(), crate::store::StoreError> {
+                for i in 0..n {
+                    let event = crate::ledger::Event {
+                        kind: "bench_padding",
+                        actor_user: None,
+                        actor_post: None,
+                        file_id: None,
+                        receipt_id: None,
+                        payload: serde_json::json!({"n": i}),
+                    };
+                    crate::ledger::append(c, event)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+            left -= n;
+        }
+        crate::ledger::checkpoint(&db, &ca)?;
+        Ok(())
+    };
+    let mut out = String::new();
+    let mut rates = Vec::new();
+    for size in [1_000i64, 100_000] {
+        pad_to(size)?;
+        let started = Instant::now();
+        crate::ledger::checkpoint(&db, &ca)?;
+        let checkpoint_ms = started.elapsed().as_secs_f64() * 1e3;
+        let mut failed = None;
+        let per_sec = rate(budget, || {
+            if let Err(e) = crate::bundle::export(&db, &ca, &actor, &file) {
+                failed = Some(e.to_string());
+            }
+        });
+        if let Some(e) = failed {
+            return Err(format!("export failed: {e}"));
+        }
+        out.push_str(&format!(
+            "ledger of {size:>7} events: {per_sec:>8.0} exports/s; a checkpoint signed in {checkpoint_ms:.2} ms\n"
+        ));
+        rates.push(per_sec);
+    }
+    out.push_str(&format!("exports/s at 100,000 events ÷ at 1,000: {:.2}\n", rates[1] / rates[0]));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}

@@ -201,7 +201,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::efile(seconds, clients, postgres.as_deref())?);
                 Ok(())
             }
-            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile)")),
+            "export" => {
+                print!("{}", crate::bench::export(seconds)?);
+                Ok(())
+            }
+            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export)")),
         },
         Command::Verify { path } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
