@@ -244,7 +244,7 @@ fn scratch(dir: &std::path::Path) -> Result<(Config, Db, crate::pki::Ca), String
 struct Officer {
     principal: crate::auth::principal::Principal,
     post: String,
-    key: crate::signing::ActiveKey,
+    key: crate::signing::keys::ActiveKey,
 }
 
 impl Officer {
@@ -264,7 +264,7 @@ impl Officer {
             .first()
             .map(|h| h.post_id.clone())
             .ok_or("no post")?;
-        let key = crate::signing::active_key(&mut c, &id).map_err(|e| e.to_string())?;
+        let key = crate::signing::keys::active_key(&mut c, &id).map_err(|e| e.to_string())?;
         Ok(Officer { principal, post, key })
     }
 
@@ -272,8 +272,8 @@ impl Officer {
         crate::efile::Actor { viewer: &self.principal.viewer, post: Some(&self.post) }
     }
 
-    fn unseal(&self) -> Result<crate::signing::OpenKey, String> {
-        Ok(crate::signing::unseal(&self.key, crate::demo::PIN)
+    fn unseal(&self) -> Result<crate::signing::keys::OpenKey, String> {
+        Ok(crate::signing::keys::unseal(&self.key, crate::demo::PIN)
             .map_err(|e| e.to_string())?
             .ok_or("demo PIN does not open the key")?)
     }
@@ -337,12 +337,12 @@ pub fn signing(seconds: u64) -> Result<String, String> {
         let r = db.write_tx(|c| -> Result<(), crate::signing::SignError> {
             let note = efile::notes::add(c, &actor, &file, "A paragraph of a note, signed for the benchmark.")?;
             let id = note["id"].as_str().unwrap_or_default().to_owned();
-            let sig = crate::signing::sign_note(c, key, Some(&unsealed), None, &id)?;
+            let sig = crate::signing::notes::sign_note(c, key, Some(&unsealed), None, &id)?;
             // Verified as a reader would: the canonical bytes recomputed from
             // the stored note, against the certificate's public key.
             let der = sig["value_b64"].as_str().and_then(|b| B64.decode(b).ok()).unwrap_or_default();
-            let canonical = crate::signing::note_canonical(c, &id)?;
-            if !crate::signing::verify(&key.public_key, &canonical, &der) {
+            let canonical = crate::signing::forms::note_canonical(c, &id)?;
+            if !crate::signing::keys::verify(&key.public_key, &canonical, &der) {
                 return Err(crate::signing::SignError::Internal("signature did not verify".into()));
             }
             efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
@@ -420,7 +420,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
             let actor = me.actor();
             let note = efile::notes::add(c, &actor, file, "Examined; submitted for orders.")?;
             let id = note["id"].as_str().unwrap_or_default().to_owned();
-            let sig = crate::signing::sign_note(c, &me.key, Some(pk8), None, &id)?;
+            let sig = crate::signing::notes::sign_note(c, &me.key, Some(pk8), None, &id)?;
             efile::notes::mark_signed(c, &actor, file, &id, sig)?;
             let input = efile::movements::MoveInput {
                 action: "forward".into(),
@@ -431,7 +431,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
             };
             let m = efile::movements::move_file(c, &actor, file, input)?;
             let mid = m["id"].as_str().unwrap_or_default().to_owned();
-            crate::signing::sign_movement(c, &me.key, pk8, &mid)?;
+            crate::signing::movements::sign_movement(c, &me.key, pk8, &mid)?;
             Ok(())
         })
     })

@@ -293,7 +293,7 @@ pub fn verify(bytes: &[u8]) -> Result<Vec<Item>, String> {
         let chained = pki::issued_by(&cert_pem, &ca_pem);
         let spki = pki::pem_der(&cert_pem, "CERTIFICATE").and_then(|d| pki::cert_parts(&d).map(|p| p.spki.to_vec()));
         let signed = spki.as_ref().is_some_and(|k| pki::verify_p256(k, &canonical, &sig));
-        let recorded = signed_hashes.contains(&crate::signing::sha256_hex(&canonical));
+        let recorded = signed_hashes.contains(&crate::domain::canonical::sha256_hex(&canonical));
         let in_time = match (n["certificate_revoked_at"].as_str(), n["signed_at"].as_str()) {
             (Some(revoked), Some(at)) => at < revoked,
             _ => true,

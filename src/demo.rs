@@ -37,12 +37,14 @@ pub fn seed(db: &Db, ca: &Ca) -> Result<ImportReport, String> {
     let users: Vec<String> =
         users.into_iter().filter(|(_, name)| demo_names.contains(name)).map(|(id, _)| id).collect();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let keys: Vec<Result<signing::NewKey, String>> = std::thread::scope(|s| {
+    let keys: Vec<Result<signing::keys::NewKey, String>> = std::thread::scope(|s| {
         let chunks: Vec<_> = users
             .chunks(users.len().div_ceil(cores).max(1))
             .map(|part| {
                 s.spawn(move || {
-                    part.iter().map(|_| signing::new_server_key(PIN).map_err(|e| e.to_string())).collect::<Vec<_>>()
+                    part.iter()
+                        .map(|_| signing::keys::new_server_key(PIN).map_err(|e| e.to_string()))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -50,7 +52,7 @@ pub fn seed(db: &Db, ca: &Ca) -> Result<ImportReport, String> {
     });
     db.write_tx(|c| {
         for (user, key) in users.iter().zip(keys) {
-            signing::enrol(c, ca, user, key.map_err(signing::SignError::Internal)?)?;
+            signing::keys::enrol(c, ca, user, key.map_err(signing::SignError::Internal)?)?;
         }
         Ok::<_, signing::SignError>(())
     })

@@ -50,7 +50,7 @@ pub fn append(conn: &mut DbConn, e: Event<'_>) -> QueryResult<String> {
 /// The canonical bytes of a stored event: what its leaf hash covers.
 pub fn canonical_entry(row: &EventRow) -> Vec<u8> {
     let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::String(row.payload.clone()));
-    crate::signing::canonical_json(&serde_json::json!({
+    crate::domain::canonical::canonical_json(&serde_json::json!({
         "id": row.id, "at": row.at, "kind": row.kind, "actor_user": row.actor_user, "actor_post": row.actor_post,
         "file_id": row.file_id, "receipt_id": row.receipt_id, "payload": payload,
     }))
@@ -248,7 +248,7 @@ pub fn checkpoint(db: &Db, ca: &Ca) -> Result<Checkpoint, String> {
         ledger_tree::table.find(1).select(ledger_tree::leaves).first(&mut *conn).map_err(|e| e.to_string())?;
     let root = hex(&root_of(&mut conn, size as u64).map_err(|e| e.to_string())?);
     let at = now_micros();
-    let canonical = crate::signing::canonical_json(&serde_json::json!({
+    let canonical = crate::domain::canonical::canonical_json(&serde_json::json!({
         "type": "daftar.checkpoint.v1", "size": size, "root_hash": root, "at": rfc3339(at),
     }));
     use base64::Engine;
@@ -404,9 +404,10 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
                         problems.push((pos, format!("entry {pos} (note_signed {}): the signature row is gone", row.id)))
                     }
                     Some((canonical, sig)) => {
-                        let same = recorded.is_none_or(|r| r == crate::signing::sha256_hex(canonical.as_bytes()))
+                        let same = recorded
+                            .is_none_or(|r| r == crate::domain::canonical::sha256_hex(canonical.as_bytes()))
                             && payload["signature"]["value_b64"].as_str().is_none_or(|v| v == sig);
-                        let now = crate::signing::note_canonical(conn, id)
+                        let now = crate::signing::forms::note_canonical(conn, id)
                             .ok()
                             .map(|c| String::from_utf8_lossy(&c).into_owned());
                         if !same || now.as_deref() != Some(canonical.as_str()) {
@@ -426,11 +427,13 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
                     .select(movement_signatures::canonical)
                     .first(conn)
                     .optional()?;
-                let now =
-                    crate::signing::movement_canonical(conn, id).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
+                let now = crate::signing::forms::movement_canonical(conn, id)
+                    .ok()
+                    .map(|c| String::from_utf8_lossy(&c).into_owned());
                 let recorded = payload["signature"]["canonical_sha256"].as_str();
                 let same = stored.as_deref().is_some_and(|s| {
-                    now.as_deref() == Some(s) && recorded.is_none_or(|r| r == crate::signing::sha256_hex(s.as_bytes()))
+                    now.as_deref() == Some(s)
+                        && recorded.is_none_or(|r| r == crate::domain::canonical::sha256_hex(s.as_bytes()))
                 });
                 if !same {
                     problems.push((
@@ -462,7 +465,7 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
     }
     for (note_id, (pos, hash)) in last_body {
         let body: Option<String> = notes::table.find(&note_id).select(notes::body).first(conn).optional()?;
-        if body.map(|b| crate::signing::sha256_hex(b.as_bytes())) != Some(hash) {
+        if body.map(|b| crate::domain::canonical::sha256_hex(b.as_bytes())) != Some(hash) {
             problems.push((pos, format!("entry {pos}: the text of note {note_id} is not what was recorded")));
         }
     }

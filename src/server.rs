@@ -73,7 +73,7 @@ impl Server {
     pub fn build(config: Config, db: Db) -> Result<Server, String> {
         let auth = Arc::new(AuthState::new(&config)?);
         let ca = Arc::new(crate::pki::Ca::init(&config.data_dir, &config.organisation)?);
-        let signing_sessions = Arc::new(crate::signing::Sessions::new(std::time::Duration::from_secs(
+        let signing_sessions = Arc::new(crate::auth::session::Sessions::new(std::time::Duration::from_secs(
             config.signing_session_minutes * 60,
         )));
         let listener =

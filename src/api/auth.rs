@@ -351,7 +351,7 @@ pub struct Caller {
     /// The session.
     pub session_id: String,
     /// The session's signing secret (from its token; never stored here).
-    pub signing_secret: Option<crate::signing::SessionSecret>,
+    pub signing_secret: Option<crate::auth::session::SessionSecret>,
 }
 
 impl Caller {
@@ -404,7 +404,7 @@ impl FromRequest for Caller {
                         return Ok(None);
                     }
                     Ok(principal::load(c, &claims.sub)?
-                        .map(|p| (p, claims.sid, claims.sk.map(crate::signing::SessionSecret))))
+                        .map(|p| (p, claims.sid, claims.sk.map(crate::auth::session::SessionSecret))))
                 })
                 .await?;
             let (principal, session_id, signing_secret) =

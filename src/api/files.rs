@@ -206,14 +206,14 @@ pub async fn move_file(
                 (Some(body), Some((key, open))) => {
                     let draft = efile::notes::add(c, &actor, &id, body)?;
                     let note_id = draft["id"].as_str().unwrap_or_default().to_owned();
-                    let signature = crate::signing::sign_note(c, key, Some(open), None, &note_id)?;
+                    let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &note_id)?;
                     Some(efile::notes::mark_signed(c, &actor, &id, &note_id, signature)?)
                 }
                 _ => None,
             };
             let mut m = efile::movements::move_file(c, &actor, &id, input)?;
             if let (Some((key, open)), Some(mid)) = (&key, m["id"].as_str().map(str::to_owned)) {
-                m["signature"] = crate::signing::sign_movement(c, key, open, &mid)?;
+                m["signature"] = crate::signing::movements::sign_movement(c, key, open, &mid)?;
             }
             if let Some(note) = note {
                 m["note"] = note;

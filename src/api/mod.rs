@@ -44,7 +44,7 @@ pub struct AppState {
     /// The deployment CA.
     pub ca: Arc<crate::pki::Ca>,
     /// Officers' keys unsealed for their signing sessions.
-    pub signing_sessions: Arc<crate::signing::Sessions>,
+    pub signing_sessions: Arc<crate::auth::session::Sessions>,
 }
 
 impl AppState {

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
-use crate::signing::{self, Proof, SignError};
+use crate::signing::keys::{self, Proof};
+use crate::signing::{SignError, notes, pin, revocation};
 
 impl From<SignError> for ApiError {
     fn from(e: SignError) -> Self {
@@ -49,15 +50,15 @@ pub async fn enrol(
     let key = match b.mode.as_str() {
         "server" => {
             let pin = b.pin.ok_or_else(|| ApiError::invalid_field("pin", "is required in server mode"))?;
-            web::block(move || signing::new_server_key(&pin)).await.map_err(|e| ApiError::internal(&e))??
+            web::block(move || keys::new_server_key(&pin)).await.map_err(|e| ApiError::internal(&e))??
         }
-        "client" => signing::new_client_key(
+        "client" => keys::new_client_key(
             &b.public_key_pem.ok_or_else(|| ApiError::invalid_field("public_key_pem", "is required in client mode"))?,
         )?,
         _ => return Err(ApiError::invalid_field("mode", "must be server or client")),
     };
     let ca = state.ca.clone();
-    let (serial, pem) = state.write(move |c| Ok(signing::enrol(c, &ca, caller.user_id(), key)?)).await?;
+    let (serial, pem) = state.write(move |c| Ok(keys::enrol(c, &ca, caller.user_id(), key)?)).await?;
     Ok(HttpResponse::Created().json(json!({"certificate_serial": serial, "certificate_pem": pem})))
 }
 
@@ -101,7 +102,7 @@ pub async fn sign_note(
         .read(move |c| {
             crate::efile::actionable_file(c, &c1.actor(), &f1)?;
             crate::efile::notes::own_draft(c, &f1, &n1, c1.user_id())?;
-            Ok(signing::active_key(c, c1.user_id())?)
+            Ok(keys::active_key(c, c1.user_id())?)
         })
         .await?;
     let unsealed = match &proof {
@@ -116,7 +117,7 @@ pub async fn sign_note(
                 Proof::Signature(s) => Some(s.as_slice()),
                 Proof::Pin(_) => None,
             };
-            let sig = signing::sign_note(c, &key, unsealed.as_ref(), client_sig, &note_id)?;
+            let sig = notes::sign_note(c, &key, unsealed.as_ref(), client_sig, &note_id)?;
             Ok(crate::efile::notes::mark_signed(c, &actor, &file_id, &note_id, sig)?)
         })
         .await?;
@@ -138,7 +139,7 @@ pub async fn certificate(state: web::Data<AppState>, path: web::Path<String>) ->
     if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::not_found());
     }
-    let pem = state.read(move |c| Ok(signing::certificate_pem(c, &serial.to_ascii_lowercase())?)).await?;
+    let pem = state.read(move |c| Ok(keys::certificate_pem(c, &serial.to_ascii_lowercase())?)).await?;
     let pem = pem.ok_or_else(ApiError::not_found)?;
     Ok(HttpResponse::Ok().content_type("application/x-pem-file").body(pem))
 }
@@ -154,7 +155,9 @@ pub async fn revoke(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let serial = path.into_inner().to_ascii_lowercase();
-    state.write(move |c| Ok(signing::revoke(c, crate::org::admin::Actor::User(&caller.principal), &serial)?)).await?;
+    state
+        .write(move |c| Ok(revocation::revoke(c, crate::org::admin::Actor::User(&caller.principal), &serial)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -164,9 +167,9 @@ pub async fn movement_key(
     state: &web::Data<AppState>,
     caller: &Caller,
     pin: Option<String>,
-) -> Result<Option<(signing::ActiveKey, signing::OpenKey)>, ApiError> {
+) -> Result<Option<(keys::ActiveKey, keys::OpenKey)>, ApiError> {
     let user = caller.user_id().to_owned();
-    let key = match state.read(move |c| Ok(signing::active_key(c, &user).ok())).await? {
+    let key = match state.read(move |c| Ok(keys::active_key(c, &user).ok())).await? {
         Some(k) if k.mode == "server" => k,
         _ if pin.is_some() => return Err(ApiError::forbidden("you have no server-mode signing key to use a PIN with")),
         _ => return Ok(None),
@@ -189,31 +192,31 @@ pub async fn movement_key(
 async fn unseal_with_pin(
     state: &web::Data<AppState>,
     caller: &Caller,
-    key: &signing::ActiveKey,
+    key: &keys::ActiveKey,
     pin: String,
-) -> Result<signing::OpenKey, ApiError> {
+) -> Result<keys::OpenKey, ApiError> {
     if key.wrapped.is_none() {
         return Err(ApiError::invalid_field("pin", "your key is a client key: send signature_b64 instead"));
     }
     let id = key.id.clone();
-    if let Err(wait) = state.write(move |c| Ok(signing::reserve_pin_attempt(c, &id)?)).await? {
+    if let Err(wait) = state.write(move |c| Ok(pin::reserve_pin_attempt(c, &id)?)).await? {
         return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))
             .with_details(json!({"reason": "too many wrong PINs; the key is locked"})));
     }
     let (k, sessions, sid, secret) =
         (key.clone(), state.signing_sessions.clone(), caller.session_id.clone(), caller.signing_secret.clone());
     let opened =
-        web::block(move || signing::unseal_then(&k, &pin, |pkcs8| sessions.put(&sid, secret.as_ref(), &k, pkcs8)))
+        web::block(move || keys::unseal_then(&k, &pin, |pkcs8| sessions.put(&sid, secret.as_ref(), &k, pkcs8)))
             .await
             .map_err(|e| ApiError::internal(&e))??;
     let id = key.id.clone();
     match opened {
         Some(open) => {
-            state.write(move |c| Ok(signing::pin_succeeded(c, &id)?)).await?;
+            state.write(move |c| Ok(pin::pin_succeeded(c, &id)?)).await?;
             Ok(open)
         }
         None => {
-            state.write(move |c| Ok(signing::pin_failed(c, &id)?)).await?;
+            state.write(move |c| Ok(pin::pin_failed(c, &id)?)).await?;
             Err(ApiError::forbidden("wrong PIN"))
         }
     }

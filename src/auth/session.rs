@@ -7,6 +7,11 @@ use diesel::prelude::*;
 use super::tokens::{AUDIENCE, Claims, ISSUER, TokenKeys, random_token, token_hash};
 use crate::store::schema::{refresh_tokens, sessions, users};
 use crate::store::{DbConn, new_id, now_micros};
+use base64::Engine;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::signing::keys::{ActiveKey, OpenKey};
 
 /// Session lifetimes.
 #[derive(Debug, Clone, Copy)]
@@ -242,4 +247,132 @@ pub fn is_live(conn: &mut DbConn, session_id: &str, user_id: &str, version: i64)
         .first::<(Option<i64>, i64, i64, i64, bool)>(conn)
         .optional()?;
     Ok(matches!(row, Some((None, expires, v, uv, false)) if now < expires && v == version && uv == version))
+}
+
+/// A login session's signing secret, as carried by its tokens (base64url).
+/// Shown as `SessionSecret(..)` in logs.
+#[derive(Clone)]
+pub struct SessionSecret(pub String);
+
+impl std::fmt::Debug for SessionSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecret(..)")
+    }
+}
+
+impl SessionSecret {
+    fn aead(&self) -> Option<LessSafeKey> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&self.0).ok()?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &raw);
+        UnboundKey::new(&AES_256_GCM, digest.as_ref()).ok().map(LessSafeKey::new)
+    }
+}
+
+/// Signing sessions: after an officer gives their PIN, the moves that follow
+/// in the same login session are signed too without asking again, for a
+/// short while. The key is kept sealed (AES-256-GCM) under the session's
+/// signing secret, which only the session's own tokens carry: the server
+/// holds nothing it can open by itself, and the key is decrypted only for the
+/// moment of each signature. Memory only; a restart or the expiry closes it.
+#[derive(Default)]
+pub struct Sessions {
+    open: std::sync::Mutex<std::collections::HashMap<String, SealedKey>>,
+    ttl: std::time::Duration,
+}
+
+struct SealedKey {
+    key_id: String,
+    public_key_hex: String,
+    nonce: [u8; 12],
+    sealed: Vec<u8>,
+    until: std::time::Instant,
+}
+
+impl Sessions {
+    /// Keys stay usable this long after the last PIN.
+    pub fn new(ttl: std::time::Duration) -> Sessions {
+        Sessions { open: Default::default(), ttl }
+    }
+
+    /// Keeps a key (PKCS#8, just unsealed by its PIN) for a login session,
+    /// sealed under the session's secret. Nothing is kept without a secret.
+    pub fn put(&self, session_id: &str, secret: Option<&SessionSecret>, key: &ActiveKey, pkcs8: &[u8]) {
+        let Some(aead) = secret.and_then(SessionSecret::aead) else { return };
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut nonce = [0u8; 12];
+        if SystemRandom::new().fill(&mut nonce).is_err() {
+            return;
+        }
+        let mut sealed = pkcs8.to_vec();
+        if aead
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(session_id), &mut sealed)
+            .is_err()
+        {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let entry = SealedKey {
+            key_id: key.id.clone(),
+            public_key_hex: key.public_key.clone(),
+            nonce,
+            sealed,
+            until: now + self.ttl,
+        };
+        let mut open = self.open.lock().expect("signing sessions lock");
+        open.retain(|_, k| k.until > now);
+        open.insert(session_id.to_owned(), entry);
+    }
+
+    /// The session's key, opened with its secret for one use: (key id, key).
+    pub fn get(&self, session_id: &str, secret: Option<&SessionSecret>) -> Option<(String, OpenKey)> {
+        let aead = secret?.aead()?;
+        let (key_id, public_key_hex, nonce, mut sealed) = {
+            let open = self.open.lock().expect("signing sessions lock");
+            let k = open.get(session_id).filter(|k| k.until > std::time::Instant::now())?;
+            (k.key_id.clone(), k.public_key_hex.clone(), k.nonce, k.sealed.clone())
+        };
+        let opened = match aead.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(session_id), &mut sealed) {
+            Ok(plain) => OpenKey::new(plain, &public_key_hex).ok(),
+            Err(_) => None,
+        };
+        sealed.iter_mut().for_each(|b| *b = 0);
+        opened.map(|k| (key_id, k))
+    }
+}
+
+#[cfg(test)]
+mod signing_session_tests {
+    use super::*;
+    use crate::signing::keys::{new_server_key_for_test, unseal_then, verify};
+
+    #[test]
+    fn a_signing_session_keeps_the_key_sealed_under_its_secret() {
+        let active = new_server_key_for_test("246810");
+        // A signing session keeps the key sealed under the session's secret:
+        // the wrong secret, another session or no secret opens nothing.
+        let sessions = Sessions::new(std::time::Duration::from_secs(60));
+        let secret = SessionSecret(super::random_token());
+        let other = SessionSecret(super::random_token());
+        let mut plain = Vec::new();
+        unseal_then(&active, "246810", |pkcs8| {
+            plain = pkcs8.to_vec();
+            sessions.put("s1", Some(&secret), &active, pkcs8)
+        })
+        .unwrap()
+        .unwrap();
+        let stored = sessions.open.lock().unwrap().get("s1").map(|k| k.sealed.clone()).unwrap();
+        assert!(
+            plain.len() > 64 && !stored.windows(16).any(|w| plain.windows(16).any(|p| p == w)),
+            "nothing kept in clear"
+        );
+        assert!(sessions.get("s1", Some(&other)).is_none());
+        assert!(sessions.get("s1", None).is_none());
+        assert!(sessions.get("s2", Some(&secret)).is_none());
+        let (id, reopened) = sessions.get("s1", Some(&secret)).unwrap();
+        assert_eq!(id, "k");
+        assert!(verify(&active.public_key, b"moved", &reopened.sign(b"moved").unwrap()));
+        assert_eq!(format!("{secret:?}"), "SessionSecret(..)");
+    }
 }

@@ -2,6 +2,7 @@
 //! Everything here is unit-tested without a server.
 
 pub mod access;
+pub mod canonical;
 pub mod efile;
 pub mod merkle;
 pub mod org;

@@ -129,7 +129,7 @@ pub fn visible(
     let Some((file_id, receipt_id, sha, mime, filename, title)) = row else { return Err(EfileError::NotFound) };
     let seen = match (file_id, receipt_id) {
         (Some(f), _) => visible_file(conn, actor.viewer, &f).is_ok(),
-        (None, Some(r)) => super::receipts::visible_receipt(conn, actor.viewer, &r).is_ok(),
+        (None, Some(r)) => super::visible_receipt(conn, actor.viewer, &r).is_ok(),
         (None, None) => false,
     };
     if seen { Ok((sha, mime, filename, title)) } else { Err(EfileError::NotFound) }

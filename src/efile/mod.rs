@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::domain::access::{self, Stay, Subject, Viewer};
 use crate::domain::org::Clearance;
+use crate::store::schema::receipts as receipt_rows;
 use crate::store::schema::{files, movements as mv, org_units, posts, serials, stays, users};
 use crate::store::{DbConn, StoreError, new_id, now_micros};
 
@@ -220,6 +221,80 @@ pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result
         Ok(stays_from(&file.created_by_post, file.created_at, moves_of(c, &file.id, false)?))
     })?;
     Ok((file, subject))
+}
+
+/// A stored receipt.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = receipt_rows)]
+pub struct ReceiptRow {
+    pub id: String,
+    pub diary_no: String,
+    pub entity_id: String,
+    pub subject: String,
+    pub sender: String,
+    pub letter_no: Option<String>,
+    pub letter_date: Option<String>,
+    pub mode: String,
+    pub form: String,
+    pub classification: String,
+    pub priority: String,
+    pub urgency: i32,
+    pub due_at: Option<i64>,
+    pub status: String,
+    pub created_by_post: String,
+    pub created_by_user: String,
+    pub holder_post_id: String,
+    pub last_movement_id: Option<String>,
+    pub held_since: i64,
+    pub file_id: Option<String>,
+    pub next_move_seq: i64,
+    pub version: i64,
+    pub created_at: i64,
+}
+
+impl ReceiptRow {
+    /// The classification as a value (stored values are always valid).
+    pub fn clearance(&self) -> Clearance {
+        self.classification.parse().unwrap_or(Clearance::TopSecret)
+    }
+}
+
+/// What the access policy needs to know about a receipt, before its history:
+/// it belongs to its registry's section.
+fn receipt_subject(conn: &mut DbConn, r: &ReceiptRow) -> QueryResult<Subject> {
+    let registry_unit: String = posts::table.find(&r.created_by_post).select(posts::org_unit_id).first(conn)?;
+    Ok(Subject {
+        classification: r.clearance(),
+        owning_unit_id: registry_unit,
+        owning_entity_id: Some(r.entity_id.clone()),
+        holder_post_id: Some(r.holder_post_id.clone()),
+        stays: vec![Stay { post_id: r.holder_post_id.clone(), from: r.held_since, until: None }],
+    })
+}
+
+/// Loads a receipt the viewer may see, with what the policy knew of it;
+/// anything else is `NotFound`.
+pub(crate) fn visible_receipt_subject(
+    conn: &mut DbConn,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<(ReceiptRow, Subject), EfileError> {
+    let r = receipt_rows::table
+        .find(id)
+        .select(ReceiptRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(EfileError::NotFound)?;
+    let base = receipt_subject(conn, &r)?;
+    let subject = check_sight(conn, viewer, base, |c| {
+        Ok(stays_from(&r.created_by_post, r.created_at, moves_of(c, &r.id, true)?))
+    })?;
+    Ok((r, subject))
+}
+
+/// Loads a receipt the viewer may see; anything else is `NotFound`.
+pub fn visible_receipt(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<ReceiptRow, EfileError> {
+    Ok(visible_receipt_subject(conn, viewer, id)?.0)
 }
 
 /// Marks the movement that brought something to its holder as opened (the

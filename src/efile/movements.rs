@@ -337,7 +337,7 @@ pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<V
     let rows: Vec<MoveRow> =
         mv::table.filter(mv::file_id.eq(&file.id)).order(mv::seq).select(select_move()).load(conn)?;
     let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-    let mut signatures = crate::signing::movement_signatures_of(conn, &ids)?;
+    let mut signatures = crate::signing::movements::movement_signatures_of(conn, &ids)?;
     let refs = Refs::load(
         conn,
         rows.iter().flat_map(|r| [r.3.as_deref(), r.4.as_deref()]),

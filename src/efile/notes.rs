@@ -51,7 +51,7 @@ fn render_note(n: NoteRow, signature: Option<Value>) -> Value {
 /// A note as the API shows it, with its signature.
 pub fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
     let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;
-    let signature = crate::signing::signature_of(conn, note_id)?;
+    let signature = crate::signing::notes::signature_of(conn, note_id)?;
     Ok(render_note(row, signature))
 }
 
@@ -65,7 +65,7 @@ pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec
         .order(notes::seq)
         .select(NoteRow::as_select())
         .load(conn)?;
-    let mut signatures = crate::signing::signatures_of_file(conn, file_id)?;
+    let mut signatures = crate::signing::notes::signatures_of_file(conn, file_id)?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -136,7 +136,7 @@ pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Resul
             actor_post: Some(&post),
             file_id: Some(file_id),
             receipt_id: None,
-            payload: json!({"note_id": id, "seq": file.next_note_seq, "body_sha256": crate::signing::sha256_hex(body.as_bytes())}),
+            payload: json!({"note_id": id, "seq": file.next_note_seq, "body_sha256": crate::domain::canonical::sha256_hex(body.as_bytes())}),
         },
     )?;
     let row = NoteRow {
@@ -192,7 +192,7 @@ pub fn edit(conn: &mut DbConn, actor: &Actor, file_id: &str, note_id: &str, body
             actor_post: Some(&post),
             file_id: Some(file_id),
             receipt_id: None,
-            payload: json!({"note_id": note_id, "body_sha256": crate::signing::sha256_hex(body.as_bytes())}),
+            payload: json!({"note_id": note_id, "body_sha256": crate::domain::canonical::sha256_hex(body.as_bytes())}),
         },
     )?;
     Ok(note_json(conn, note_id)?)

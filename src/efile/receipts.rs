@@ -6,81 +6,15 @@ use serde_json::{Value, json};
 
 use super::movements::{Step, last_move, move_error, record};
 use super::{
-    Actor, EfileError, actionable_file, check_act, check_sight, invalid, moves_of, post_ref, stays_from, user_ref,
+    Actor, EfileError, ReceiptRow, actionable_file, check_act, invalid, post_ref, user_ref, visible_receipt,
+    visible_receipt_subject,
 };
-use crate::domain::access::{Stay, Subject, Viewer};
 use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, Priority, ReceiptMode, diary_no, plan_move};
-use crate::domain::org::{Clearance, Role, parse_date, parse_text};
+use crate::domain::org::{Role, parse_date, parse_text};
 use crate::jobs;
 use crate::ledger;
 use crate::store::schema::{documents, files, org_units, posts, receipts};
 use crate::store::{DbConn, new_id, now_micros, rfc3339};
-
-/// A stored receipt.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = receipts)]
-pub struct ReceiptRow {
-    pub id: String,
-    pub diary_no: String,
-    pub entity_id: String,
-    pub subject: String,
-    pub sender: String,
-    pub letter_no: Option<String>,
-    pub letter_date: Option<String>,
-    pub mode: String,
-    pub form: String,
-    pub classification: String,
-    pub priority: String,
-    pub urgency: i32,
-    pub due_at: Option<i64>,
-    pub status: String,
-    pub created_by_post: String,
-    pub created_by_user: String,
-    pub holder_post_id: String,
-    pub last_movement_id: Option<String>,
-    pub held_since: i64,
-    pub file_id: Option<String>,
-    pub next_move_seq: i64,
-    pub version: i64,
-    pub created_at: i64,
-}
-
-impl ReceiptRow {
-    /// The classification as a value (stored values are always valid).
-    pub fn clearance(&self) -> Clearance {
-        self.classification.parse().unwrap_or(Clearance::TopSecret)
-    }
-}
-
-/// What the access policy needs to know about a receipt, before its history:
-/// it belongs to its registry's section.
-fn subject_of(conn: &mut DbConn, r: &ReceiptRow) -> QueryResult<Subject> {
-    let registry_unit: String = posts::table.find(&r.created_by_post).select(posts::org_unit_id).first(conn)?;
-    Ok(Subject {
-        classification: r.clearance(),
-        owning_unit_id: registry_unit,
-        owning_entity_id: Some(r.entity_id.clone()),
-        holder_post_id: Some(r.holder_post_id.clone()),
-        stays: vec![Stay { post_id: r.holder_post_id.clone(), from: r.held_since, until: None }],
-    })
-}
-
-/// Loads a receipt the viewer may see, with what the policy knew of it;
-/// anything else is `NotFound`.
-fn visible_receipt_subject(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<(ReceiptRow, Subject), EfileError> {
-    let r =
-        receipts::table.find(id).select(ReceiptRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
-    let base = subject_of(conn, &r)?;
-    let subject = check_sight(conn, viewer, base, |c| {
-        Ok(stays_from(&r.created_by_post, r.created_at, moves_of(c, &r.id, true)?))
-    })?;
-    Ok((r, subject))
-}
-
-/// Loads a receipt the viewer may see; anything else is `NotFound`.
-pub fn visible_receipt(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<ReceiptRow, EfileError> {
-    Ok(visible_receipt_subject(conn, viewer, id)?.0)
-}
 
 fn actionable_receipt(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ReceiptRow, EfileError> {
     let (r, subject) = visible_receipt_subject(conn, actor.viewer, id)?;

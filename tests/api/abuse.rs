@@ -38,7 +38,7 @@ both_backends!(parallel_pin_guesses_cannot_pass_the_lock, |backend| {
     let path = format!("/api/v1/files/{file}/notes/{note}/sign");
     let statuses = at_once(&app, &so, &path, json!({"pin": "000000"}), 12);
     let tried = statuses.iter().filter(|s| **s == 403).count();
-    assert!(tried <= daftar::signing::PIN_TRIES as usize, "at most the allowed tries are checked: {statuses:?}");
+    assert!(tried <= daftar::signing::pin::PIN_TRIES as usize, "at most the allowed tries are checked: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 403 || *s == 429), "{statuses:?}");
     // The key is locked now, even for the right PIN.
     let r = app.post_as(&so, &path, &json!({"pin": PIN}));
@@ -238,7 +238,7 @@ both_backends!(unsettled_pin_attempts_heal_into_an_ordinary_lock, |backend| {
             .unwrap();
     };
     // Five attempts counted and never settled (clients that hung up mid-check).
-    set(daftar::signing::PIN_TRIES, None);
+    set(daftar::signing::pin::PIN_TRIES, None);
     let r = app.post_as(&so, &path, &json!({"pin": PIN}));
     assert_eq!(r.status, 429, "counted attempts lock like failures: {}", r.text);
     // Once that lock has run out, the right PIN works again.

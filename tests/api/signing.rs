@@ -222,7 +222,7 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
     // The client computes the canonical bytes itself; here they come from the server's own function.
     let canonical = {
         let mut c = app.db.reader().unwrap();
-        daftar::signing::note_canonical(&mut c, &note).unwrap()
+        daftar::signing::forms::note_canonical(&mut c, &note).unwrap()
     };
     use base64::Engine;
     let wrong = pair.sign(&rng, b"something else").unwrap();

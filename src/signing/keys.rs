@@ -1,0 +1,291 @@
+//! Officers' keys: generated and sealed under a PIN (server mode) or given
+//! as a public key (client mode), certified by the deployment CA, opened
+//! for the moment of a signature.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use diesel::prelude::*;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+};
+use serde_json::json;
+
+use super::SignError;
+use crate::pki::{self, Ca, hex};
+use crate::store::schema::{post_assignments, posts, signing_keys, users};
+use crate::store::{DbConn, new_id, now_micros};
+
+fn check_pin(pin: &str) -> Result<(), SignError> {
+    if pin.len() < 6 || pin.len() > 64 {
+        return Err(SignError::Invalid("pin", "must be 6 to 64 characters".into()));
+    }
+    Ok(())
+}
+
+fn pin_key(pin: &str, salt: &[u8]) -> Result<LessSafeKey, SignError> {
+    let params = Params::new(19 * 1024, 2, 1, Some(32)).map_err(|e| SignError::Internal(e.to_string()))?;
+    let mut key = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(pin.as_bytes(), salt, &mut key)
+        .map_err(|e| SignError::Internal(e.to_string()))?;
+    let unbound = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| SignError::Internal("aead key".into()))?;
+    Ok(LessSafeKey::new(unbound))
+}
+
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
+/// Titles of the posts a user holds today, for the certificate subject.
+fn post_titles(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<String>> {
+    let today = crate::org::today();
+    post_assignments::table
+        .inner_join(posts::table)
+        .filter(post_assignments::user_id.eq(user_id))
+        .filter(post_assignments::starts_on.le(&today))
+        .filter(post_assignments::ends_on.is_null().or(post_assignments::ends_on.ge(&today)))
+        .select(posts::title)
+        .load(conn)
+}
+
+/// A key made ready to store: generated (server mode) or given (client mode).
+pub struct NewKey {
+    mode: &'static str,
+    point: Vec<u8>,
+    wrapped: Option<(String, String, String)>,
+}
+
+/// Generates a server-mode key sealed under `pin` (slow: argon2id; call it
+/// outside any transaction).
+pub fn new_server_key(pin: &str) -> Result<NewKey, SignError> {
+    check_pin(pin)?;
+    let rng = SystemRandom::new();
+    let pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| SignError::Internal("keygen".into()))?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pk8.as_ref(), &rng)
+        .map_err(|_| SignError::Internal("keygen".into()))?;
+    let mut salt = [0u8; 16];
+    let mut nonce = [0u8; 12];
+    rng.fill(&mut salt).map_err(|_| SignError::Internal("rng".into()))?;
+    rng.fill(&mut nonce).map_err(|_| SignError::Internal("rng".into()))?;
+    let mut sealed = pk8.as_ref().to_vec();
+    pin_key(pin, &salt)?
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
+        .map_err(|_| SignError::Internal("seal".into()))?;
+    Ok(NewKey {
+        mode: "server",
+        point: pair.public_key().as_ref().to_vec(),
+        wrapped: Some((hex(&sealed), hex(&salt), hex(&nonce))),
+    })
+}
+
+/// Takes a client-mode public key (PEM, ECDSA P-256).
+pub fn new_client_key(public_key_pem: &str) -> Result<NewKey, SignError> {
+    let bad = || SignError::Invalid("public_key_pem", "must be a PEM ECDSA P-256 public key".into());
+    let spki = pki::spki_from_pem(public_key_pem).ok_or_else(bad)?;
+    let point = pki::p256_point(&spki).ok_or_else(bad)?.to_vec();
+    Ok(NewKey { mode: "client", point, wrapped: None })
+}
+
+/// Stores a key with a certificate the CA issues for it; returns (serial, PEM).
+pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(String, String), SignError> {
+    let (username, name): (String, String) =
+        users::table.find(user_id).select((users::username, users::name)).first(conn)?;
+    let titles = post_titles(conn, user_id)?;
+    let (serial, pem) =
+        ca.issue(&pki::p256_spki(&key.point), &format!("{name} ({username})"), &titles).map_err(SignError::Internal)?;
+    let (wrapped, salt, nonce) = match key.wrapped {
+        Some((w, s, n)) => (Some(w), Some(s), Some(n)),
+        None => (None, None, None),
+    };
+    // One live certificate per officer: the new key supersedes the old, whose
+    // signatures stay valid as of their time.
+    let now = now_micros();
+    let superseded: Vec<String> = signing_keys::table
+        .filter(signing_keys::user_id.eq(user_id))
+        .filter(signing_keys::revoked_at.is_null())
+        .select(signing_keys::certificate_serial)
+        .load(conn)?;
+    diesel::update(
+        signing_keys::table.filter(signing_keys::user_id.eq(user_id)).filter(signing_keys::revoked_at.is_null()),
+    )
+    .set((signing_keys::revoked_at.eq(now), signing_keys::revoked_by.eq(user_id)))
+    .execute(conn)?;
+    diesel::insert_into(signing_keys::table)
+        .values((
+            signing_keys::id.eq(new_id()),
+            signing_keys::user_id.eq(user_id),
+            signing_keys::mode.eq(key.mode),
+            signing_keys::public_key.eq(hex(&key.point)),
+            signing_keys::wrapped_key.eq(wrapped),
+            signing_keys::salt.eq(salt),
+            signing_keys::nonce.eq(nonce),
+            signing_keys::certificate_serial.eq(&serial),
+            signing_keys::certificate_pem.eq(&pem),
+            signing_keys::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    crate::auth::audit::record(
+        conn,
+        crate::auth::audit::Event {
+            kind: "signing_key_enrolled",
+            user_id: Some(user_id),
+            details: Some(json!({"certificate_serial": serial, "mode": key.mode, "superseded": superseded})),
+            ..Default::default()
+        },
+    )?;
+    Ok((serial, pem))
+}
+
+/// The key a user signs with now: their newest unrevoked one.
+#[derive(Debug, Clone)]
+pub struct ActiveKey {
+    /// Key id.
+    pub id: String,
+    /// `server` or `client`.
+    pub mode: String,
+    /// Public point, hex.
+    pub public_key: String,
+    /// Sealed PKCS#8 (server mode), salt, nonce.
+    pub wrapped: Option<(String, String, String)>,
+    /// The certificate's serial.
+    pub serial: String,
+}
+
+/// Loads the user's active key.
+pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignError> {
+    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, String);
+    let row: Option<Row> = signing_keys::table
+        .filter(signing_keys::user_id.eq(user_id))
+        .filter(signing_keys::revoked_at.is_null())
+        .order(signing_keys::created_at.desc())
+        .select((
+            signing_keys::id,
+            signing_keys::mode,
+            signing_keys::public_key,
+            signing_keys::wrapped_key,
+            signing_keys::salt,
+            signing_keys::nonce,
+            signing_keys::certificate_serial,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, mode, public_key, w, s, n, serial)) = row else {
+        return Err(SignError::Forbidden(
+            "you have no valid signing certificate; enrol a key with POST /api/v1/me/keys".into(),
+        ));
+    };
+    let wrapped = match (w, s, n) {
+        (Some(w), Some(s), Some(n)) => Some((w, s, n)),
+        _ => None,
+    };
+    Ok(ActiveKey { id, mode, public_key, wrapped, serial })
+}
+
+/// What the officer presents to sign.
+pub enum Proof {
+    /// Server mode: the PIN that unseals the key.
+    Pin(String),
+    /// Client mode: a DER signature made by the officer's own key.
+    Signature(Vec<u8>),
+}
+
+/// Unseals a server key with a PIN (slow; outside transactions). `None` if the PIN is wrong.
+pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> {
+    unseal_then(key, pin, |_| ())
+}
+
+/// [`unseal`], also handing the key's PKCS#8 bytes to `also` (to keep them
+/// sealed for a signing session) before they are wiped.
+pub fn unseal_then(key: &ActiveKey, pin: &str, also: impl FnOnce(&[u8])) -> Result<Option<OpenKey>, SignError> {
+    let Some((w, s, n)) = &key.wrapped else {
+        return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
+    };
+    let (mut sealed, salt, nonce) = match (unhex(w), unhex(s), unhex(n)) {
+        (Some(w), Some(s), Some(n)) if n.len() == 12 => (w, s, n),
+        _ => return Err(SignError::Internal("stored key is damaged".into())),
+    };
+    let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| SignError::Internal("nonce".into()))?;
+    let opened = match pin_key(pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
+        Ok(plain) => {
+            let open = OpenKey::new(plain, &key.public_key).map(Some);
+            if open.is_ok() {
+                also(plain);
+            }
+            open
+        }
+        Err(_) => Ok(None),
+    };
+    sealed.iter_mut().for_each(|b| *b = 0);
+    opened
+}
+
+/// Verifies a DER signature by a P-256 public point (hex).
+pub fn verify(public_key_hex: &str, message: &[u8], signature_der: &[u8]) -> bool {
+    unhex(public_key_hex)
+        .is_some_and(|p| UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, p).verify(message, signature_der).is_ok())
+}
+
+/// A server key unsealed by its PIN: parsed once and checked against its
+/// certificate's public key, so that each signature afterwards is a single
+/// ECDSA operation with nothing left to go wrong.
+#[derive(Clone)]
+pub struct OpenKey(std::sync::Arc<EcdsaKeyPair>);
+
+impl OpenKey {
+    pub(crate) fn new(pkcs8: &[u8], public_key_hex: &str) -> Result<OpenKey, SignError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &SystemRandom::new())
+            .map_err(|_| SignError::Internal("stored key is damaged".into()))?;
+        if unhex(public_key_hex).as_deref() != Some(pair.public_key().as_ref()) {
+            return Err(SignError::Internal("the stored key does not match its certificate".into()));
+        }
+        Ok(OpenKey(std::sync::Arc::new(pair)))
+    }
+
+    /// Signs `message` (ECDSA P-256 over SHA-256, DER).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.0
+            .sign(&SystemRandom::new(), message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| SignError::Internal("signing failed".into()))
+    }
+}
+
+/// A certificate's PEM by serial.
+pub fn certificate_pem(conn: &mut DbConn, serial: &str) -> QueryResult<Option<String>> {
+    signing_keys::table
+        .filter(signing_keys::certificate_serial.eq(serial))
+        .select(signing_keys::certificate_pem)
+        .first(conn)
+        .optional()
+}
+
+/// A sealed server key as it would be stored, for tests of what opens it.
+#[cfg(test)]
+pub(crate) fn new_server_key_for_test(pin: &str) -> ActiveKey {
+    let key = new_server_key(pin).expect("key");
+    ActiveKey {
+        id: "k".into(),
+        mode: "server".into(),
+        public_key: hex(&key.point),
+        wrapped: key.wrapped,
+        serial: "s".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_keys_open_only_with_their_pin() {
+        let active = new_server_key_for_test("246810");
+        assert!(unseal(&active, "135790").unwrap().is_none());
+        let open = unseal(&active, "246810").unwrap().unwrap();
+        let sig = open.sign(b"message").unwrap();
+        assert!(verify(&active.public_key, b"message", &sig));
+        assert!(!verify(&active.public_key, b"messagE", &sig));
+        assert!(check_pin("123").is_err());
+    }
+}
