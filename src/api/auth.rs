@@ -4,12 +4,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -19,13 +18,11 @@ use crate::auth::principal::{self, Principal};
 use crate::auth::session::{self, Issued, Kind, Lifetimes, Refreshed};
 use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::{TokenKeys, same_secret};
-use crate::auth::{audit, password};
+use crate::auth::{audit, login, password};
 use crate::config::Config;
 use crate::domain::access;
-use crate::domain::org::Username;
 use crate::org::MyPost;
 use crate::store::now_micros;
-use crate::store::schema::users;
 
 /// Identity settings and state shared by the handlers.
 pub struct AuthState {
@@ -163,69 +160,18 @@ pub async fn login(
     let ip = client_ip(&req, state.auth.trust_forwarded_for);
     let account = username.trim().to_lowercase();
     let st = state.clone();
-    let issued = web::block(move || -> Result<Issued, ApiError> {
-        let auth = &st.auth;
-        let mut conn = st.db.writer()?;
-        let user = match Username::parse(&account) {
-            Ok(u) => users::table
-                .filter(users::username.eq(u.as_str()))
-                .select((users::id, users::password_hash, users::disabled, users::token_version))
-                .first::<(String, String, bool, i64)>(&mut *conn)
-                .optional()?,
-            Err(_) => None,
-        };
-        let known = match &user {
-            Some((id, ..)) => audit::is_known_address(&mut conn, id, &ip)?,
-            None => false,
-        };
-        if let Err(wait) = auth.throttle.check(&account, &ip, known, Instant::now()) {
-            return Err(ApiError::rate_limited(wait));
-        }
-        let hash = user.as_ref().map(|u| u.1.as_str()).unwrap_or(&auth.dummy_hash);
-        let matches = password::verify_password(&pw, hash);
-        match user {
-            Some((id, _, false, version)) if matches => {
-                auth.throttle.success(&account, &ip);
-                conn.transaction(|c| {
-                    let issued = session::start(c, &auth.keys, auth.life, &id, version, kind)?;
-                    audit::record(
-                        c,
-                        audit::Event {
-                            kind: "login_succeeded",
-                            user_id: Some(&id),
-                            ip: Some(&ip),
-                            details: Some(json!({"session": issued.session_id})),
-                            ..Default::default()
-                        },
-                    )?;
-                    Ok::<_, diesel::result::Error>(issued)
-                })
-                .map_err(ApiError::from)
-            }
-            user => {
-                auth.throttle.failure(&account, &ip, known, Instant::now());
-                let reason = match &user {
-                    None => "unknown_user",
-                    Some((_, _, true, _)) => "disabled",
-                    Some(_) => "wrong_password",
-                };
-                audit::record(
-                    &mut conn,
-                    audit::Event {
-                        kind: "login_failed",
-                        user_id: user.as_ref().map(|u| u.0.as_str()),
-                        username: Some(&account.chars().take(64).collect::<String>()),
-                        ip: Some(&ip),
-                        details: Some(json!({ "reason": reason })),
-                        ..Default::default()
-                    },
-                )?;
-                Err(ApiError::unauthenticated("wrong username or password"))
-            }
-        }
+    let issued = web::block(move || {
+        let a = &st.auth;
+        let gate = login::Gate { keys: &a.keys, throttle: &a.throttle, life: a.life, dummy_hash: &a.dummy_hash };
+        login::login(&st.db, gate, &account, &pw, &ip, kind)
     })
     .await
-    .map_err(|e| ApiError::internal(&e))??;
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(|e| match e {
+        login::LoginError::Throttled(wait) => ApiError::rate_limited(wait),
+        login::LoginError::Refused => ApiError::unauthenticated("wrong username or password"),
+        login::LoginError::Store(e) => e.into(),
+    })?;
     Ok(token_response(&state.auth, issued, kind))
 }
 

@@ -1,7 +1,6 @@
 //! Liveness, readiness and metrics.
 
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use super::{ApiError, AppState};
@@ -13,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// `GET /readyz`: the database answers.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.read(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::from)).await?;
+    state.read(|conn| crate::store::ping(conn).map_err(ApiError::from)).await?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
 }
 

@@ -249,6 +249,11 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
     Ok(reverted.len())
 }
 
+/// Whether the database answers (for `/readyz`).
+pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}
+
 /// Current time as Unix microseconds, the representation of every stored time.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()

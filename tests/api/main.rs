@@ -11,6 +11,7 @@ mod cli;
 mod documents;
 mod efile;
 mod jobs;
+mod layering;
 mod ledger;
 mod migrations;
 mod operations;
