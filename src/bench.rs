@@ -334,16 +334,16 @@ pub fn signing(seconds: u64) -> Result<String, String> {
     let unseal_ms = unseal_started.elapsed().as_secs_f64() * 1e3;
     let mut failures = 0;
     let notes = rate(budget, || {
-        let r = db.write_tx(|c| -> Result<(), crate::signing::SignError> {
+        let r = db.write_tx(|c| -> Result<(), efile::EfileError> {
             let note = efile::notes::add(c, &actor, &file, "A paragraph of a note, signed for the benchmark.")?;
-            let id = note["id"].as_str().unwrap_or_default().to_owned();
+            let id = note.id;
             let sig = crate::signing::notes::sign_note(c, key, Some(&unsealed), None, &id)?;
             // Verified as a reader would: the canonical bytes recomputed from
             // the stored note, against the certificate's public key.
-            let der = sig["value_b64"].as_str().and_then(|b| B64.decode(b).ok()).unwrap_or_default();
+            let der = B64.decode(&sig.value_b64).unwrap_or_default();
             let canonical = crate::signing::forms::note_canonical(c, &id)?;
             if !crate::signing::keys::verify(&key.public_key, &canonical, &der) {
-                return Err(crate::signing::SignError::Internal("signature did not verify".into()));
+                return Err(crate::signing::SignError::Internal("signature did not verify".into()).into());
             }
             efile::notes::mark_signed(c, &actor, &file, &id, sig)?;
             Ok(())
@@ -416,24 +416,17 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
         let file = &files[client];
         let turn = turns[client].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ((pk8, me), (_, other)) = if turn.is_multiple_of(2) { (&so, &ds) } else { (&ds, &so) };
-        db.write_tx(|c| -> Result<(), crate::signing::SignError> {
-            let actor = me.actor();
-            let note = efile::notes::add(c, &actor, file, "Examined; submitted for orders.")?;
-            let id = note["id"].as_str().unwrap_or_default().to_owned();
-            let sig = crate::signing::notes::sign_note(c, &me.key, Some(pk8), None, &id)?;
-            efile::notes::mark_signed(c, &actor, file, &id, sig)?;
-            let input = efile::movements::MoveInput {
-                action: "forward".into(),
-                to_post_id: Some(other.post.clone()),
-                remarks: Some("Please see".into()),
-                due_at: None,
-                priority: None,
-            };
-            let m = efile::movements::move_file(c, &actor, file, input)?;
-            let mid = m["id"].as_str().unwrap_or_default().to_owned();
-            crate::signing::movements::sign_movement(c, &me.key, pk8, &mid)?;
-            Ok(())
-        })
+        // Exactly what `POST /files/{id}/movements` with a note runs.
+        let input = efile::movements::MoveInput {
+            action: "forward".into(),
+            to_post_id: Some(other.post.clone()),
+            remarks: Some("Please see".into()),
+            due_at: None,
+            priority: None,
+        };
+        let key = || Ok(Some((me.key.clone(), pk8.clone())));
+        efile::movements::move_signed(&db, &me.actor(), file, input, Some("Examined; submitted for orders."), key)
+            .map(|_| ())
     })
     .map_err(|e| format!("forward-with-signed-note failed: {e}"))?;
     // Baseline: the same rows written bare, with no reads, checks or signing:

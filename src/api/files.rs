@@ -20,6 +20,7 @@ impl From<EfileError> for ApiError {
             EfileError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             EfileError::Invalid(field, m) => ApiError::invalid_field(field, m),
             EfileError::Forbidden(m) => ApiError::forbidden(m),
+            EfileError::Signing(e) => e.into(),
             EfileError::Store(e) => e.into(),
         }
     }
@@ -140,7 +141,7 @@ pub async fn edit_note(
     caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<NoteBody>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<efile::notes::NoteView>, ApiError> {
     let (id, note_id) = path.into_inner();
     let text = body.into_inner().body;
     let note = state.write(move |c| Ok(efile::notes::edit(c, &caller.actor(), &id, &note_id, &text)?)).await?;
@@ -187,40 +188,13 @@ pub async fn move_file(
         due_at: b.due_at,
         priority: b.priority,
     };
-    if let Some(body) = &b.note {
-        // Checked before the PIN's slow derivation; named as this route names it.
-        efile::notes::check_body(body).map_err(|e| match e {
-            efile::EfileError::Invalid(_, m) => efile::EfileError::Invalid("note", m),
-            other => other,
-        })?;
-    }
-    let key = super::signing::movement_key(&state, &caller, b.pin).await?;
-    if b.note.is_some() && key.is_none() {
-        return Err(ApiError::forbidden("a note sent with a movement is signed: send your pin"));
-    }
-    let note = b.note;
-    let m = state
-        .write(move |c| {
-            let actor = caller.actor();
-            let note = match (&note, &key) {
-                (Some(body), Some((key, open))) => {
-                    let draft = efile::notes::add(c, &actor, &id, body)?;
-                    let note_id = draft["id"].as_str().unwrap_or_default().to_owned();
-                    let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &note_id)?;
-                    Some(efile::notes::mark_signed(c, &actor, &id, &note_id, signature)?)
-                }
-                _ => None,
-            };
-            let mut m = efile::movements::move_file(c, &actor, &id, input)?;
-            if let (Some((key, open)), Some(mid)) = (&key, m["id"].as_str().map(str::to_owned)) {
-                m["signature"] = crate::signing::movements::sign_movement(c, key, open, &mid)?;
-            }
-            if let Some(note) = note {
-                m["note"] = note;
-            }
-            Ok(m)
-        })
-        .await?;
+    let st = state.clone();
+    let m = web::block(move || {
+        let key = || super::signing::mover_key(&st, &caller, b.pin.as_deref());
+        efile::movements::move_signed(&st.db, &caller.actor(), &id, input, b.note.as_deref(), key)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
     Ok(HttpResponse::Created().json(m))
 }
 

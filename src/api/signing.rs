@@ -4,13 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::signing::keys::{self, Proof};
-use crate::signing::{SignError, notes, pin, revocation};
+use crate::signing::{SignError, pin, revocation};
 
 impl From<SignError> for ApiError {
     fn from(e: SignError) -> Self {
@@ -19,6 +19,8 @@ impl From<SignError> for ApiError {
             SignError::Forbidden(m) => ApiError::forbidden(m),
             SignError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             SignError::NotFound => ApiError::not_found(),
+            SignError::Locked(wait) => ApiError::rate_limited(std::time::Duration::from_secs(wait.max(1) as u64))
+                .with_details(json!({"reason": "too many wrong PINs; the key is locked"})),
             SignError::Internal(m) => ApiError::internal(&m),
             SignError::Store(e) => e.into(),
         }
@@ -83,7 +85,7 @@ pub async fn sign_note(
     caller: Caller,
     path: web::Path<(String, String)>,
     body: web::Json<SignRequest>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<crate::efile::notes::NoteView>, ApiError> {
     let (file_id, note_id) = path.into_inner();
     let b = body.into_inner();
     let proof = match (b.pin, b.signature_b64) {
@@ -95,32 +97,14 @@ pub async fn sign_note(
         ),
         _ => return Err(ApiError::invalid("send exactly one of pin or signature_b64")),
     };
-    let caller = std::sync::Arc::new(caller);
-    // Check what can be checked before the slow PIN derivation.
-    let (c1, f1, n1) = (caller.clone(), file_id.clone(), note_id.clone());
-    let key = state
-        .read(move |c| {
-            crate::efile::actionable_file(c, &c1.actor(), &f1)?;
-            crate::efile::notes::own_draft(c, &f1, &n1, c1.user_id())?;
-            Ok(keys::active_key(c, c1.user_id())?)
-        })
-        .await?;
-    let unsealed = match &proof {
-        Proof::Pin(pin) => Some(unseal_with_pin(&state, &caller, &key, pin.clone()).await?),
-        Proof::Signature(_) => None,
-    };
-    let note = state
-        .write(move |c| {
-            let actor = caller.actor();
-            crate::efile::actionable_file(c, &actor, &file_id)?;
-            let client_sig = match &proof {
-                Proof::Signature(s) => Some(s.as_slice()),
-                Proof::Pin(_) => None,
-            };
-            let sig = notes::sign_note(c, &key, unsealed.as_ref(), client_sig, &note_id)?;
-            Ok(crate::efile::notes::mark_signed(c, &actor, &file_id, &note_id, sig)?)
-        })
-        .await?;
+    let st = state.clone();
+    let note = web::block(move || {
+        let (sessions, session, secret) = (&st.signing_sessions, &caller.session_id, caller.signing_secret.as_ref());
+        let keep = |key: &keys::ActiveKey, pkcs8: &[u8]| sessions.put(session, secret, key, pkcs8);
+        crate::efile::notes::sign(&st.db, &caller.actor(), &file_id, &note_id, proof, keep)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
     Ok(web::Json(note))
 }
 
@@ -161,63 +145,21 @@ pub async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The mover's key for signing a movement: unsealed with the PIN sent with
-/// the move, or still open in their signing session. `Ok(None)` when neither.
-pub async fn movement_key(
-    state: &web::Data<AppState>,
+/// The mover's key for signing a movement: opened with the PIN sent with
+/// the move (which also opens their signing session), or still open in their
+/// signing session. `Ok(None)` when neither. Slow with a PIN: call it off
+/// the async runtime.
+pub fn mover_key(
+    state: &AppState,
     caller: &Caller,
-    pin: Option<String>,
-) -> Result<Option<(keys::ActiveKey, keys::OpenKey)>, ApiError> {
-    let user = caller.user_id().to_owned();
-    let key = match state.read(move |c| Ok(keys::active_key(c, &user).ok())).await? {
-        Some(k) if k.mode == "server" => k,
-        _ if pin.is_some() => return Err(ApiError::forbidden("you have no server-mode signing key to use a PIN with")),
-        _ => return Ok(None),
-    };
-    match pin {
-        Some(pin) => {
-            let open = unseal_with_pin(state, caller, &key, pin).await?;
-            Ok(Some((key, open)))
-        }
-        None => Ok(state
-            .signing_sessions
-            .get(&caller.session_id, caller.signing_secret.as_ref())
-            .filter(|(id, _)| *id == key.id)
-            .map(|(_, open)| (key, open))),
-    }
-}
-
-/// Unseals the caller's server key with `pin`, counting the attempt first
-/// (parallel guesses cannot pass the lock), and opens their signing session.
-async fn unseal_with_pin(
-    state: &web::Data<AppState>,
-    caller: &Caller,
-    key: &keys::ActiveKey,
-    pin: String,
-) -> Result<keys::OpenKey, ApiError> {
-    if key.wrapped.is_none() {
-        return Err(ApiError::invalid_field("pin", "your key is a client key: send signature_b64 instead"));
-    }
-    let id = key.id.clone();
-    if let Err(wait) = state.write(move |c| Ok(pin::reserve_pin_attempt(c, &id)?)).await? {
-        return Err(ApiError::rate_limited(std::time::Duration::from_secs(wait as u64))
-            .with_details(json!({"reason": "too many wrong PINs; the key is locked"})));
-    }
-    let (k, sessions, sid, secret) =
-        (key.clone(), state.signing_sessions.clone(), caller.session_id.clone(), caller.signing_secret.clone());
-    let opened =
-        web::block(move || keys::unseal_then(&k, &pin, |pkcs8| sessions.put(&sid, secret.as_ref(), &k, pkcs8)))
-            .await
-            .map_err(|e| ApiError::internal(&e))??;
-    let id = key.id.clone();
-    match opened {
-        Some(open) => {
-            state.write(move |c| Ok(pin::pin_succeeded(c, &id)?)).await?;
-            Ok(open)
-        }
-        None => {
-            state.write(move |c| Ok(pin::pin_failed(c, &id)?)).await?;
-            Err(ApiError::forbidden("wrong PIN"))
-        }
-    }
+    pin: Option<&str>,
+) -> Result<Option<(keys::ActiveKey, keys::OpenKey)>, SignError> {
+    let (sessions, session, secret) = (&state.signing_sessions, &caller.session_id, caller.signing_secret.as_ref());
+    pin::mover_key(
+        &state.db,
+        caller.user_id(),
+        pin,
+        |key_id| sessions.get(session, secret).filter(|(id, _)| id == key_id).map(|(_, open)| open),
+        |key, pkcs8| sessions.put(session, secret, key, pkcs8),
+    )
 }

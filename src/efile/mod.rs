@@ -43,6 +43,9 @@ pub enum EfileError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Signing failed (no key, wrong PIN, locked, revoked, bad signature).
+    #[error(transparent)]
+    Signing(#[from] crate::signing::SignError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -357,6 +360,15 @@ pub struct PostRef {
     pub org_unit_code: String,
 }
 
+/// A user as shown inside other objects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserRef {
+    /// Their id.
+    pub id: String,
+    /// Their name, if the user exists.
+    pub name: Option<String>,
+}
+
 /// The posts and users that a page of rows refers to, loaded in two queries
 /// whatever the page's length, and shown as [`post_ref`] and [`user_ref`] do.
 #[derive(Default)]
@@ -405,6 +417,11 @@ impl Refs {
     /// A post as shown inside other objects.
     pub fn post(&self, id: Option<&str>) -> serde_json::Value {
         self.post_ref(id).map_or(serde_json::Value::Null, |p| serde_json::to_value(p).unwrap_or_default())
+    }
+
+    /// A user, typed.
+    pub fn user_ref(&self, id: &str) -> UserRef {
+        UserRef { id: id.to_owned(), name: self.users.get(id).cloned() }
     }
 
     /// A user as shown inside other objects.

@@ -3,15 +3,18 @@
 //! conditional on the version that was checked.
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Actor, EfileError, Refs, invalid, visible_file};
+use super::notes::NoteView;
+use super::{Actor, EfileError, PostRef, Refs, UserRef, invalid, visible_file};
 use crate::domain::efile::{Action, FileStatus, LastMove, MoveError, MoveState, Priority, plan_move};
 use crate::domain::org::Clearance;
 use crate::jobs;
 use crate::ledger;
+use crate::signing::Signature;
+use crate::signing::keys::{ActiveKey, OpenKey};
 use crate::store::schema::{files, movements as mv, post_assignments, posts, users};
-use crate::store::{DbConn, new_id, now_micros, rfc3339};
+use crate::store::{Db, DbConn, new_id, now_micros, rfc3339};
 
 /// `POST /files/{id}/movements`.
 pub struct MoveInput {
@@ -168,7 +171,12 @@ pub fn move_error(e: MoveError) -> EfileError {
 }
 
 /// Moves a file; returns the movement as the timeline shows it.
-pub fn move_file(conn: &mut DbConn, actor: &Actor, file_id: &str, input: MoveInput) -> Result<Value, EfileError> {
+pub fn move_file(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    input: MoveInput,
+) -> Result<MovementView, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
     let remarks = check_remarks(input.remarks.as_deref())?;
     let (due_at, priority) = due_and_priority(input.due_at.as_deref(), input.priority.as_deref())?;
@@ -285,22 +293,55 @@ type MoveRow = (
     String,
 );
 
-fn render(refs: &Refs, row: MoveRow, signature: Option<Value>) -> Value {
+/// A movement as the timeline shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MovementView {
+    /// Its id.
+    pub id: String,
+    /// The mover's signature, if they signed it.
+    pub signature: Option<Signature>,
+    /// Its number in the file's history.
+    pub seq: i64,
+    /// What was done.
+    pub action: String,
+    /// From which post.
+    pub from_post: Option<PostRef>,
+    /// To which post (none for park, close, …).
+    pub to_post: Option<PostRef>,
+    /// Remarks for the receiver.
+    pub remarks: Option<String>,
+    /// Due date set with it.
+    pub due_at: Option<String>,
+    /// Priority set with it.
+    pub priority: Option<String>,
+    /// When (RFC 3339).
+    pub sent_at: String,
+    /// When the receiver opened it.
+    pub opened_at: Option<String>,
+    /// Who moved it.
+    pub by_user: UserRef,
+    /// The note added and signed with it (noting and marking in one step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<NoteView>,
+}
+
+fn render(refs: &Refs, row: MoveRow, signature: Option<Signature>) -> MovementView {
     let (id, seq, action, from, to, remarks, due, priority, sent, opened, by_user) = row;
-    json!({
-        "id": id,
-        "signature": signature,
-        "seq": seq,
-        "action": action,
-        "from_post": refs.post(from.as_deref()),
-        "to_post": refs.post(to.as_deref()),
-        "remarks": remarks,
-        "due_at": due.map(rfc3339),
-        "priority": priority,
-        "sent_at": rfc3339(sent),
-        "opened_at": opened.map(rfc3339),
-        "by_user": refs.user(&by_user),
-    })
+    MovementView {
+        id,
+        signature,
+        seq,
+        action,
+        from_post: refs.post_ref(from.as_deref()),
+        to_post: refs.post_ref(to.as_deref()),
+        remarks,
+        due_at: due.map(rfc3339),
+        priority,
+        sent_at: rfc3339(sent),
+        opened_at: opened.map(rfc3339),
+        by_user: refs.user_ref(&by_user),
+        note: None,
+    }
 }
 
 fn select_move() -> (
@@ -332,7 +373,7 @@ fn select_move() -> (
 }
 
 /// The file's movements, oldest first: where it has been, and since when.
-pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value>, EfileError> {
+pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<MovementView>, EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
     let rows: Vec<MoveRow> =
         mv::table.filter(mv::file_id.eq(&file.id)).order(mv::seq).select(select_move()).load(conn)?;
@@ -350,4 +391,49 @@ pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<V
             render(&refs, r, signature)
         })
         .collect())
+}
+
+/// Moves a file, signed by the mover when their key is at hand, and with a
+/// note added and signed first when one is given (the use case of
+/// `POST /files/{id}/movements`): all of it in one transaction, or nothing.
+/// A note needs the key: it is never added unsigned this way. `key` finds
+/// the mover's key (with a PIN: slow, and counted), and is asked only once
+/// the request has passed the checks that need no key.
+pub fn move_signed(
+    db: &Db,
+    actor: &Actor,
+    file_id: &str,
+    input: MoveInput,
+    note: Option<&str>,
+    key: impl FnOnce() -> Result<Option<(ActiveKey, OpenKey)>, crate::signing::SignError>,
+) -> Result<MovementView, EfileError> {
+    if let Some(body) = note {
+        // Checked before any PIN is tried; named as the route names it.
+        super::notes::check_body(body).map_err(|e| match e {
+            EfileError::Invalid(_, m) => EfileError::Invalid("note", m),
+            other => other,
+        })?;
+    }
+    let key = key()?;
+    if note.is_some() {
+        if key.is_none() {
+            return Err(EfileError::Forbidden("a note sent with a movement is signed: send your pin".into()));
+        }
+    }
+    db.write_tx(|c| {
+        let note = match (note, &key) {
+            (Some(body), Some((key, open))) => {
+                let draft = super::notes::add(c, actor, file_id, body)?;
+                let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &draft.id)?;
+                Some(super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?)
+            }
+            _ => None,
+        };
+        let mut m = move_file(c, actor, file_id, input)?;
+        if let Some((key, open)) = &key {
+            m.signature = Some(crate::signing::movements::sign_movement(c, key, open, &m.id)?);
+        }
+        m.note = note;
+        Ok(m)
+    })
 }

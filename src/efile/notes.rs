@@ -3,13 +3,16 @@
 //! note never changes again.
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::{Actor, EfileError, actionable_file, invalid};
 use crate::jobs;
 use crate::ledger;
+use crate::signing::Signature;
+use crate::signing::keys::{ActiveKey, Proof};
 use crate::store::schema::{files, notes};
-use crate::store::{DbConn, new_id, now_micros, rfc3339};
+use crate::store::{Db, DbConn, new_id, now_micros, rfc3339};
 
 /// Longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 100_000;
@@ -42,14 +45,48 @@ struct NoteRow {
     signed_at: Option<i64>,
 }
 
-fn render_note(n: NoteRow, signature: Option<Value>) -> Value {
-    json!({"id": n.id, "seq": n.seq, "body": n.body, "status": n.status, "author_post_id": n.author_post_id,
-           "author_user_id": n.author_user_id, "created_at": rfc3339(n.created_at), "updated_at": rfc3339(n.updated_at),
-           "signed_at": n.signed_at.map(rfc3339), "signature": signature})
+/// A note as readers see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteView {
+    /// Its id.
+    pub id: String,
+    /// Its paragraph number on the file.
+    pub seq: i64,
+    /// Its text, exactly as written.
+    pub body: String,
+    /// `draft` or `signed`.
+    pub status: String,
+    /// The post it was written at.
+    pub author_post_id: String,
+    /// Its author.
+    pub author_user_id: String,
+    /// When written (RFC 3339).
+    pub created_at: String,
+    /// When last edited.
+    pub updated_at: String,
+    /// When signed.
+    pub signed_at: Option<String>,
+    /// The author's signature, once signed.
+    pub signature: Option<Signature>,
+}
+
+fn render_note(n: NoteRow, signature: Option<Signature>) -> NoteView {
+    NoteView {
+        id: n.id,
+        seq: n.seq,
+        body: n.body,
+        status: n.status,
+        author_post_id: n.author_post_id,
+        author_user_id: n.author_user_id,
+        created_at: rfc3339(n.created_at),
+        updated_at: rfc3339(n.updated_at),
+        signed_at: n.signed_at.map(rfc3339),
+        signature,
+    }
 }
 
 /// A note as the API shows it, with its signature.
-pub fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
+pub fn note_view(conn: &mut DbConn, note_id: &str) -> QueryResult<NoteView> {
     let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;
     let signature = crate::signing::notes::signature_of(conn, note_id)?;
     Ok(render_note(row, signature))
@@ -58,7 +95,7 @@ pub fn note_json(conn: &mut DbConn, note_id: &str) -> QueryResult<Value> {
 /// The note sheet of a file as `user_id` sees it: every signed note and their
 /// own drafts (others' drafts are theirs alone), in order; two queries
 /// however long the file.
-pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec<Value>> {
+pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec<NoteView>> {
     let rows: Vec<NoteRow> = notes::table
         .filter(notes::file_id.eq(file_id))
         .filter(notes::status.eq("signed").or(notes::author_user_id.eq(user_id)))
@@ -96,7 +133,7 @@ pub fn worked_on_since(conn: &mut DbConn, file_id: &str, post: &str, since: i64)
 }
 
 /// Adds a draft note to a file the actor holds.
-pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Result<Value, EfileError> {
+pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Result<NoteView, EfileError> {
     check_body(body)?;
     let (file, _) = actionable_file(conn, actor, file_id)?;
     let post = actor.post()?.to_owned();
@@ -154,7 +191,13 @@ pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Resul
 }
 
 /// Edits a draft: only its author, only while the file is in their hand.
-pub fn edit(conn: &mut DbConn, actor: &Actor, file_id: &str, note_id: &str, body: &str) -> Result<Value, EfileError> {
+pub fn edit(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    note_id: &str,
+    body: &str,
+) -> Result<NoteView, EfileError> {
     check_body(body)?;
     let (file, _) = actionable_file(conn, actor, file_id)?;
     let note: Option<(String, String)> = notes::table
@@ -195,7 +238,7 @@ pub fn edit(conn: &mut DbConn, actor: &Actor, file_id: &str, note_id: &str, body
             payload: json!({"note_id": note_id, "body_sha256": crate::domain::canonical::sha256_hex(body.as_bytes())}),
         },
     )?;
-    Ok(note_json(conn, note_id)?)
+    Ok(note_view(conn, note_id)?)
 }
 
 /// Whether `user_id` has unsigned drafts on the file.
@@ -216,8 +259,8 @@ pub fn mark_signed(
     actor: &Actor,
     file_id: &str,
     note_id: &str,
-    signature: Value,
-) -> Result<Value, EfileError> {
+    signature: Signature,
+) -> Result<NoteView, EfileError> {
     let now = now_micros();
     let changed = diesel::update(notes::table.find(note_id))
         .filter(notes::file_id.eq(file_id))
@@ -249,12 +292,8 @@ pub fn mark_signed(
         }),
     )?;
     // Shown as reading the note shows it; the ledger keeps the digest too.
-    let mut shown = signature;
-    if let Some(o) = shown.as_object_mut() {
-        o.remove("canonical_sha256");
-    }
     let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;
-    Ok(render_note(row, Some(shown)))
+    Ok(render_note(row, Some(signature.shown())))
 }
 
 /// Checks that a note on the file is a draft of `user_id`'s own.
@@ -277,4 +316,35 @@ pub fn own_draft(conn: &mut DbConn, file_id: &str, note_id: &str, user_id: &str)
         Some((_, status)) if status != "draft" => Err(EfileError::Conflict("the note is already signed".into())),
         Some(_) => Ok(()),
     }
+}
+
+/// Signs the actor's draft note (the use case of `POST .../sign`): checks
+/// what can be checked first, then the PIN (counted, tried off any
+/// transaction, settled: [`crate::signing::pin::open_with_pin`]), then signs
+/// and marks the note signed in one transaction. `keep` receives the
+/// unsealed key to keep for the login session's following moves.
+pub fn sign(
+    db: &Db,
+    actor: &Actor,
+    file_id: &str,
+    note_id: &str,
+    proof: Proof,
+    keep: impl FnOnce(&ActiveKey, &[u8]),
+) -> Result<NoteView, EfileError> {
+    let key = {
+        let mut c = db.reader()?;
+        actionable_file(&mut c, actor, file_id)?;
+        own_draft(&mut c, file_id, note_id, actor.user())?;
+        crate::signing::keys::active_key(&mut c, actor.user())?
+    };
+    let (unsealed, client_signature) = match proof {
+        Proof::Pin(pin) => (Some(crate::signing::pin::open_with_pin(db, &key, &pin, |k| keep(&key, k))?), None),
+        Proof::Signature(sig) => (None, Some(sig)),
+    };
+    db.write_tx(|c| {
+        actionable_file(c, actor, file_id)?;
+        let signature =
+            crate::signing::notes::sign_note(c, &key, unsealed.as_ref(), client_signature.as_deref(), note_id)?;
+        mark_signed(c, actor, file_id, note_id, signature)
+    })
 }

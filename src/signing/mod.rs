@@ -35,6 +35,9 @@ pub enum SignError {
     /// The note or file is not there (for the caller).
     #[error("not found")]
     NotFound,
+    /// Too many wrong PINs: the key is locked for this many seconds.
+    #[error("too many wrong PINs; the key is locked")]
+    Locked(i64),
     /// Storage or crypto failure of ours.
     #[error("{0}")]
     Internal(String),
@@ -43,21 +46,32 @@ pub enum SignError {
     Store(#[from] crate::store::StoreError),
 }
 
-impl From<crate::efile::EfileError> for SignError {
-    fn from(e: crate::efile::EfileError) -> Self {
-        use crate::efile::EfileError as E;
-        match e {
-            E::NotFound => SignError::NotFound,
-            E::Invalid(f, m) => SignError::Invalid(f, m),
-            E::Forbidden(m) => SignError::Forbidden(m),
-            E::Store(s) => SignError::Store(s),
-            other => SignError::Conflict(other.to_string()),
-        }
-    }
-}
-
 impl From<diesel::result::Error> for SignError {
     fn from(e: diesel::result::Error) -> Self {
         SignError::Store(e.into())
+    }
+}
+
+/// A signature as shown with what it signs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Signature {
+    /// Always [`ALG`].
+    pub alg: String,
+    /// The signing certificate.
+    pub certificate_serial: String,
+    /// DER ECDSA signature, base64.
+    pub value_b64: String,
+    /// When (RFC 3339).
+    pub signed_at: String,
+    /// SHA-256 of the signed bytes: recorded in the ledger, not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canonical_sha256: Option<String>,
+}
+
+impl Signature {
+    /// As shown to readers (the digest stays in the ledger).
+    pub fn shown(mut self) -> Signature {
+        self.canonical_sha256 = None;
+        self
     }
 }

@@ -4,11 +4,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::keys::{ActiveKey, OpenKey};
 use super::revocation::{live_key, revoked};
-use super::{ALG, SignError};
+use super::{ALG, SignError, Signature};
 use crate::domain::canonical::sha256_hex;
 use crate::store::schema::signing_keys;
 use crate::store::{DbConn, now_micros, rfc3339};
@@ -19,7 +19,7 @@ pub fn sign_movement(
     key: &ActiveKey,
     open: &OpenKey,
     movement_id: &str,
-) -> Result<Value, SignError> {
+) -> Result<Signature, SignError> {
     use crate::store::schema::movement_signatures as ms;
     let (canonical, file_id, receipt_id, by) = super::forms::movement_facts(conn, movement_id)?;
     let signature = open.sign(&canonical)?;
@@ -59,11 +59,17 @@ pub fn sign_movement(
                             "signature": {"canonical_sha256": sha256_hex(&canonical), "value_b64": value_b64}}),
         },
     )?;
-    Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now)}))
+    Ok(Signature {
+        alg: ALG.into(),
+        certificate_serial: key.serial.clone(),
+        value_b64,
+        signed_at: rfc3339(now),
+        canonical_sha256: None,
+    })
 }
 
 /// A movement's signature, if it was signed.
-pub fn movement_signature_of(conn: &mut DbConn, movement_id: &str) -> QueryResult<Option<Value>> {
+pub fn movement_signature_of(conn: &mut DbConn, movement_id: &str) -> QueryResult<Option<Signature>> {
     Ok(movement_signatures_of(conn, &[movement_id])?.remove(movement_id))
 }
 
@@ -71,7 +77,7 @@ pub fn movement_signature_of(conn: &mut DbConn, movement_id: &str) -> QueryResul
 pub fn movement_signatures_of(
     conn: &mut DbConn,
     movement_ids: &[&str],
-) -> QueryResult<std::collections::HashMap<String, Value>> {
+) -> QueryResult<std::collections::HashMap<String, Signature>> {
     use crate::store::schema::movement_signatures as ms;
     if movement_ids.is_empty() {
         return Ok(Default::default());
@@ -83,7 +89,14 @@ pub fn movement_signatures_of(
     Ok(rows
         .into_iter()
         .map(|(id, serial, value, at)| {
-            (id, json!({"alg": ALG, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)}))
+            let signature = Signature {
+                alg: ALG.into(),
+                certificate_serial: serial,
+                value_b64: value,
+                signed_at: rfc3339(at),
+                canonical_sha256: None,
+            };
+            (id, signature)
         })
         .collect())
 }

@@ -5,11 +5,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use serde_json::{Value, json};
 
 use super::keys::{ActiveKey, OpenKey, verify};
 use super::revocation::{live_key, revoked};
-use super::{ALG, SignError};
+use super::{ALG, SignError, Signature};
 use crate::domain::canonical::sha256_hex;
 use crate::store::schema::{note_signatures, notes, signing_keys};
 use crate::store::{DbConn, now_micros, rfc3339};
@@ -23,7 +22,7 @@ pub fn sign_note(
     unsealed: Option<&OpenKey>,
     client_signature: Option<&[u8]>,
     note_id: &str,
-) -> Result<Value, SignError> {
+) -> Result<Signature, SignError> {
     let canonical = super::forms::note_canonical(conn, note_id)?;
     // A server key was matched to its certificate when unsealed; a client's
     // signature is checked against the certificate's key here.
@@ -69,14 +68,19 @@ pub fn sign_note(
     if stored != 1 {
         return Err(revoked());
     }
-    Ok(json!({"alg": ALG, "certificate_serial": key.serial, "value_b64": value_b64, "signed_at": rfc3339(now),
-              "canonical_sha256": sha256_hex(&canonical)}))
+    Ok(Signature {
+        alg: ALG.into(),
+        certificate_serial: key.serial.clone(),
+        value_b64,
+        signed_at: rfc3339(now),
+        canonical_sha256: Some(sha256_hex(&canonical)),
+    })
 }
 
 type SignatureRow = (String, String, String, String, i64);
 
-fn render_signature((_, alg, serial, value, at): SignatureRow) -> Value {
-    json!({"alg": alg, "certificate_serial": serial, "value_b64": value, "signed_at": rfc3339(at)})
+fn render_signature((_, alg, serial, value, at): SignatureRow) -> Signature {
+    Signature { alg, certificate_serial: serial, value_b64: value, signed_at: rfc3339(at), canonical_sha256: None }
 }
 
 fn select_signature() -> (
@@ -96,14 +100,17 @@ fn select_signature() -> (
 }
 
 /// A note's signature as shown with the note, if it is signed.
-pub fn signature_of(conn: &mut DbConn, note_id: &str) -> QueryResult<Option<Value>> {
+pub fn signature_of(conn: &mut DbConn, note_id: &str) -> QueryResult<Option<Signature>> {
     let row: Option<SignatureRow> =
         note_signatures::table.find(note_id).select(select_signature()).first(conn).optional()?;
     Ok(row.map(render_signature))
 }
 
 /// The signatures of every signed note of a file, by note id.
-pub fn signatures_of_file(conn: &mut DbConn, file_id: &str) -> QueryResult<std::collections::HashMap<String, Value>> {
+pub fn signatures_of_file(
+    conn: &mut DbConn,
+    file_id: &str,
+) -> QueryResult<std::collections::HashMap<String, Signature>> {
     let rows: Vec<SignatureRow> = note_signatures::table
         .inner_join(notes::table)
         .filter(notes::file_id.eq(file_id))

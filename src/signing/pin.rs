@@ -3,8 +3,10 @@
 
 use diesel::prelude::*;
 
+use super::SignError;
+use super::keys::{ActiveKey, OpenKey};
 use crate::store::schema::signing_keys;
-use crate::store::{DbConn, now_micros};
+use crate::store::{Db, DbConn, StoreError, now_micros};
 
 /// Wrong PINs allowed before the key locks.
 pub const PIN_TRIES: i32 = 5;
@@ -51,4 +53,62 @@ pub fn pin_failed(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
 pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
     diesel::update(signing_keys::table.find(key_id)).set(signing_keys::pin_failures.eq(0)).execute(conn)?;
     Ok(())
+}
+
+/// Opens `key` with `pin`: the one place a PIN is tried. The attempt is
+/// counted in its own transaction first (a locked key answers
+/// [`SignError::Locked`] without trying), the PIN is tried outside any
+/// transaction (argon2id is slow; call this off the async runtime), and the
+/// attempt is settled. `keep` receives the unsealed PKCS#8 (to keep for a
+/// signing session) before it is wiped.
+pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8])) -> Result<OpenKey, SignError> {
+    if key.wrapped.is_none() {
+        return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
+    }
+    let reserved = db.write_tx(|c| reserve_pin_attempt(c, &key.id).map_err(StoreError::from))?;
+    if let Err(wait) = reserved {
+        return Err(SignError::Locked(wait));
+    }
+    // An error of ours (a damaged key) leaves the attempt counted; counted
+    // attempts that are never settled heal like a lock (see above).
+    match super::keys::unseal_then(key, pin, keep)? {
+        Some(open) => {
+            db.write_tx(|c| pin_succeeded(c, &key.id).map_err(StoreError::from))?;
+            Ok(open)
+        }
+        None => {
+            db.write_tx(|c| pin_failed(c, &key.id).map_err(StoreError::from))?;
+            Err(SignError::Forbidden("wrong PIN".into()))
+        }
+    }
+}
+
+/// The key a mover signs a movement with: opened now with `pin`, or the one
+/// still open in their login session (`from_session`, asked with the key's
+/// id); `None` when neither is at hand.
+pub fn mover_key(
+    db: &Db,
+    user_id: &str,
+    pin: Option<&str>,
+    from_session: impl FnOnce(&str) -> Option<OpenKey>,
+    keep: impl FnOnce(&ActiveKey, &[u8]),
+) -> Result<Option<(ActiveKey, OpenKey)>, SignError> {
+    let key = {
+        let mut c = db.reader()?;
+        super::keys::active_key(&mut c, user_id).ok()
+    };
+    let key = match key {
+        Some(k) if k.mode == "server" => k,
+        _ if pin.is_some() => {
+            return Err(SignError::Forbidden("you have no server-mode signing key to use a PIN with".into()));
+        }
+        _ => return Ok(None),
+    };
+    match pin {
+        Some(pin) => {
+            let open = open_with_pin(db, &key, pin, |pkcs8| keep(&key, pkcs8))?;
+            Ok(Some((key, open)))
+        }
+        None => Ok(from_session(&key.id).map(|open| (key, open))),
+    }
 }
