@@ -16,7 +16,7 @@ impl From<AdminError> for ApiError {
             AdminError::Invalid(field, msg) => ApiError::invalid_field(field, msg),
             AdminError::Forbidden(msg) => ApiError::forbidden(msg),
             AdminError::NotFound(_) => ApiError::not_found(),
-            AdminError::Conflict(msg) => ApiError::new(actix_web::http::StatusCode::CONFLICT, "conflict", msg),
+            AdminError::Conflict(msg) => ApiError::new(super::error::ErrorCode::Conflict, msg),
             AdminError::Store(e) => e.into(),
         }
     }

@@ -9,11 +9,98 @@ use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
+/// The stable error codes of SPEC section 3: what clients match on. Each
+/// has exactly one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 400: a field or parameter is wrong (`details.fields` names it).
+    Invalid,
+    /// 401: no valid credentials.
+    Unauthenticated,
+    /// 403: known, but not allowed.
+    Forbidden,
+    /// 404: missing, or not visible to the caller (the two look the same).
+    NotFound,
+    /// 409: not possible in the current state.
+    Conflict,
+    /// 409: the caller does not hold the file at the acting post.
+    NotHolder,
+    /// 409: the mover has unsigned drafts on the file.
+    UnsignedNotes,
+    /// 409: someone else changed it first.
+    Stale,
+    /// 413: the body is too large.
+    TooLarge,
+    /// 415: the body is of a type not accepted.
+    UnsupportedMediaType,
+    /// 429: too many attempts (`Retry-After` says how long to wait).
+    RateLimited,
+    /// 503: a dependency (the database) cannot be reached.
+    Unavailable,
+    /// 500: a fault of ours, logged.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::Invalid,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::NotHolder,
+        ErrorCode::UnsignedNotes,
+        ErrorCode::Stale,
+        ErrorCode::TooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::NotHolder => "not_holder",
+            ErrorCode::UnsignedNotes => "unsigned_notes",
+            ErrorCode::Stale => "stale",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Its HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Invalid => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict | ErrorCode::NotHolder | ErrorCode::UnsignedNotes | ErrorCode::Stale => {
+                StatusCode::CONFLICT
+            }
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// An error as the API answers it.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     details: Value,
     retry_after: Option<u64>,
@@ -39,9 +126,9 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    /// An error with any status and code.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: json!({}), retry_after: None }
+    /// An error with a code (which fixes the status) and a message for people.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), details: json!({}), retry_after: None }
     }
 
     /// Attaches structured details.
@@ -53,90 +140,89 @@ impl ApiError {
     /// 400 `invalid`, naming the offending field.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("{field}: {message}"))
+        ApiError::new(ErrorCode::Invalid, format!("{field}: {message}"))
             .with_details(json!({ "fields": { field: message } }))
     }
 
     /// 400 `invalid`.
     pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+        ApiError::new(ErrorCode::Invalid, message)
     }
 
     /// 404 `not_found`: also what anything the caller may not see answers.
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+        ApiError::new(ErrorCode::NotFound, "not found")
     }
 
     /// 401 `unauthenticated`.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        ApiError::new(ErrorCode::Unauthenticated, message)
     }
 
     /// 429 `rate_limited`, with `Retry-After` in whole seconds (at least 1).
     pub fn rate_limited(wait: std::time::Duration) -> ApiError {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut e =
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; wait and try again")
-                .with_details(json!({ "retry_after_seconds": secs.max(1) }));
+        let mut e = ApiError::new(ErrorCode::RateLimited, "too many attempts; wait and try again")
+            .with_details(json!({ "retry_after_seconds": secs.max(1) }));
         e.retry_after = Some(secs.max(1));
         e
     }
 
     /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(ErrorCode::Forbidden, message)
     }
 
     /// 413 `too_large`.
     pub fn too_large(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+        ApiError::new(ErrorCode::TooLarge, message)
     }
 
     /// 415 `unsupported_media_type`.
     pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+        ApiError::new(ErrorCode::UnsupportedMediaType, message)
     }
 
     /// 503 `unavailable`: the database (or another dependency) cannot be reached.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "dependency unavailable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "service temporarily unavailable; try again")
+        ApiError::new(ErrorCode::Unavailable, "service temporarily unavailable; try again")
     }
 
     /// 500 `internal`: a fault of ours. The cause is logged, not shown.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
+        ApiError::new(ErrorCode::Internal, "internal error; it has been logged")
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(f, "{} {}: {}", self.code.status().as_u16(), self.code.as_str(), self.message)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.code.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
+        let mut res = HttpResponse::build(self.code.status());
         if let Some(secs) = self.retry_after {
             res.insert_header(("Retry-After", secs.to_string()));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.code == ErrorCode::Unauthenticated {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
         res.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code.as_str().to_owned(),
                 message: self.message.clone(),
                 details: self.details.clone(),
             },

@@ -1,12 +1,12 @@
 //! Files, notes, movements, links, the inbox and what was sent (SPEC section 3).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::error::ErrorCode;
 use super::{ApiError, AppState, PageParams};
 use crate::efile::{self, Actor, EfileError};
 
@@ -14,10 +14,10 @@ impl From<EfileError> for ApiError {
     fn from(e: EfileError) -> Self {
         match e {
             EfileError::NotFound => ApiError::not_found(),
-            EfileError::NotHolder(m) => ApiError::new(StatusCode::CONFLICT, "not_holder", m),
-            EfileError::UnsignedNotes => ApiError::new(StatusCode::CONFLICT, "unsigned_notes", e.to_string()),
-            EfileError::Stale => ApiError::new(StatusCode::CONFLICT, "stale", e.to_string()),
-            EfileError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            EfileError::NotHolder(m) => ApiError::new(ErrorCode::NotHolder, m),
+            EfileError::UnsignedNotes => ApiError::new(ErrorCode::UnsignedNotes, e.to_string()),
+            EfileError::Stale => ApiError::new(ErrorCode::Stale, e.to_string()),
+            EfileError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             EfileError::Invalid(field, m) => ApiError::invalid_field(field, m),
             EfileError::Forbidden(m) => ApiError::forbidden(m),
             EfileError::Signing(e) => e.into(),

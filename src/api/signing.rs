@@ -1,6 +1,5 @@
 //! Enrolling signing keys, signing notes, and the public PKI material.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use serde::Deserialize;
@@ -8,6 +7,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
+use super::error::ErrorCode;
 use super::{ApiError, AppState};
 use crate::signing::keys::{self, Proof};
 use crate::signing::{SignError, pin, revocation};
@@ -17,7 +17,7 @@ impl From<SignError> for ApiError {
         match e {
             SignError::Invalid(field, m) => ApiError::invalid_field(field, m),
             SignError::Forbidden(m) => ApiError::forbidden(m),
-            SignError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            SignError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             SignError::NotFound => ApiError::not_found(),
             SignError::Locked(wait) => ApiError::rate_limited(std::time::Duration::from_secs(wait.max(1) as u64))
                 .with_details(json!({"reason": "too many wrong PINs; the key is locked"})),

@@ -56,8 +56,8 @@ pub fn load(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Principal>> 
         .select((user_roles::role, user_roles::entity_id))
         .load::<(String, Option<String>)>(conn)?
         .into_iter()
-        .filter_map(|(r, e)| r.parse::<Role>().ok().map(|r| (r, e)))
-        .collect();
+        .map(|(r, e)| crate::store::stored::<Role>(&r).map(|r| (r, e)))
+        .collect::<QueryResult<Vec<_>>>()?;
     let held = post_assignments::table
         .inner_join(posts::table.inner_join(org_units::table))
         .filter(post_assignments::user_id.eq(&id))
@@ -82,7 +82,7 @@ pub fn load(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Principal>> 
         })
         .collect();
     Ok(Some(Principal {
-        viewer: Viewer { user_id: id, clearance: clearance.parse().unwrap_or(Clearance::Unclassified), roles, held },
+        viewer: Viewer { user_id: id, clearance: crate::store::stored::<Clearance>(&clearance)?, roles, held },
         username,
         name,
         email,

@@ -135,6 +135,25 @@ impl Code {
     }
 }
 
+/// Fewest characters in a password.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Most bytes in a password (argon2 takes any length; requests should not).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Checks a new password, the one rule for every way a password is set (the
+/// API, `daftar user`, org-chart import): at least [`MIN_PASSWORD_CHARS`]
+/// characters (not bytes: an Urdu password counts its letters), at most
+/// [`MAX_PASSWORD_BYTES`] bytes.
+pub fn check_new_password(pw: &str) -> Result<(), String> {
+    if pw.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if pw.len() > MAX_PASSWORD_BYTES {
+        return Err(format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
+    }
+    Ok(())
+}
+
 /// A login name: lower-case letters, digits, `.`, `_`, `-`, 1–64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
@@ -236,5 +255,14 @@ mod tests {
         assert!(parse_text("a\u{0}b", 10).is_err());
         assert!(parse_date("2026-02-30").is_err());
         assert!(parse_date("2026-11-24").is_ok());
+    }
+
+    #[test]
+    fn passwords_count_characters_not_bytes() {
+        // Eleven Urdu letters are 22 bytes but still too short; twelve pass.
+        assert!(check_new_password(&"ب".repeat(11)).is_err());
+        assert!(check_new_password(&"ب".repeat(12)).is_ok());
+        assert!(check_new_password("short").is_err());
+        assert!(check_new_password(&"x".repeat(1025)).is_err());
     }
 }

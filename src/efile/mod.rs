@@ -132,9 +132,9 @@ pub struct FileRow {
 }
 
 impl FileRow {
-    /// The classification as a value (stored values are always valid).
-    pub fn clearance(&self) -> Clearance {
-        self.classification.parse().unwrap_or(Clearance::TopSecret)
+    /// The classification as a value; an unknown stored word is an error.
+    pub fn clearance(&self) -> QueryResult<Clearance> {
+        crate::store::stored(&self.classification)
     }
 }
 
@@ -206,21 +206,21 @@ pub(crate) fn check_sight(
 }
 
 /// What the access policy needs to know about a file, before its history.
-fn subject_of(file: &FileRow) -> Subject {
-    Subject {
-        classification: file.clearance(),
+fn subject_of(file: &FileRow) -> QueryResult<Subject> {
+    Ok(Subject {
+        classification: file.clearance()?,
         owning_unit_id: file.section_id.clone(),
         owning_entity_id: file.entity_id.clone(),
         holder_post_id: Some(file.holder_post_id.clone()),
         stays: vec![Stay { post_id: file.holder_post_id.clone(), from: file.held_since, until: None }],
-    }
+    })
 }
 
 /// Loads a file the viewer may see; anything else is `NotFound`.
 pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result<(FileRow, Subject), EfileError> {
     let file =
         files::table.find(file_id).select(FileRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
-    let subject = check_sight(conn, viewer, subject_of(&file), |c| {
+    let subject = check_sight(conn, viewer, subject_of(&file)?, |c| {
         Ok(stays_from(&file.created_by_post, file.created_at, moves_of(c, &file.id, false)?))
     })?;
     Ok((file, subject))
@@ -256,9 +256,9 @@ pub struct ReceiptRow {
 }
 
 impl ReceiptRow {
-    /// The classification as a value (stored values are always valid).
-    pub fn clearance(&self) -> Clearance {
-        self.classification.parse().unwrap_or(Clearance::TopSecret)
+    /// The classification as a value; an unknown stored word is an error.
+    pub fn clearance(&self) -> QueryResult<Clearance> {
+        crate::store::stored(&self.classification)
     }
 }
 
@@ -267,7 +267,7 @@ impl ReceiptRow {
 fn receipt_subject(conn: &mut DbConn, r: &ReceiptRow) -> QueryResult<Subject> {
     let registry_unit: String = posts::table.find(&r.created_by_post).select(posts::org_unit_id).first(conn)?;
     Ok(Subject {
-        classification: r.clearance(),
+        classification: r.clearance()?,
         owning_unit_id: registry_unit,
         owning_entity_id: Some(r.entity_id.clone()),
         holder_post_id: Some(r.holder_post_id.clone()),

@@ -204,7 +204,7 @@ pub fn move_file(
         in_section = actor.viewer.held.iter().any(|h| h.post_id == post && Some(&h.org_unit_id) == creators.as_ref());
     }
     let state = MoveState {
-        status: file.status.parse().unwrap_or(FileStatus::Open),
+        status: crate::store::stored::<FileStatus>(&file.status)?,
         holder_post: file.holder_post_id.clone(),
         mover_in_owning_section: in_section,
         last,
@@ -223,7 +223,10 @@ pub fn move_file(
         check_destination(conn, to, subject.classification)?;
     }
     let moved = plan.holder_post != file.holder_post_id || action == Action::Reopen;
-    let new_priority = priority.unwrap_or_else(|| file.priority.parse().unwrap_or(Priority::Routine));
+    let new_priority = match priority {
+        Some(p) => p,
+        None => crate::store::stored::<Priority>(&file.priority)?,
+    };
     let movement_id = new_id();
     // One conditional update: exactly one of simultaneous moves wins.
     let arrival = moved.then(|| {

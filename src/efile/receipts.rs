@@ -187,8 +187,8 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
             return Err(EfileError::Conflict("the file is not open".into()));
         }
         // Whoever may see the file sees what is put up in it: never above its classification.
-        let receipt_class = r.clearance();
-        if receipt_class > file.clearance() {
+        let receipt_class = r.clearance()?;
+        if receipt_class > file.clearance()? {
             return Err(invalid(
                 "file_id",
                 format!(
@@ -289,9 +289,12 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     };
     let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(move_error)?;
     if let Some(to) = plan.to_post.as_deref().filter(|t| *t != post) {
-        super::movements::check_destination(conn, to, r.clearance())?;
+        super::movements::check_destination(conn, to, r.clearance()?)?;
     }
-    let new_priority = priority.unwrap_or_else(|| r.priority.parse().unwrap_or(Priority::Routine));
+    let new_priority = match priority {
+        Some(p) => p,
+        None => crate::store::stored::<Priority>(&r.priority)?,
+    };
     let updated = diesel::update(receipts::table.find(id))
         .filter(receipts::version.eq(r.version))
         .set((

@@ -104,7 +104,8 @@ fn entity_of_unit(conn: &mut DbConn, unit_id: &str) -> Result<Option<(Option<Str
         .select((org_units::entity_id, org_units::kind))
         .first::<(Option<String>, String)>(conn)
         .optional()?
-        .map(|(e, k)| (e, k.parse().unwrap_or(OrgKind::Section))))
+        .map(|(e, k)| crate::store::stored::<OrgKind>(&k).map(|k| (e, k)))
+        .transpose()?)
 }
 
 /// A new org unit.
@@ -235,14 +236,7 @@ pub struct UserInput {
 
 /// Checks a new password: long enough, not absurdly long.
 pub fn check_password(pw: &str) -> Result<(), AdminError> {
-    let n = pw.chars().count();
-    if n < 12 {
-        return Err(invalid("password", "must be at least 12 characters"));
-    }
-    if pw.len() > 1024 {
-        return Err(invalid("password", "must be at most 1024 bytes"));
-    }
-    Ok(())
+    crate::domain::org::check_new_password(pw).map_err(|m| invalid("password", m))
 }
 
 /// Creates a user; roles scoped to an entity need that entity's administrator,

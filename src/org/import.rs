@@ -162,8 +162,8 @@ fn load_existing(conn: &mut DbConn) -> Result<Existing, StoreError> {
         .select((org_units::code, org_units::id, org_units::kind, org_units::entity_id))
         .load::<(String, String, String, Option<String>)>(conn)?
         .into_iter()
-        .map(|(code, id, kind, entity)| (code, (id, kind.parse().unwrap_or(OrgKind::Section), entity)))
-        .collect();
+        .map(|(code, id, kind, entity)| crate::store::stored::<OrgKind>(&kind).map(|k| (code, (id, k, entity))))
+        .collect::<QueryResult<_>>()?;
     let posts = posts::table
         .select((posts::code, posts::id, posts::reports_to))
         .load::<(String, String, Option<String>)>(conn)?
@@ -406,11 +406,13 @@ fn validate(
         }
         let clearance = r.clearance.parse::<Clearance>().map_err(|e| problems.push(e.to_string())).ok();
         let secret = match (&r.password, &r.password_hash) {
-            (Some(p), None) if p.len() >= 12 => Some(Secret::Plain(p.clone())),
-            (Some(_), None) => {
-                problems.push("password must be at least 12 characters".into());
-                None
-            }
+            (Some(p), None) => match crate::domain::org::check_new_password(p) {
+                Ok(()) => Some(Secret::Plain(p.clone())),
+                Err(m) => {
+                    problems.push(format!("password {m}"));
+                    None
+                }
+            },
             (None, Some(h)) if password::is_argon2id_hash(h) => Some(Secret::Hashed(h.clone())),
             (None, Some(_)) => {
                 problems.push("password_hash must be an argon2id PHC string".into());

@@ -249,6 +249,15 @@ pub fn revert_all_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
     Ok(reverted.len())
 }
 
+/// Parses a stored word of a closed vocabulary (a classification, a role):
+/// an unknown one is a storage error, never a silent default.
+pub fn stored<T: std::str::FromStr>(value: &str) -> QueryResult<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    value.parse().map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
+}
+
 /// Whether the database answers (for `/readyz`).
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")

@@ -111,3 +111,45 @@ both_backends!(bad_parameters_and_missing_fields_are_named, |backend| {
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.body["error"]["details"]["fields"]["colour"].is_string(), "{}", r.text);
 });
+
+both_backends!(an_unknown_stored_classification_is_an_error_not_a_guess, |backend| {
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let f = app.post_as(&so, "/api/v1/files", &serde_json::json!({"subject": "Damaged row"}));
+    let id = f.body["id"].as_str().unwrap().to_owned();
+    {
+        use daftar::store::schema::files;
+        let mut c = app.db.writer().unwrap();
+        diesel::update(files::table.find(&id)).set(files::classification.eq("cosmic")).execute(&mut *c).unwrap();
+    }
+    // Not shown, not treated as some level: an error of ours, in the envelope, without the word.
+    let r = app.get_as(&so, &format!("/api/v1/files/{id}"));
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "internal");
+    assert!(!r.text.contains("cosmic") && !r.text.contains("Damaged"), "{}", r.text);
+});
+
+#[test]
+fn every_error_code_has_one_status() {
+    use daftar::api::error::ErrorCode;
+    let names: std::collections::BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(names.len(), ErrorCode::ALL.len(), "codes are distinct");
+    // SPEC section 3's codes, each with its status.
+    for (code, status) in [
+        ("invalid", 400),
+        ("unauthenticated", 401),
+        ("forbidden", 403),
+        ("not_found", 404),
+        ("conflict", 409),
+        ("not_holder", 409),
+        ("unsigned_notes", 409),
+        ("stale", 409),
+        ("too_large", 413),
+        ("unsupported_media_type", 415),
+        ("rate_limited", 429),
+    ] {
+        let c = ErrorCode::ALL.iter().find(|c| c.as_str() == code).unwrap_or_else(|| panic!("{code} is missing"));
+        assert_eq!(c.status().as_u16(), status, "{code}");
+    }
+}
