@@ -103,7 +103,7 @@ pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<efile::file::FileView>, ApiError> {
     let id = path.into_inner();
     let file = state.write(move |c| Ok(efile::file::view(c, &caller.actor(), &id)?)).await?;
     Ok(web::Json(file))

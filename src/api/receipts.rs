@@ -3,7 +3,6 @@
 use actix_multipart::Multipart;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
@@ -119,7 +118,7 @@ pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<efile::receipts::ReceiptView>, ApiError> {
     let id = path.into_inner();
     Ok(web::Json(state.write(move |c| Ok(efile::receipts::view(c, &caller.actor(), &id)?)).await?))
 }

@@ -2,7 +2,7 @@
 //! The bytes live in the blob store; rows here describe them.
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Actor, EfileError, actionable_file, invalid, visible_file};
 use crate::domain::efile::DocumentKind;
@@ -82,6 +82,27 @@ pub fn insert(
 }
 
 /// Attaches a stored original to a file the actor holds.
+/// A document as files, receipts and uploads show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocumentView {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its kind.
+    pub kind: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// Its media type.
+    pub mime: String,
+    /// When it was attached (in a file's correspondence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<String>,
+}
+
+/// Attaches a stored document to a file the actor holds.
 pub fn attach_to_file(
     conn: &mut DbConn,
     actor: &Actor,
@@ -89,7 +110,7 @@ pub fn attach_to_file(
     title: &str,
     kind: DocumentKind,
     blob: &Stored,
-) -> Result<Value, EfileError> {
+) -> Result<DocumentView, EfileError> {
     let (file, _) = actionable_file(conn, actor, file_id)?;
     let id = insert(conn, actor, Some(file_id), None, title, kind, blob)?;
     diesel::update(files::table.find(file_id))
@@ -103,9 +124,15 @@ pub fn attach_to_file(
             ..Default::default()
         }),
     )?;
-    Ok(
-        json!({"id": id, "title": title, "kind": kind.as_str(), "sha256": blob.sha256, "size": blob.size, "mime": blob.mime}),
-    )
+    Ok(DocumentView {
+        id,
+        title: title.to_owned(),
+        kind: kind.as_str().to_owned(),
+        sha256: blob.sha256.clone(),
+        size: blob.size,
+        mime: blob.mime.to_owned(),
+        added_at: None,
+    })
 }
 
 /// A document the viewer may see (through its file or receipt): (sha256, mime, filename, title).

@@ -1,9 +1,12 @@
 //! Opening files, showing them, and linking them.
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
-use super::{Actor, EfileError, FileRow, invalid, post_ref, user_ref, visible_file};
+use super::documents::DocumentView;
+use super::notes::NoteView;
+use super::{Actor, EfileError, FileRow, PostRef, Refs, UserRef, invalid, visible_file};
 use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
 use crate::domain::org::parse_text;
 use crate::jobs;
@@ -97,9 +100,109 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
     Ok(id)
 }
 
+/// A file as `GET /files/{id}` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    /// Its id.
+    pub id: String,
+    /// Its Secretariat number.
+    pub file_no: String,
+    /// What it is about.
+    pub subject: String,
+    /// Its classification.
+    pub classification: String,
+    /// Its priority.
+    pub priority: String,
+    /// `open`, `parked` or `closed`.
+    pub status: String,
+    /// The owning section.
+    pub section: UnitRef,
+    /// The post that holds it now.
+    pub holder_post: Option<PostRef>,
+    /// Since when (RFC 3339).
+    pub held_since: String,
+    /// When it is due, if set.
+    pub due_at: Option<String>,
+    /// Who opened it.
+    pub created_by: CreatedBy,
+    /// Its workflow and step, if it is on one.
+    pub workflow: Option<WorkflowRef>,
+    /// The note sheet as the reader sees it (others' drafts hidden).
+    pub notes: Vec<NoteView>,
+    /// The correspondence.
+    pub documents: Vec<DocumentView>,
+    /// Receipts put up in it.
+    pub receipts: Vec<ReceiptRef>,
+    /// Links to files the reader may see, both ways.
+    pub links: Vec<LinkView>,
+    /// Changes with every change (for optimistic concurrency).
+    pub version: i64,
+    /// When it was opened.
+    pub created_at: String,
+}
+
+/// An org unit as shown inside other objects.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitRef {
+    /// Its id.
+    pub id: String,
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+}
+
+/// Who opened a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedBy {
+    /// At which post.
+    pub post: Option<PostRef>,
+    /// Which officer.
+    pub user: UserRef,
+}
+
+/// A file's workflow.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowRef {
+    /// The workflow's id.
+    pub id: String,
+    /// The step the file is at.
+    pub step: Option<i32>,
+}
+
+/// A receipt put up in a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptRef {
+    /// Its id.
+    pub id: String,
+    /// Its diary number.
+    pub diary_no: String,
+    /// Its subject.
+    pub subject: String,
+    /// `electronic` or `physical`.
+    pub form: String,
+}
+
+/// A link as a file shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    /// The other file.
+    pub file_id: String,
+    /// `reference`, `part_file` or `merged_into`.
+    pub kind: String,
+    /// The other file's number.
+    pub file_no: String,
+    /// `outgoing` (this file refers to the other) or `incoming`.
+    pub direction: &'static str,
+    /// When linked.
+    pub linked_at: String,
+}
+
 /// The file as `GET /files/{id}` shows it to `actor`. The holder opening it
 /// marks the movement that brought it as opened.
-pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, EfileError> {
+pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<FileView, EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
     if actor.post == Some(file.holder_post_id.as_str()) {
         super::mark_opened(conn, file.last_movement_id.as_deref())?;
@@ -108,7 +211,7 @@ pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Value, Ef
 }
 
 /// Renders a file with its notes (others' drafts hidden), documents, receipts and links.
-pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value, EfileError> {
+pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<FileView, EfileError> {
     let notes = super::notes::sheet(conn, &file.id, actor.user())?;
     let docs: Vec<(String, String, String, String, i64, String, i64)> = documents::table
         .filter(documents::file_id.eq(&file.id))
@@ -123,54 +226,73 @@ pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<Value,
             documents::created_at,
         ))
         .load(conn)?;
-    let documents: Vec<Value> = docs
+    let documents = docs
         .into_iter()
-        .map(|(id, title, kind, sha, size, mime, at)| {
-            json!({"id": id, "title": title, "kind": kind, "sha256": sha, "size": size, "mime": mime, "added_at": rfc3339(at)})
+        .map(|(id, title, kind, sha256, size, mime, at)| DocumentView {
+            id,
+            title,
+            kind,
+            sha256,
+            size,
+            mime,
+            added_at: Some(rfc3339(at)),
         })
         .collect();
     let put_up: Vec<(String, String, String, String)> = receipts::table
         .filter(receipts::file_id.eq(&file.id))
         .select((receipts::id, receipts::diary_no, receipts::subject, receipts::form))
         .load(conn)?;
-    let receipts: Vec<Value> =
-        put_up.into_iter().map(|(id, d, s, f)| json!({"id": id, "diary_no": d, "subject": s, "form": f})).collect();
+    let receipts =
+        put_up.into_iter().map(|(id, diary_no, subject, form)| ReceiptRef { id, diary_no, subject, form }).collect();
     let links = links_of(conn, actor, &file.id)?;
-    let section: (String, String, String, String) = org_units::table
+    let (id, code, name, kind): (String, String, String, String) = org_units::table
         .find(&file.section_id)
         .select((org_units::id, org_units::code, org_units::name, org_units::kind))
         .first(conn)?;
-    Ok(json!({
-        "id": file.id,
-        "file_no": file.file_no,
-        "subject": file.subject,
-        "classification": file.classification,
-        "priority": file.priority,
-        "status": file.status,
-        "section": {"id": section.0, "code": section.1, "name": section.2, "kind": section.3},
-        "holder_post": post_ref(conn, Some(&file.holder_post_id))?,
-        "held_since": rfc3339(file.held_since),
-        "due_at": file.due_at.map(rfc3339),
-        "created_by": {"post": post_ref(conn, Some(&file.created_by_post))?, "user": user_ref(conn, &file.created_by_user)?},
-        "workflow": file.workflow_id.as_ref().map(|w| json!({"id": w, "step": file.workflow_step})),
-        "notes": notes,
-        "documents": documents,
-        "receipts": receipts,
-        "links": links,
-        "version": file.version,
-        "created_at": rfc3339(file.created_at),
-    }))
+    let refs = Refs::load(
+        conn,
+        [Some(file.holder_post_id.as_str()), Some(file.created_by_post.as_str())],
+        [file.created_by_user.as_str()],
+    )?;
+    Ok(FileView {
+        id: file.id.clone(),
+        file_no: file.file_no.clone(),
+        subject: file.subject.clone(),
+        classification: file.classification.clone(),
+        priority: file.priority.clone(),
+        status: file.status.clone(),
+        section: UnitRef { id, code, name, kind },
+        holder_post: refs.post_ref(Some(&file.holder_post_id)),
+        held_since: rfc3339(file.held_since),
+        due_at: file.due_at.map(rfc3339),
+        created_by: CreatedBy {
+            post: refs.post_ref(Some(&file.created_by_post)),
+            user: refs.user_ref(&file.created_by_user),
+        },
+        workflow: file.workflow_id.as_ref().map(|w| WorkflowRef { id: w.clone(), step: file.workflow_step }),
+        notes,
+        documents,
+        receipts,
+        links,
+        version: file.version,
+        created_at: rfc3339(file.created_at),
+    })
 }
 
-/// A link as a file shows it.
-fn link_json(other: &FileRow, kind: &str, direction: &str, at: i64) -> Value {
-    json!({"file_id": other.id, "kind": kind, "file_no": other.file_no, "direction": direction, "linked_at": rfc3339(at)})
+fn link_view(other: &FileRow, kind: &str, direction: &'static str, at: i64) -> LinkView {
+    LinkView {
+        file_id: other.id.clone(),
+        kind: kind.to_owned(),
+        file_no: other.file_no.clone(),
+        direction,
+        linked_at: rfc3339(at),
+    }
 }
 
 /// The file's links both ways (`outgoing`: this file refers to, is a part of
 /// or was merged into the other; `incoming`: the reverse), each only if the
 /// viewer may see the other file.
-fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value>, EfileError> {
+fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<LinkView>, EfileError> {
     let rows: Vec<(String, String, String, i64)> = file_links::table
         .filter(file_links::file_id.eq(file_id).or(file_links::other_file_id.eq(file_id)))
         .order(file_links::created_at)
@@ -180,7 +302,7 @@ fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value
     for (from, to, kind, at) in rows {
         let (other, direction) = if from == file_id { (to, "outgoing") } else { (from, "incoming") };
         match visible_file(conn, actor.viewer, &other) {
-            Ok((f, _)) => links.push(link_json(&f, &kind, direction, at)),
+            Ok((f, _)) => links.push(link_view(&f, &kind, direction, at)),
             Err(EfileError::NotFound) => {}
             Err(e) => return Err(e),
         }
@@ -190,7 +312,13 @@ fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<Value
 
 /// Links a file the actor holds to another file the actor may see. Merging
 /// (`merged_into`) also closes the file: its notes continue in the other.
-pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kind: &str) -> Result<Value, EfileError> {
+pub fn link(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    other_id: &str,
+    kind: &str,
+) -> Result<LinkView, EfileError> {
     let kind: LinkKind = kind.parse().map_err(|e| invalid("kind", e))?;
     let (file, _) = super::actionable_file(conn, actor, file_id)?;
     if file_id == other_id {
@@ -246,5 +374,5 @@ pub fn link(conn: &mut DbConn, actor: &Actor, file_id: &str, other_id: &str, kin
             .set((files::version.eq(file.version + 1), files::updated_at.eq(now)))
             .execute(conn)?;
     }
-    Ok(link_json(&other, kind.as_str(), "outgoing", now))
+    Ok(link_view(&other, kind.as_str(), "outgoing", now))
 }

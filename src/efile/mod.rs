@@ -11,7 +11,6 @@ pub mod notes;
 pub mod receipts;
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use crate::domain::access::{self, Stay, Subject, Viewer};
 use crate::domain::org::Clearance;
@@ -341,11 +340,6 @@ pub fn next_serial(conn: &mut DbConn, scope: &str, year: i32) -> QueryResult<i64
 }
 
 /// A post as shown inside other objects.
-pub fn post_ref(conn: &mut DbConn, post_id: Option<&str>) -> QueryResult<serde_json::Value> {
-    Ok(Refs::load(conn, [post_id], None)?.post(post_id))
-}
-
-/// A post as shown inside other objects.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PostRef {
     /// Its id.
@@ -370,7 +364,7 @@ pub struct UserRef {
 }
 
 /// The posts and users that a page of rows refers to, loaded in two queries
-/// whatever the page's length, and shown as [`post_ref`] and [`user_ref`] do.
+/// whatever the page's length, as [`PostRef`] and [`UserRef`].
 #[derive(Default)]
 pub struct Refs {
     posts: std::collections::HashMap<String, PostRef>,
@@ -414,23 +408,8 @@ impl Refs {
         id.and_then(|i| self.posts.get(i)).cloned()
     }
 
-    /// A post as shown inside other objects.
-    pub fn post(&self, id: Option<&str>) -> serde_json::Value {
-        self.post_ref(id).map_or(serde_json::Value::Null, |p| serde_json::to_value(p).unwrap_or_default())
-    }
-
     /// A user, typed.
     pub fn user_ref(&self, id: &str) -> UserRef {
         UserRef { id: id.to_owned(), name: self.users.get(id).cloned() }
     }
-
-    /// A user as shown inside other objects.
-    pub fn user(&self, id: &str) -> serde_json::Value {
-        json!({"id": id, "name": self.users.get(id)})
-    }
-}
-
-/// A user as shown inside other objects.
-pub fn user_ref(conn: &mut DbConn, user_id: &str) -> QueryResult<serde_json::Value> {
-    Ok(Refs::load(conn, None, Some(user_id))?.user(user_id))
 }

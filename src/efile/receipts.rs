@@ -2,12 +2,11 @@
 //! a file, which attaches them to its correspondence.
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::movements::{Step, last_move, move_error, record};
 use super::{
-    Actor, EfileError, ReceiptRow, actionable_file, check_act, invalid, post_ref, user_ref, visible_receipt,
-    visible_receipt_subject,
+    Actor, EfileError, ReceiptRow, actionable_file, check_act, invalid, visible_receipt, visible_receipt_subject,
 };
 use crate::domain::efile::{Action, DocumentKind, FileStatus, MoveState, Priority, ReceiptMode, diary_no, plan_move};
 use crate::domain::org::{Role, parse_date, parse_text};
@@ -114,8 +113,56 @@ pub fn diarise(
     Ok(id)
 }
 
+/// A receipt as `GET /receipts/{id}` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReceiptView {
+    /// Its id.
+    pub id: String,
+    /// Its diary number.
+    pub diary_no: String,
+    /// Its subject.
+    pub subject: String,
+    /// Who sent it.
+    pub sender: String,
+    /// The sender's letter number.
+    pub letter_no: Option<String>,
+    /// The letter's date.
+    pub letter_date: Option<String>,
+    /// How it came (`post`, `email`, …).
+    pub mode: String,
+    /// `electronic` or `physical`.
+    pub form: String,
+    /// Its classification.
+    pub classification: String,
+    /// Its priority.
+    pub priority: String,
+    /// `open` or `put_up`.
+    pub status: String,
+    /// The post that holds it now.
+    pub holder_post: Option<super::PostRef>,
+    /// Who diarised it.
+    pub diarised_by: super::file::CreatedBy,
+    /// The file it was put up in, if the reader may see that file.
+    pub file: Option<FileNumber>,
+    /// Its scans.
+    pub documents: Vec<super::documents::DocumentView>,
+    /// Changes with every change.
+    pub version: i64,
+    /// When it was diarised.
+    pub created_at: String,
+}
+
+/// A file named by id and number.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileNumber {
+    /// The file's id.
+    pub id: String,
+    /// Its number.
+    pub file_no: String,
+}
+
 /// The receipt as `GET /receipts/{id}` shows it.
-pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileError> {
+pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ReceiptView, EfileError> {
     let r = visible_receipt(conn, actor.viewer, id)?;
     if actor.post == Some(r.holder_post_id.as_str()) {
         super::mark_opened(conn, r.last_movement_id.as_deref())?;
@@ -125,28 +172,54 @@ pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Value, EfileEr
         .filter(documents::file_id.is_null())
         .select((documents::id, documents::title, documents::kind, documents::sha256, documents::size, documents::mime))
         .load(conn)?;
-    let documents: Vec<Value> = docs
+    let documents = docs
         .into_iter()
-        .map(|(id, title, kind, sha, size, mime)| json!({"id": id, "title": title, "kind": kind, "sha256": sha, "size": size, "mime": mime}))
+        .map(|(id, title, kind, sha256, size, mime)| super::documents::DocumentView {
+            id,
+            title,
+            kind,
+            sha256,
+            size,
+            mime,
+            added_at: None,
+        })
         .collect();
     // The file it was put up in, only to those who may see that file.
     let file = match &r.file_id {
         Some(f) => match super::visible_file(conn, actor.viewer, f) {
-            Ok((file, _)) => Some(json!({"id": file.id, "file_no": file.file_no})),
+            Ok((file, _)) => Some(FileNumber { id: file.id, file_no: file.file_no }),
             Err(EfileError::NotFound) => None,
             Err(e) => return Err(e),
         },
         None => None,
     };
-    Ok(json!({
-        "id": r.id, "diary_no": r.diary_no, "subject": r.subject, "sender": r.sender, "letter_no": r.letter_no,
-        "letter_date": r.letter_date, "mode": r.mode, "form": r.form, "classification": r.classification,
-        "priority": r.priority, "status": r.status,
-        "holder_post": post_ref(conn, Some(&r.holder_post_id))?,
-        "diarised_by": {"post": post_ref(conn, Some(&r.created_by_post))?, "user": user_ref(conn, &r.created_by_user)?},
-        "file": file,
-        "documents": documents, "version": r.version, "created_at": rfc3339(r.created_at),
-    }))
+    let refs = super::Refs::load(
+        conn,
+        [Some(r.holder_post_id.as_str()), Some(r.created_by_post.as_str())],
+        [r.created_by_user.as_str()],
+    )?;
+    Ok(ReceiptView {
+        holder_post: refs.post_ref(Some(&r.holder_post_id)),
+        diarised_by: super::file::CreatedBy {
+            post: refs.post_ref(Some(&r.created_by_post)),
+            user: refs.user_ref(&r.created_by_user),
+        },
+        file,
+        documents,
+        version: r.version,
+        created_at: rfc3339(r.created_at),
+        id: r.id,
+        diary_no: r.diary_no,
+        subject: r.subject,
+        sender: r.sender,
+        letter_no: r.letter_no,
+        letter_date: r.letter_date,
+        mode: r.mode,
+        form: r.form,
+        classification: r.classification,
+        priority: r.priority,
+        status: r.status,
+    })
 }
 
 /// `POST /receipts/{id}/movements`.
@@ -166,7 +239,7 @@ pub struct ReceiptMove {
 }
 
 /// Moves a receipt, or puts it up in a file.
-pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMove) -> Result<Value, EfileError> {
+pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMove) -> Result<ReceiptView, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
     let remarks = super::movements::check_remarks(input.remarks.as_deref())?;
     let remarks = remarks.as_deref();
