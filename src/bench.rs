@@ -424,7 +424,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
             due_at: None,
             priority: None,
         };
-        let key = || Ok(Some((me.key.clone(), pk8.clone())));
+        let key = || Ok(Some(crate::signing::pin::Opened { key: me.key.clone(), open: pk8.clone(), by_pin: true }));
         efile::movements::move_signed(&db, &me.actor(), file, input, Some("Examined; submitted for orders."), key)
             .map(|_| ())
     })

@@ -254,27 +254,17 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let user_id = caller.user_id().to_owned();
-    // Guesses at the current password are throttled like logins.
-    let guess = format!("password-change\u{0}{user_id}");
-    let throttle = || state.auth.throttle();
-    throttle().check(&guess, &guess, false, std::time::Instant::now()).map_err(ApiError::rate_limited)?;
+    // Guesses at the current password are throttled like logins, each
+    // counted before the slow check, so parallel guesses gain nothing.
     let st = state.clone();
     let uid = user_id.clone();
-    let hash = web::block(move || -> Result<Option<String>, ApiError> {
-        let mut conn = st.db.reader()?;
-        let current = admin::password_hash_of(&mut conn, &uid)?;
-        if !crate::auth::password::verify_password(&b.current_password, &current) {
-            return Ok(None);
-        }
-        Ok(Some(admin::hash_new_password(&b.new_password)?))
+    let hash = web::block(move || -> Result<String, ApiError> {
+        crate::auth::login::reauthenticate(&st.db, st.auth.throttle(), &uid, &b.current_password)
+            .map_err(|e| super::auth::reauth_error(e, "current password is wrong"))?;
+        Ok(admin::hash_new_password(&b.new_password)?)
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
-    let Some(hash) = hash else {
-        throttle().failure(&guess, &guess, false, std::time::Instant::now());
-        return Err(ApiError::forbidden("current password is wrong"));
-    };
-    throttle().success(&guess, &guess);
     state.write(move |c| Ok(admin::set_password(c, Actor::Operator, &user_id, &hash)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

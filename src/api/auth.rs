@@ -139,6 +139,15 @@ fn token_response(auth: &AuthState, issued: Issued, kind: Kind) -> HttpResponse 
     })
 }
 
+/// A failed re-entry of the account password as the API answers it.
+pub fn reauth_error(e: login::LoginError, refused: &str) -> ApiError {
+    match e {
+        login::LoginError::Throttled(wait) => ApiError::rate_limited(wait),
+        login::LoginError::Refused => ApiError::forbidden(refused),
+        login::LoginError::Store(e) => e.into(),
+    }
+}
+
 /// Logs in with a username and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = super::error::ErrorBody),

@@ -37,6 +37,9 @@ pub struct Enrol {
     pub pin: Option<String>,
     /// Client mode: your ECDSA P-256 public key, PEM.
     pub public_key_pem: Option<String>,
+    /// Your account password: a new key replaces the old one, so a stolen
+    /// access token alone cannot take over your signature.
+    pub password: Option<String>,
 }
 
 /// Enrols a signing key; the deployment CA certifies it for your current posts.
@@ -49,9 +52,21 @@ pub async fn enrol(
     body: web::Json<Enrol>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    let password = b.password.ok_or_else(|| ApiError::invalid_field("password", "is required to enrol a key"))?;
+    if !matches!(b.mode.as_str(), "server" | "client") {
+        return Err(ApiError::invalid_field("mode", "must be server or client"));
+    }
+    if b.mode == "server" && b.pin.is_none() {
+        return Err(ApiError::invalid_field("pin", "is required in server mode"));
+    }
+    let (st, uid) = (state.clone(), caller.user_id().to_owned());
+    web::block(move || crate::auth::login::reauthenticate(&st.db, st.auth.throttle(), &uid, &password))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| super::auth::reauth_error(e, "the password is wrong"))?;
     let key = match b.mode.as_str() {
         "server" => {
-            let pin = b.pin.ok_or_else(|| ApiError::invalid_field("pin", "is required in server mode"))?;
+            let pin = b.pin.unwrap_or_default();
             web::block(move || keys::new_server_key(&pin)).await.map_err(|e| ApiError::internal(&e))??
         }
         "client" => keys::new_client_key(
@@ -149,11 +164,7 @@ pub async fn revoke(
 /// the move (which also opens their signing session), or still open in their
 /// signing session. `Ok(None)` when neither. Slow with a PIN: call it off
 /// the async runtime.
-pub fn mover_key(
-    state: &AppState,
-    caller: &Caller,
-    pin: Option<&str>,
-) -> Result<Option<(keys::ActiveKey, keys::OpenKey)>, SignError> {
+pub fn mover_key(state: &AppState, caller: &Caller, pin: Option<&str>) -> Result<Option<pin::Opened>, SignError> {
     let (sessions, session, secret) = (&state.signing_sessions, &caller.session_id, caller.signing_secret.as_ref());
     pin::mover_key(
         &state.db,

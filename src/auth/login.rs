@@ -62,12 +62,12 @@ pub fn login(db: &Db, gate: Gate<'_>, account: &str, pw: &str, ip: &str, kind: K
         Some((id, ..)) => audit::is_known_address(&mut conn, id, ip)?,
         None => false,
     };
-    gate.throttle.check(account, ip, known, Instant::now()).map_err(LoginError::Throttled)?;
+    let attempt = gate.throttle.reserve(account, ip, known, Instant::now()).map_err(LoginError::Throttled)?;
     let hash = user.as_ref().map(|u| u.1.as_str()).unwrap_or(gate.dummy_hash);
     let matches = password::verify_password(pw, hash);
     match user {
         Some((id, _, false, version)) if matches => {
-            gate.throttle.success(account, ip);
+            attempt.succeeded();
             Ok(conn.transaction(|c| {
                 let issued = session::start(c, gate.keys, gate.life, &id, version, kind)?;
                 audit::record(
@@ -84,7 +84,7 @@ pub fn login(db: &Db, gate: Gate<'_>, account: &str, pw: &str, ip: &str, kind: K
             })?)
         }
         user => {
-            gate.throttle.failure(account, ip, known, Instant::now());
+            attempt.failed(Instant::now());
             let reason = match &user {
                 None => "unknown_user",
                 Some((_, _, true, _)) => "disabled",
@@ -103,5 +103,24 @@ pub fn login(db: &Db, gate: Gate<'_>, account: &str, pw: &str, ip: &str, kind: K
             )?;
             Err(LoginError::Refused)
         }
+    }
+}
+
+/// Checks an officer's account password again before a sensitive change (a
+/// new signing key, a new password): throttled like a login, the attempt
+/// counted before the slow check. Slow: call it off the async runtime.
+pub fn reauthenticate(db: &Db, throttle: &Throttle, user_id: &str, pw: &str) -> Result<(), LoginError> {
+    let key = format!("reauth\u{0}{user_id}");
+    let attempt = throttle.reserve(&key, &key, false, Instant::now()).map_err(LoginError::Throttled)?;
+    let hash: String = {
+        let mut conn = db.reader()?;
+        users::table.find(user_id).select(users::password_hash).first(&mut *conn)?
+    };
+    if pw.len() <= crate::domain::org::MAX_PASSWORD_BYTES && password::verify_password(pw, &hash) {
+        attempt.succeeded();
+        Ok(())
+    } else {
+        attempt.failed(Instant::now());
+        Err(LoginError::Refused)
     }
 }

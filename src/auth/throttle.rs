@@ -12,6 +12,11 @@
 //!
 //! Attempts refused with 429 are not checked and do not count, so waiting out
 //! `Retry-After` always gives the next attempt a real check.
+//!
+//! An attempt is reserved *before* the (slow) password check and settled
+//! after it ([`Throttle::reserve`]): attempts in flight count as failures
+//! until they are settled, so thirty parallel guesses get no more checks than
+//! thirty guesses one after another.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,11 +33,13 @@ struct Counter {
     window_start: Instant,
     in_window: u32,
     last: Instant,
+    /// Attempts reserved and not yet settled.
+    pending: u32,
 }
 
 impl Counter {
     fn new(now: Instant) -> Counter {
-        Counter { consecutive: 0, blocked_until: None, window_start: now, in_window: 0, last: now }
+        Counter { consecutive: 0, blocked_until: None, window_start: now, in_window: 0, last: now, pending: 0 }
     }
 }
 
@@ -95,6 +102,50 @@ impl Throttle {
         if wait.is_zero() { Ok(()) } else { Err(wait) }
     }
 
+    /// Reserves an attempt for `account` from `address`, counted as a failure
+    /// in flight until it is settled: `Err(wait)` if it must wait (blocked,
+    /// or as many attempts already in flight as would be allowed to fail).
+    /// An attempt dropped unsettled is released uncounted.
+    pub fn reserve<'a>(
+        &'a self,
+        account: &str,
+        address: &str,
+        known_address: bool,
+        now: Instant,
+    ) -> Result<Attempt<'a>, Duration> {
+        self.check(account, address, known_address, now)?;
+        let mut counters = self.counters.lock().expect("throttle lock");
+        let keys = Self::keys(account, address, known_address);
+        for key in &keys {
+            if let Some(c) = counters.get(key)
+                && c.pending > 0
+                && c.consecutive + c.pending >= free_failures(key.0)
+            {
+                // The attempts in flight may all fail: this one waits for them.
+                return Err(Duration::from_secs(1));
+            }
+        }
+        for key in &keys {
+            counters.entry(key.clone()).or_insert_with(|| Counter::new(now)).pending += 1;
+        }
+        Ok(Attempt {
+            throttle: self,
+            account: account.to_owned(),
+            address: address.to_owned(),
+            known_address,
+            settled: false,
+        })
+    }
+
+    fn release(&self, account: &str, address: &str, known_address: bool) {
+        let mut counters = self.counters.lock().expect("throttle lock");
+        for key in Self::keys(account, address, known_address) {
+            if let Some(c) = counters.get_mut(&key) {
+                c.pending = c.pending.saturating_sub(1);
+            }
+        }
+    }
+
     /// Records a failed attempt.
     pub fn failure(&self, account: &str, address: &str, known_address: bool, now: Instant) {
         let mut counters = self.counters.lock().expect("throttle lock");
@@ -133,6 +184,40 @@ impl Throttle {
                 c.consecutive = 0;
                 c.blocked_until = None;
             }
+        }
+    }
+}
+
+/// A reserved attempt: settle it with [`Attempt::failed`] or
+/// [`Attempt::succeeded`] once the secret has been checked.
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    account: String,
+    address: String,
+    known_address: bool,
+    settled: bool,
+}
+
+impl Attempt<'_> {
+    /// The secret was wrong: counted as a failure.
+    pub fn failed(mut self, now: Instant) {
+        self.settled = true;
+        self.throttle.release(&self.account, &self.address, self.known_address);
+        self.throttle.failure(&self.account, &self.address, self.known_address, now);
+    }
+
+    /// The secret was right: the account and address start afresh.
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.throttle.release(&self.account, &self.address, self.known_address);
+        self.throttle.success(&self.account, &self.address);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.throttle.release(&self.account, &self.address, self.known_address);
         }
     }
 }
@@ -229,5 +314,25 @@ mod tests {
         t.success("so", "1.1.1.1");
         // The address counter (20 free) is not yet tripped.
         assert!(t.check("so", "1.1.1.1", false, now).is_ok());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_as_failures() {
+        let t = Throttle::new(Limits { max_backoff: Duration::from_secs(60) });
+        let now = Instant::now();
+        // Five parallel guesses are allowed in flight, the sixth waits.
+        let held: Vec<Attempt> = (0..5).map(|_| t.reserve("so", "10.0.0.1", false, now).unwrap()).collect();
+        assert!(t.reserve("so", "10.0.0.1", false, now).is_err());
+        // All five fail: now blocked, as after five failures one by one.
+        for a in held {
+            a.failed(now);
+        }
+        assert!(t.reserve("so", "10.0.0.1", false, now).is_err());
+        // A dropped reservation is released, not counted.
+        let t = Throttle::new(Limits { max_backoff: Duration::from_secs(60) });
+        for _ in 0..10 {
+            drop(t.reserve("ds", "10.0.0.2", false, now).unwrap());
+        }
+        t.reserve("ds", "10.0.0.2", false, now).unwrap().succeeded();
     }
 }

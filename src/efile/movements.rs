@@ -12,7 +12,7 @@ use crate::domain::org::Clearance;
 use crate::jobs;
 use crate::ledger;
 use crate::signing::Signature;
-use crate::signing::keys::{ActiveKey, OpenKey};
+use crate::signing::pin::Opened;
 use crate::store::schema::{files, movements as mv, post_assignments, posts, users};
 use crate::store::{Db, DbConn, new_id, now_micros, rfc3339};
 
@@ -399,16 +399,18 @@ pub fn timeline(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<M
 /// Moves a file, signed by the mover when their key is at hand, and with a
 /// note added and signed first when one is given (the use case of
 /// `POST /files/{id}/movements`): all of it in one transaction, or nothing.
-/// A note needs the key: it is never added unsigned this way. `key` finds
-/// the mover's key (with a PIN: slow, and counted), and is asked only once
-/// the request has passed the checks that need no key.
+/// A note needs the key opened by a PIN given with the request: it is never
+/// added unsigned this way, and a signing session (which signs moves without
+/// asking again) never signs a note. `key` finds the mover's key (with a
+/// PIN: slow, and counted), and is asked only once the request has passed
+/// the checks that need no key.
 pub fn move_signed(
     db: &Db,
     actor: &Actor,
     file_id: &str,
     input: MoveInput,
     note: Option<&str>,
-    key: impl FnOnce() -> Result<Option<(ActiveKey, OpenKey)>, crate::signing::SignError>,
+    key: impl FnOnce() -> Result<Option<Opened>, crate::signing::SignError>,
 ) -> Result<MovementView, EfileError> {
     if let Some(body) = note {
         // Checked before any PIN is tried; named as the route names it.
@@ -419,13 +421,13 @@ pub fn move_signed(
     }
     let key = key()?;
     if note.is_some() {
-        if key.is_none() {
+        if !key.as_ref().is_some_and(|k| k.by_pin) {
             return Err(EfileError::Forbidden("a note sent with a movement is signed: send your pin".into()));
         }
     }
     db.write_tx(|c| {
         let note = match (note, &key) {
-            (Some(body), Some((key, open))) => {
+            (Some(body), Some(Opened { key, open, .. })) => {
                 let draft = super::notes::add(c, actor, file_id, body)?;
                 let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &draft.id)?;
                 Some(super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?)
@@ -433,7 +435,7 @@ pub fn move_signed(
             _ => None,
         };
         let mut m = move_file(c, actor, file_id, input)?;
-        if let Some((key, open)) = &key {
+        if let Some(Opened { key, open, .. }) = &key {
             m.signature = Some(crate::signing::movements::sign_movement(c, key, open, &m.id)?);
         }
         m.note = note;

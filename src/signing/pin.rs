@@ -83,6 +83,17 @@ pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8
     }
 }
 
+/// A key opened for signing, and how.
+pub struct Opened {
+    /// The key's record.
+    pub key: ActiveKey,
+    /// The key itself, for the moment of signing.
+    pub open: OpenKey,
+    /// Opened by a PIN given with this request (not from a signing session):
+    /// only such a key signs notes.
+    pub by_pin: bool,
+}
+
 /// The key a mover signs a movement with: opened now with `pin`, or the one
 /// still open in their login session (`from_session`, asked with the key's
 /// id); `None` when neither is at hand.
@@ -92,7 +103,7 @@ pub fn mover_key(
     pin: Option<&str>,
     from_session: impl FnOnce(&str) -> Option<OpenKey>,
     keep: impl FnOnce(&ActiveKey, &[u8]),
-) -> Result<Option<(ActiveKey, OpenKey)>, SignError> {
+) -> Result<Option<Opened>, SignError> {
     let key = {
         let mut c = db.reader()?;
         super::keys::active_key(&mut c, user_id).ok()
@@ -107,8 +118,8 @@ pub fn mover_key(
     match pin {
         Some(pin) => {
             let open = open_with_pin(db, &key, pin, |pkcs8| keep(&key, pkcs8))?;
-            Ok(Some((key, open)))
+            Ok(Some(Opened { key, open, by_pin: true }))
         }
-        None => Ok(from_session(&key.id).map(|open| (key, open))),
+        None => Ok(from_session(&key.id).map(|open| Opened { key, open, by_pin: false })),
     }
 }

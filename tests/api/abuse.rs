@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::admin::{moc_admin, post_id};
 use crate::both_backends;
-use crate::helpers::my_post;
+use crate::helpers::{DEMO_PASSWORD, my_post};
 use crate::helpers::{TestApp, spawn_app};
 use crate::signing::{PIN, note_and_sign};
 
@@ -64,11 +64,12 @@ both_backends!(a_new_key_supersedes_the_old_one, |backend| {
     let old = note_and_sign(&app, &so, &file, "Signed with the demo key.");
     let old_serial = old["signature"]["certificate_serial"].as_str().unwrap().to_owned();
 
-    let r = app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "server", "pin": "135790"}));
+    let r = app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "server", "pin": "135790", "password": DEMO_PASSWORD}));
     assert_eq!(r.status, 201, "{}", r.text);
     let new_serial = r.body["certificate_serial"].as_str().unwrap().to_owned();
     assert_ne!(new_serial, old_serial);
-    assert_eq!(app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "server"})).status, 400, "PIN required");
+    let r = app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "server", "password": DEMO_PASSWORD}));
+    assert_eq!(r.status, 400, "PIN required");
 
     let note = draft(&app, &so, &file);
     let path = format!("/api/v1/files/{file}/notes/{note}/sign");
@@ -265,4 +266,45 @@ both_backends!(recall_stops_once_the_receiver_has_worked_on_the_file, |backend| 
     assert_eq!(status, 201, "{doc}");
     let r = app.post_as(&so, &moves, &json!({"action": "recall"}));
     assert_eq!(r.status, 409, "{}", r.text);
+});
+
+both_backends!(parallel_password_guesses_get_no_more_checks_than_serial_ones, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    // Re-entering the current password: thirty wrong guesses at once.
+    let body = json!({"current_password": "not-my-password-at-all", "new_password": "a-new-long-password-1"});
+    let statuses = at_once(&app, &so, "/api/v1/me/password", body, 30);
+    let checked = statuses.iter().filter(|s| **s == 403).count();
+    assert!(checked <= 5, "one after another the sixth is refused; at once too: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 403 || *s == 429), "{statuses:?}");
+    // Logging in: thirty wrong passwords at once from one address.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..30)
+            .map(|_| s.spawn(|| app.login_reply("ds.moitt", "wrong-password-guess", "198.51.100.7").status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(checked <= 5, "at most the free failures are checked: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+});
+
+both_backends!(a_stolen_token_cannot_replace_the_signing_key, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    // The attacker has only the officer's access token.
+    let stolen = app.login("so.moitt");
+    let r = app.post_as(&stolen, "/api/v1/me/keys", &json!({"mode": "server", "pin": "999999"}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["error"]["details"]["fields"]["password"].is_string(), "{}", r.text);
+    let guess = json!({"mode": "server", "pin": "999999", "password": "a-guessed-password"});
+    let r = app.post_as(&stolen, "/api/v1/me/keys", &guess);
+    assert_eq!(r.status, 403, "{}", r.text);
+    // Guessing the password this way is throttled like a login.
+    let statuses = at_once(&app, &stolen, "/api/v1/me/keys", guess, 12);
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // The officer's own key and PIN still work.
+    let file = new_file(&app, &stolen, json!({"subject": "Still mine"}));
+    let note = draft(&app, &stolen, &file);
+    let r = app.post_as(&stolen, &format!("/api/v1/files/{file}/notes/{note}/sign"), &json!({"pin": PIN}));
+    assert_eq!(r.status, 200, "{}", r.text);
 });

@@ -203,10 +203,18 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pk8.as_ref(), &rng).unwrap();
     let pem = daftar::pki::public_key_pem(&daftar::pki::p256_spki(pair.public_key().as_ref()));
     let so = app.login("so.cab");
-    let r = app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "client", "public_key_pem": pem}));
+    let r = app.post_as(
+        &so,
+        "/api/v1/me/keys",
+        &json!({"mode": "client", "public_key_pem": pem, "password": crate::helpers::DEMO_PASSWORD}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.body["certificate_pem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
-    let bad = app.post_as(&so, "/api/v1/me/keys", &json!({"mode": "client", "public_key_pem": "not a key"}));
+    let bad = app.post_as(
+        &so,
+        "/api/v1/me/keys",
+        &json!({"mode": "client", "public_key_pem": "not a key", "password": crate::helpers::DEMO_PASSWORD}),
+    );
     assert_eq!(bad.status, 400);
 
     let file = app.post_as(&so, "/api/v1/files", &json!({"subject": "Client signing"})).body["id"]
@@ -346,4 +354,28 @@ both_backends!(a_signing_session_follows_its_tokens_only, |backend| {
     let r = app.post_as(&other, &moves, &json!({"action": "forward", "to_post_id": ds_post}));
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.body["signature"].is_null(), "{}", r.text);
+});
+
+both_backends!(a_signing_session_never_signs_a_note, |backend| {
+    // A stolen token during the officer's signing session can move files
+    // with the session's signature, but cannot write signed notes.
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds_post = my_post(&app, &app.login("ds.moitt"));
+    let file =
+        app.post_as(&so, "/api/v1/files", &json!({"subject": "Session"})).body["id"].as_str().unwrap().to_owned();
+    // The PIN given once opens the session (by signing a note).
+    let note = app.post_as(&so, &format!("/api/v1/files/{file}/notes"), &json!({"body": "First."}));
+    let note = note.body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(&so, &format!("/api/v1/files/{file}/notes/{note}/sign"), &json!({"pin": PIN}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let moves = format!("/api/v1/files/{file}/movements");
+    let r = app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": ds_post, "note": "Approved, no PIN."}));
+    assert_eq!(r.status, 403, "{}", r.text);
+    let f = app.get_as(&so, &format!("/api/v1/files/{file}"));
+    assert_eq!(f.body["notes"].as_array().unwrap().len(), 1, "no note was added: {}", f.text);
+    // The move alone is still signed by the session.
+    let r = app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": ds_post}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["signature"]["value_b64"].is_string(), "{}", r.text);
 });
