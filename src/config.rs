@@ -42,6 +42,10 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Background work: job workers and periodic schedules.
     pub jobs: JobsConfig,
+    /// If set, `/metrics` answers only `Authorization: Bearer <this>`; if
+    /// not, only direct requests from this machine (loopback, not forwarded
+    /// by a proxy).
+    pub metrics_token: Option<String>,
     /// Log filter, e.g. `info` or `daftar=debug`.
     pub log: String,
     /// `text` or `json` log lines.
@@ -136,6 +140,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             smtp: SmtpConfig::default(),
             jobs: JobsConfig::default(),
+            metrics_token: None,
             log: "info".into(),
             log_format: "text".into(),
         }

@@ -221,15 +221,7 @@ pub async fn disable_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    state
-        .write(move |c| {
-            if admin::user_exists(c, &id)? {
-                Ok(admin::disable_user(c, Actor::User(&caller.principal), &id)?)
-            } else {
-                Err(ApiError::not_found())
-            }
-        })
-        .await?;
+    state.write(move |c| Ok(admin::disable_user(c, Actor::User(&caller.principal), &id)?)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -40,13 +40,29 @@ pub fn check_length(req: &HttpRequest, limit: u64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reads a multipart body, streaming the part named `file` into the blob store.
+/// Most parts in one multipart body (a file and a few text fields).
+pub const MAX_PARTS: usize = 16;
+/// Most bytes of all text fields together.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// Reads a multipart body, streaming the part named `file` into the blob
+/// store. Whatever the body claims (chunked bodies claim no length), it is
+/// cut off at [`MAX_PARTS`] parts, [`MAX_TEXT_BYTES`] of text and `limit`
+/// bytes of file, so no body can make the server hold more.
 pub async fn read_upload(mut payload: Multipart, store: &BlobStore, limit: u64) -> Result<Upload, ApiError> {
     let mut fields = HashMap::new();
     let mut file = None;
+    let (mut parts, mut text_bytes) = (0usize, 0usize);
     while let Some(part) = payload.next().await {
         let mut part = part.map_err(multipart_error)?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ApiError::invalid_field("fields", format!("send at most {MAX_PARTS} parts")));
+        }
         let name = part.name().unwrap_or("").to_owned();
+        if name.len() > 64 {
+            return Err(ApiError::invalid_field("fields", "field names may be at most 64 bytes"));
+        }
         if name == "file" {
             if file.is_some() {
                 return Err(ApiError::invalid_field("file", "send one file per request"));
@@ -67,6 +83,13 @@ pub async fn read_upload(mut payload: Multipart, store: &BlobStore, limit: u64) 
                 let chunk = chunk.map_err(multipart_error)?;
                 if text.len() + chunk.len() > 4096 {
                     return Err(ApiError::invalid_field("fields", "text fields may be at most 4096 bytes"));
+                }
+                text_bytes += chunk.len();
+                if text_bytes > MAX_TEXT_BYTES {
+                    return Err(ApiError::invalid_field(
+                        "fields",
+                        format!("text may be at most {MAX_TEXT_BYTES} bytes"),
+                    ));
                 }
                 text.extend_from_slice(&chunk);
             }

@@ -1,6 +1,6 @@
 //! Liveness, readiness and metrics.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::{ApiError, AppState};
@@ -16,8 +16,29 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Whether a request may read `/metrics`: with the configured token, or,
+/// when none is configured, straight from this machine.
+fn may_read_metrics(state: &AppState, req: &HttpRequest) -> bool {
+    match &state.config.metrics_token {
+        Some(token) => req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| crate::auth::tokens::same_secret(given, token)),
+        None => {
+            let forwarded = req.headers().contains_key("x-forwarded-for") || req.headers().contains_key("forwarded");
+            !forwarded && req.peer_addr().is_some_and(|a| a.ip().is_loopback())
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format, for the monitoring system only
+/// (`metrics_token`, or loopback when none is set).
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if !may_read_metrics(&state, &req) {
+        return Err(ApiError::not_found());
+    }
     let jobs = state.read(|c| Ok(crate::jobs::counts(c)?)).await?;
     let mut text = state.metrics.render(state.db.pool_state());
     text.push_str("# HELP daftar_jobs Jobs waiting or in hand, by status (dead = gave up after max attempts; done jobs are removed and counted in daftar_jobs_processed_total).\n");

@@ -364,7 +364,9 @@ pub fn link(
         let close = super::movements::MoveInput {
             action: "close".into(),
             to_post_id: None,
-            remarks: Some(format!("Merged into {}", other.file_no)),
+            // Not the other file's number: a reader of this file may not see
+            // that one (its links show it to those who may).
+            remarks: Some("Merged into another file".into()),
             due_at: None,
             priority: None,
         };

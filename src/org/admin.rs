@@ -508,8 +508,17 @@ pub fn set_password(conn: &mut DbConn, actor: Actor, user_id: &str, password_has
 }
 
 /// Disables a user and ends every session at once.
+/// Only administrators may; to an administrator, a user outside their reach
+/// answers exactly as an unknown id does, so ids cannot be probed.
 pub fn disable_user(conn: &mut DbConn, actor: Actor, user_id: &str) -> Result<(), AdminError> {
-    require_over_user(conn, actor, user_id)?;
+    if !actor_admins_anything(actor) {
+        return Err(AdminError::Forbidden("only administrators disable users".into()));
+    }
+    match require_over_user(conn, actor, user_id) {
+        Ok(()) if user_exists(conn, user_id)? => {}
+        Ok(()) | Err(AdminError::Forbidden(_)) => return Err(AdminError::NotFound("user")),
+        Err(e) => return Err(e),
+    }
     diesel::update(users::table.find(user_id)).set(users::disabled.eq(true)).execute(conn)?;
     session::end_all(conn, user_id, "disabled")?;
     record(conn, actor, "user_disabled", Some(user_id), json!({}))?;

@@ -142,8 +142,17 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects, creating the SQLite file and its directory if needed.
+    /// Connects, creating the SQLite file and its directory if needed. A URL
+    /// with any other scheme (a typo of `postgres://`, say) is refused rather
+    /// than taken for a SQLite file name.
     pub fn connect(url: &str, pool_size: u32, synchronous: &str) -> Result<Db, StoreError> {
+        if let Some((scheme, _)) = url.split_once("://")
+            && !matches!(scheme, "postgres" | "postgresql" | "sqlite")
+        {
+            return Err(StoreError::Unavailable(format!(
+                "database_url: unknown scheme `{scheme}://` (use postgres://… for PostgreSQL, or a SQLite file path)"
+            )));
+        }
         let backend = Backend::of_url(url);
         if backend == Backend::Sqlite {
             let path = std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url));

@@ -138,7 +138,11 @@ both_backends!(org_admins_place_only_their_own_people, |backend| {
         &json!({"user_id": sysadmin, "kind": "acting", "primary": false}),
     );
     assert_eq!(r.status, 403, "the sysadmin: {}", r.text);
-    assert_eq!(app.post_as(&oa, &format!("/api/v1/users/{sysadmin}/disable"), &json!({})).status, 403);
+    // Outside the administrator's reach answers like an unknown id (no probing).
+    let known = app.post_as(&oa, &format!("/api/v1/users/{sysadmin}/disable"), &json!({}));
+    let unknown = app.post_as(&oa, "/api/v1/users/0190aaaabbbbccccddddeeeeffff0000/disable", &json!({}));
+    assert_eq!((known.status, unknown.status), (404, 404), "{} / {}", known.text, unknown.text);
+    assert_eq!(known.body, unknown.body);
     // An officer is not even asked for a password hash.
     let r = app.post_as(
         &app.login("so.moc"),
@@ -176,6 +180,8 @@ both_backends!(links_show_both_ways_and_only_what_may_be_seen, |backend| {
     assert_eq!((links[0]["file_id"].as_str(), links[0]["direction"].as_str()), (Some(old.as_str()), Some("incoming")));
     let timeline = app.get_as(&so, &format!("/api/v1/files/{old}/movements")).body;
     assert!(timeline.to_string().contains("Merged into"), "{timeline}");
+    let main_no = main_view["file_no"].as_str().unwrap();
+    assert!(!timeline.to_string().contains(main_no), "the remark names no file a reader may not see: {timeline}");
 
     // JS, holding the main file for a while, refers it to a secret file; SO
     // (restricted) never sees that link, JS does.

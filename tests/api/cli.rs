@@ -337,3 +337,23 @@ both_backends!(pki_tls_and_ledger_commands, |backend| {
     assert!(text(&out.stdout).contains("ledger OK"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("checkpoints checked"), "{}", text(&out.stdout));
 });
+
+#[test]
+fn an_unknown_database_scheme_is_refused_not_taken_for_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(["migrate"])
+        .current_dir(dir.path())
+        .env("DAFTAR_DATABASE_URL", "postgress://postgres@127.0.0.1:5432/daftar")
+        .env("DAFTAR_DATA_DIR", dir.path())
+        .env("DAFTAR_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database_url") && err.contains("postgress://"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    // Nothing was created in its name.
+    let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(!made.iter().any(|n| n.to_string_lossy().starts_with("postgress")), "{made:?}");
+}

@@ -299,3 +299,42 @@ both_backends!(receipts_are_diarised_forwarded_and_put_up, |backend| {
     let moc = app.login("so.moc");
     assert_eq!(app.get_as(&moc, &format!("/api/v1/receipts/{physical}")).status, 404);
 });
+
+both_backends!(multipart_bodies_are_bounded_however_they_are_sent, |backend| {
+    let Some(app) = crate::helpers::spawn_app_with(backend, |c| c.upload_limit_bytes = 1024 * 1024) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so);
+    let path = format!("/api/v1/files/{file}/documents");
+    // Chunked (no Content-Length), so nothing is known before reading.
+    let send_chunked = |ctype: &str, body: Vec<u8>| {
+        let r = ureq::post(&format!("{}{path}", app.base))
+            .set("Authorization", &format!("Bearer {so}"))
+            .set("Content-Type", ctype)
+            .send(std::io::Cursor::new(body));
+        let resp = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        (resp.status(), resp.into_json::<Value>().unwrap_or(Value::Null))
+    };
+    // Ten thousand small fields: refused at the seventeenth part.
+    let many: Vec<(String, String)> = (0..10_000).map(|i| (format!("f{i}"), "x".into())).collect();
+    let fields: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (ctype, body) = multipart(&fields, Some(("a.pdf", PDF)));
+    let (status, reply) = send_chunked(&ctype, body);
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply["error"]["details"]["fields"]["fields"].is_string(), "{reply}");
+    // A file over the limit, chunked: 413, and nothing is attached.
+    let mut big = PDF.to_vec();
+    big.resize(3 * 1024 * 1024, b' ');
+    let (ctype, body) = multipart(&[("title", "Too big"), ("kind", "enclosure")], Some(("big.pdf", &big)));
+    let (status, reply) = send_chunked(&ctype, body);
+    assert_eq!(status, 413, "{reply}");
+    let f = app.get_as(&so, &format!("/api/v1/files/{file}"));
+    assert_eq!(f.body["documents"], json!([]), "{}", f.text);
+    // A normal upload still works.
+    let (ctype, body) = multipart(&[("title", "Letter"), ("kind", "enclosure")], Some(("a.pdf", PDF)));
+    let (status, reply) = send_chunked(&ctype, body);
+    assert_eq!(status, 201, "{reply}");
+});

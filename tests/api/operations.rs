@@ -153,3 +153,23 @@ fn every_error_code_has_one_status() {
         assert_eq!(c.status().as_u16(), status, "{code}");
     }
 }
+
+both_backends!(metrics_are_for_the_monitoring_system_only, |backend| {
+    // Without a token configured: this machine only, never through a proxy.
+    let Some(app) = spawn_app(backend) else { return };
+    assert_eq!(app.get("/metrics").status, 200);
+    let r = app.request("GET", "/metrics", &[("X-Forwarded-For", "203.0.113.9")], None);
+    assert_eq!(r.status, 404, "{}", r.text);
+    drop(app);
+    // With a token: only with it.
+    let Some(app) = crate::helpers::spawn_app_with(backend, |c| c.metrics_token = Some("scrape-secret-123".into()))
+    else {
+        return;
+    };
+    assert_eq!(app.get("/metrics").status, 404);
+    let wrong = app.request("GET", "/metrics", &[("Authorization", "Bearer scrape-secret-124")], None);
+    assert_eq!(wrong.status, 404);
+    let right = app.request("GET", "/metrics", &[("Authorization", "Bearer scrape-secret-123")], None);
+    assert_eq!(right.status, 200, "{}", right.text);
+    assert!(right.text.contains("daftar_http_requests_total"));
+});
