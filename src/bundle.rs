@@ -164,6 +164,26 @@ pub fn export(db: &Db, ca: &Ca, actor: &Actor, file_id: &str) -> Result<Vec<u8>,
         .order(ledger_events::position)
         .select(EventRow::as_select())
         .load(c)?;
+    // Others' drafts are theirs alone: the events that record them (with the
+    // digest of their text, which a short draft could be guessed from) stay
+    // out of the bundle. The rest still prove themselves leaf by leaf.
+    let sight = crate::domain::access::Sight::of(actor.viewer, crate::store::now_micros());
+    let drafts: std::collections::HashSet<String> = notes::table
+        .filter(notes::file_id.eq(&file.id))
+        .filter(notes::status.eq("draft"))
+        .select((notes::id, notes::author_user_id))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .filter(|(_, author)| !sight.sees_note(false, author))
+        .map(|(id, _)| id)
+        .collect();
+    let hidden = |row: &EventRow| {
+        serde_json::from_str::<Value>(&row.payload)
+            .ok()
+            .and_then(|p| p["note_id"].as_str().map(|n| drafts.contains(n)))
+            .unwrap_or(false)
+    };
+    let mine: Vec<EventRow> = mine.into_iter().filter(|row| !hidden(row)).collect();
     let positions: Vec<u64> = mine.iter().map(|r| r.position.unwrap_or(0) as u64).collect();
     let paths = ledger::inclusion_proofs(c, &positions, cp.size as u64)?;
     let mut lines = String::new();

@@ -138,3 +138,38 @@ both_backends!(revoked_certificates_sign_nothing_new, |backend| {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("OK   note 1"), "{out}");
 });
+
+/// The text of one member of a bundle.
+fn member(bundle: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut out).unwrap();
+    out
+}
+
+both_backends!(a_bundle_carries_no_trace_of_others_drafts, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let file = app.post_as(&so, "/api/v1/files", &json!({"subject": "Drafts"})).body["id"].as_str().unwrap().to_owned();
+    note_and_sign(&app, &so, &file, "Submitted.");
+    let moves = format!("/api/v1/files/{file}/movements");
+    assert_eq!(app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": my_post(&app, &ds)})).status, 201);
+    // DS drafts a short note and does not sign it yet.
+    let draft = app.post_as(&ds, &format!("/api/v1/files/{file}/notes"), &json!({"body": "No."}));
+    let draft = draft.body["id"].as_str().unwrap().to_owned();
+
+    let theirs = export(&app, &so, &file);
+    let entries = member(&theirs, "ledger/entries.jsonl");
+    assert!(!entries.contains(&draft), "SO's bundle names DS's draft: {entries}");
+    assert!(entries.contains("note_signed"), "{entries}");
+    // What is left still proves itself against the signed checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("so.zip");
+    std::fs::write(&path, &theirs).unwrap();
+    let (code, out) = verify(&path);
+    assert_eq!(code, 0, "{out}");
+    // The author's own bundle has it.
+    let own = export(&app, &ds, &file);
+    assert!(member(&own, "ledger/entries.jsonl").contains(&draft));
+});
