@@ -427,7 +427,8 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
                     .select(movement_signatures::canonical)
                     .first(conn)
                     .optional()?;
-                let now = crate::signing::forms::movement_canonical(conn, id)
+                let form = crate::signing::forms::MovementForm::of(stored.as_deref().unwrap_or(""));
+                let now = crate::signing::forms::movement_canonical(conn, id, form)
                     .ok()
                     .map(|c| String::from_utf8_lossy(&c).into_owned());
                 let recorded = payload["signature"]["canonical_sha256"].as_str();
@@ -445,16 +446,50 @@ fn cross_check(conn: &mut DbConn, rows: &[EventRow]) -> Result<Vec<(i64, String)
             "movement" => {
                 let Some(id) = payload["movement_id"].as_str() else { continue };
                 movement_ids.insert(id.to_owned());
-                let found: Option<(String, Option<String>, Option<String>)> = movements::table
+                type Moved = (
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    i64,
+                    Option<String>,
+                    Option<i64>,
+                    Option<String>,
+                    i64,
+                    String,
+                    String,
+                );
+                let found: Option<Moved> = movements::table
                     .find(id)
-                    .select((movements::action, movements::from_post_id, movements::to_post_id))
+                    .select((
+                        movements::action,
+                        movements::from_post_id,
+                        movements::to_post_id,
+                        movements::seq,
+                        movements::remarks,
+                        movements::due_at,
+                        movements::priority,
+                        movements::sent_at,
+                        movements::by_user_id,
+                        movements::by_post_id,
+                    ))
                     .first(conn)
                     .optional()?;
-                let same = found.as_ref().is_some_and(|(action, from, to)| {
-                    payload["action"] == action.as_str()
-                        && payload["from_post_id"].as_str() == from.as_deref()
-                        && payload["to_post_id"].as_str() == to.as_deref()
-                });
+                // Every column that carries meaning is in the event; fields
+                // that older events did not record are not asked of them.
+                let recorded = |key: &str, now: Value| payload.get(key).is_none_or(|v| *v == now);
+                let same =
+                    found.as_ref().is_some_and(|(action, from, to, seq, remarks, due, priority, sent, by, by_post)| {
+                        payload["action"] == action.as_str()
+                            && payload["from_post_id"].as_str() == from.as_deref()
+                            && payload["to_post_id"].as_str() == to.as_deref()
+                            && recorded("seq", Value::from(*seq))
+                            && recorded("remarks", serde_json::json!(remarks))
+                            && recorded("due_at", serde_json::json!(due))
+                            && recorded("priority", serde_json::json!(priority))
+                            && recorded("sent_at", Value::from(*sent))
+                            && row.actor_user.as_deref() == Some(by.as_str())
+                            && row.actor_post.as_deref() == Some(by_post.as_str())
+                    });
                 if !same {
                     problems
                         .push((pos, format!("entry {pos} (movement {}): movement {id} is missing or altered", row.id)));

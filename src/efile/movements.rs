@@ -155,7 +155,8 @@ pub fn record(conn: &mut DbConn, actor: &Actor, id: &str, step: Step<'_>) -> Res
             file_id: step.file_id,
             receipt_id: step.receipt_id,
             payload: json!({"movement_id": id, "seq": step.seq, "action": step.action.as_str(), "from_post_id": post,
-                            "to_post_id": step.to_post, "remarks": step.remarks, "due_at": step.due_at}),
+                            "to_post_id": step.to_post, "remarks": step.remarks, "due_at": step.due_at,
+                            "priority": step.priority.map(|p| p.as_str()), "sent_at": sent_at}),
         },
     )?;
     Ok(sent_at)

@@ -52,9 +52,28 @@ pub fn note_canonical(conn: &mut DbConn, note_id: &str) -> Result<Vec<u8>, SignE
     })))
 }
 
-/// The canonical bytes of a movement: what its mover signs.
-pub fn movement_canonical(conn: &mut DbConn, movement_id: &str) -> Result<Vec<u8>, SignError> {
-    Ok(movement_facts(conn, movement_id)?.0)
+/// Versions of a movement's signed form. v1 (until 2026-12) left out the
+/// priority and the mover's post; v2 covers every column that carries
+/// meaning. Old signatures are checked against the form they were made over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementForm {
+    /// `daftar.movement.v1`.
+    V1,
+    /// `daftar.movement.v2`: what is signed now.
+    V2,
+}
+
+impl MovementForm {
+    /// The form named by stored canonical bytes (v1 if unreadable: the older).
+    pub fn of(canonical: &str) -> MovementForm {
+        let v: serde_json::Value = serde_json::from_str(canonical).unwrap_or_default();
+        if v["type"] == "daftar.movement.v2" { MovementForm::V2 } else { MovementForm::V1 }
+    }
+}
+
+/// The canonical bytes of a movement in `form`: what its mover signed.
+pub fn movement_canonical(conn: &mut DbConn, movement_id: &str, form: MovementForm) -> Result<Vec<u8>, SignError> {
+    Ok(movement_facts(conn, movement_id, form)?.0)
 }
 
 /// A movement's canonical bytes, with what it moved and who moved it.
@@ -62,6 +81,7 @@ pub fn movement_canonical(conn: &mut DbConn, movement_id: &str) -> Result<Vec<u8
 pub(crate) fn movement_facts(
     conn: &mut DbConn,
     movement_id: &str,
+    form: MovementForm,
 ) -> Result<(Vec<u8>, Option<String>, Option<String>, String), SignError> {
     use crate::store::schema::movements as mv;
     type Row = (
@@ -75,8 +95,10 @@ pub(crate) fn movement_facts(
         Option<i64>,
         i64,
         String,
+        Option<String>,
+        String,
     );
-    let (file_id, receipt_id, seq, action, from, to, remarks, due, sent, by): Row = mv::table
+    let (file_id, receipt_id, seq, action, from, to, remarks, due, sent, by, priority, by_post): Row = mv::table
         .find(movement_id)
         .select((
             mv::file_id,
@@ -89,13 +111,20 @@ pub(crate) fn movement_facts(
             mv::due_at,
             mv::sent_at,
             mv::by_user_id,
+            mv::priority,
+            mv::by_post_id,
         ))
         .first(conn)?;
-    let canonical = canonical_json(&json!({
+    let mut facts = json!({
         "type": "daftar.movement.v1", "movement_id": movement_id, "file_id": file_id, "receipt_id": receipt_id, "seq": seq,
         "action": action, "from_post_id": from, "to_post_id": to,
         "remarks_sha256": remarks.map(|r| sha256_hex(r.as_bytes())), "due_at": due.map(rfc3339), "sent_at": rfc3339(sent),
         "by_user_id": by,
-    }));
-    Ok((canonical, file_id, receipt_id, by))
+    });
+    if form == MovementForm::V2 {
+        facts["type"] = json!("daftar.movement.v2");
+        facts["priority"] = json!(priority);
+        facts["by_post_id"] = json!(by_post);
+    }
+    Ok((canonical_json(&facts), file_id, receipt_id, by))
 }

@@ -21,7 +21,8 @@ pub fn sign_movement(
     movement_id: &str,
 ) -> Result<Signature, SignError> {
     use crate::store::schema::movement_signatures as ms;
-    let (canonical, file_id, receipt_id, by) = super::forms::movement_facts(conn, movement_id)?;
+    let (canonical, file_id, receipt_id, by) =
+        super::forms::movement_facts(conn, movement_id, super::forms::MovementForm::V2)?;
     let signature = open.sign(&canonical)?;
     let now = now_micros();
     let value_b64 = B64.encode(&signature);
