@@ -147,6 +147,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/files/{id}/notes/{note_id}", web::patch().to(files::edit_note))
                 .route("/files/{id}/notes/{note_id}/sign", web::post().to(signing::sign_note))
                 .route("/me/keys", web::post().to(signing::enrol))
+                .route("/me/keys/challenge", web::get().to(signing::challenge))
+                .route("/files/{id}/notes/{note_id}/signing-bytes", web::get().to(signing::signing_bytes))
                 .route("/pki/ca.pem", web::get().to(signing::ca_pem))
                 .route("/pki/certificates/{serial}", web::get().to(signing::certificate))
                 .route("/pki/certificates/{serial}/revoke", web::post().to(signing::revoke))

@@ -40,6 +40,9 @@ pub struct Enrol {
     /// Your account password: a new key replaces the old one, so a stolen
     /// access token alone cannot take over your signature.
     pub password: Option<String>,
+    /// Client mode: proof of possession, a DER ECDSA signature (base64) by
+    /// the new key over the bytes of `GET /me/keys/challenge`.
+    pub proof: Option<String>,
 }
 
 /// Enrols a signing key; the deployment CA certifies it for your current posts.
@@ -69,14 +72,46 @@ pub async fn enrol(
             let pin = b.pin.unwrap_or_default();
             web::block(move || keys::new_server_key(&pin)).await.map_err(|e| ApiError::internal(&e))??
         }
-        "client" => keys::new_client_key(
-            &b.public_key_pem.ok_or_else(|| ApiError::invalid_field("public_key_pem", "is required in client mode"))?,
-        )?,
+        "client" => {
+            let pem = b
+                .public_key_pem
+                .ok_or_else(|| ApiError::invalid_field("public_key_pem", "is required in client mode"))?;
+            let proof = b.proof.ok_or_else(|| ApiError::invalid_field("proof", "is required in client mode"))?;
+            let proof = base64::engine::general_purpose::STANDARD
+                .decode(proof.trim())
+                .map_err(|_| ApiError::invalid_field("proof", "is not base64"))?;
+            keys::new_client_key(&pem, caller.user_id(), &proof)?
+        }
         _ => return Err(ApiError::invalid_field("mode", "must be server or client")),
     };
     let ca = state.ca.clone();
     let (serial, pem) = state.write(move |c| Ok(keys::enrol(c, &ca, caller.user_id(), key)?)).await?;
     Ok(HttpResponse::Created().json(json!({"certificate_serial": serial, "certificate_pem": pem})))
+}
+
+/// The exact bytes a client-mode key signs to enrol (its proof of possession).
+#[utoipa::path(get, path = "/api/v1/me/keys/challenge",
+    responses((status = 200, description = "the bytes to sign, as they are")), security(("bearer" = [])))]
+pub async fn challenge(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/octet-stream").body(keys::enrolment_statement(caller.user_id()))
+}
+
+/// The exact bytes a client-mode key signs for your draft note (RFC 8785
+/// JSON; they name the note signed before it, so fetch them just before
+/// signing).
+#[utoipa::path(get, path = "/api/v1/files/{id}/notes/{note_id}/signing-bytes",
+    params(("id" = String, Path, description = "file id"), ("note_id" = String, Path, description = "note id")),
+    responses((status = 200, description = "the bytes to sign, as they are"), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn signing_bytes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (file_id, note_id) = path.into_inner();
+    let bytes =
+        state.read(move |c| Ok(crate::efile::notes::signing_bytes(c, &caller.actor(), &file_id, &note_id)?)).await?;
+    Ok(HttpResponse::Ok().content_type("application/octet-stream").body(bytes))
 }
 
 /// `POST /files/{id}/notes/{note_id}/sign`.

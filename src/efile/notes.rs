@@ -348,3 +348,11 @@ pub fn sign(
         mark_signed(c, actor, file_id, note_id, signature)
     })
 }
+
+/// The bytes a client-mode key signs for the actor's own draft note (what
+/// [`sign`] will check the client's signature against).
+pub fn signing_bytes(conn: &mut DbConn, actor: &Actor, file_id: &str, note_id: &str) -> Result<Vec<u8>, EfileError> {
+    actionable_file(conn, actor, file_id)?;
+    own_draft(conn, file_id, note_id, actor.user())?;
+    Ok(crate::signing::forms::note_canonical(conn, note_id)?)
+}

@@ -80,16 +80,41 @@ pub fn new_server_key(pin: &str) -> Result<NewKey, SignError> {
     })
 }
 
-/// Takes a client-mode public key (PEM, ECDSA P-256).
-pub fn new_client_key(public_key_pem: &str) -> Result<NewKey, SignError> {
+/// What a client-mode key signs to prove its holder has it: a statement
+/// naming the officer, so that nobody can enrol another officer's public key
+/// (they cannot sign with it) and a proof made for one officer is no use to
+/// another. `GET /me/keys/challenge` answers exactly these bytes.
+pub fn enrolment_statement(user_id: &str) -> Vec<u8> {
+    crate::domain::canonical::canonical_json(&json!({"type": "daftar.key-enrolment.v1", "user_id": user_id}))
+}
+
+/// Takes a client-mode public key (PEM, ECDSA P-256) with its proof of
+/// possession: a DER signature by the key over [`enrolment_statement`]. A
+/// point that is not on the curve fails the proof too.
+pub fn new_client_key(public_key_pem: &str, user_id: &str, proof: &[u8]) -> Result<NewKey, SignError> {
     let bad = || SignError::Invalid("public_key_pem", "must be a PEM ECDSA P-256 public key".into());
     let spki = pki::spki_from_pem(public_key_pem).ok_or_else(bad)?;
     let point = pki::p256_point(&spki).ok_or_else(bad)?.to_vec();
+    if !verify(&hex(&point), &enrolment_statement(user_id), proof) {
+        return Err(SignError::Invalid(
+            "proof",
+            "must be a signature by this key over the bytes of GET /api/v1/me/keys/challenge".into(),
+        ));
+    }
     Ok(NewKey { mode: "client", point, wrapped: None })
 }
 
 /// Stores a key with a certificate the CA issues for it; returns (serial, PEM).
 pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(String, String), SignError> {
+    // One public key, one officer: a key certified to someone else is refused.
+    let taken = signing_keys::table
+        .filter(signing_keys::public_key.eq(hex(&key.point)))
+        .filter(signing_keys::user_id.ne(user_id))
+        .count()
+        .get_result::<i64>(conn)?;
+    if taken > 0 {
+        return Err(SignError::Conflict("this public key is certified to another officer".into()));
+    }
     let (username, name): (String, String) =
         users::table.find(user_id).select((users::username, users::name)).first(conn)?;
     let titles = post_titles(conn, user_id)?;
