@@ -3,12 +3,13 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::org::admin::{self, Actor, AdminError, AssignmentInput, PostInput, UnitInput, UserInput};
+use crate::org::requests;
 
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
@@ -149,8 +150,58 @@ pub async fn create_user(
         roles: b.roles,
     };
     let echo = json!({"username": input.username.trim().to_lowercase(), "name": input.name.trim(), "clearance": input.clearance, "roles": input.roles});
-    let id = state.write(move |c| Ok(admin::create_user(c, Actor::User(&caller.principal), &input, &hash)?)).await?;
-    Ok(created(with_id(id, echo)))
+    let change = requests::Change::User { input, password_hash: hash };
+    let outcome = state.write(move |c| Ok(requests::submit(c, Actor::User(&caller.principal), change)?)).await?;
+    Ok(submitted(outcome, echo))
+}
+
+/// 201 with the new row, or 202 with the request that waits for a second
+/// administrator.
+fn submitted(outcome: requests::Submitted, echo: Value) -> HttpResponse {
+    match outcome {
+        requests::Submitted::Done(id) => created(with_id(id, echo)),
+        requests::Submitted::Pending(request) => HttpResponse::Accepted().json(json!({"request": request})),
+    }
+}
+
+/// Pending requests for a second administrator (four eyes on privilege).
+#[utoipa::path(get, path = "/api/v1/admin/requests",
+    responses((status = 200, description = "{items: [request]}"), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_requests(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let items = state.read(move |c| Ok(requests::pending(c, Actor::User(&caller.principal))?)).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items, "next_cursor": null})))
+}
+
+/// `POST /admin/requests/{id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// `approve` or `reject`.
+    pub decision: String,
+}
+
+/// Approves (the change is made, as you) or rejects a pending request: by an
+/// administrator of its scope who neither asked for it nor benefits from it.
+#[utoipa::path(post, path = "/api/v1/admin/requests/{id}", request_body = Decision,
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, description = "the decided request"), (status = 403, body = super::error::ErrorBody),
+              (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn decide_request(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Decision>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let approve = match body.into_inner().decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(ApiError::invalid_field("decision", "must be approve or reject")),
+    };
+    let request = state.write(move |c| Ok(requests::decide(c, Actor::User(&caller.principal), &id, approve)?)).await?;
+    Ok(HttpResponse::Ok().json(request))
 }
 
 /// `POST /posts/{id}/assignments`.
@@ -192,9 +243,9 @@ pub async fn add_assignment(
         ends_on: b.ends_on,
         primary: b.primary,
     };
-    let id =
-        state.write(move |c| Ok(admin::add_assignment(c, Actor::User(&caller.principal), &post_id, input)?)).await?;
-    Ok(created(with_id(id, echo)))
+    let change = requests::Change::Assignment { post_id, input };
+    let outcome = state.write(move |c| Ok(requests::submit(c, Actor::User(&caller.principal), change)?)).await?;
+    Ok(submitted(outcome, echo))
 }
 
 /// Ends an assignment (as of yesterday; history is kept).

@@ -139,6 +139,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/users/{id}/disable", web::post().to(admin::disable_user))
                 .route("/posts/{id}/assignments", web::post().to(admin::add_assignment))
                 .route("/assignments/{id}", web::delete().to(admin::end_assignment))
+                .route("/admin/requests", web::get().to(admin::list_requests))
+                .route("/admin/requests/{id}", web::post().to(admin::decide_request))
                 .route("/org/units", web::post().to(admin::create_unit))
                 .route("/posts", web::post().to(admin::create_post))
                 .route("/files", web::post().to(files::create))

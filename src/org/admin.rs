@@ -50,21 +50,21 @@ pub enum Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn id(&self) -> Option<&str> {
+    pub(crate) fn id(&self) -> Option<&str> {
         match self {
             Actor::User(p) => Some(&p.viewer.user_id),
             Actor::Operator => None,
         }
     }
 
-    fn may_administer(&self, entity_id: Option<&str>) -> bool {
+    pub(crate) fn may_administer(&self, entity_id: Option<&str>) -> bool {
         match self {
             Actor::User(p) => may_administer(&p.viewer, entity_id),
             Actor::Operator => true,
         }
     }
 
-    fn is_sysadmin(&self) -> bool {
+    pub(crate) fn is_sysadmin(&self) -> bool {
         match self {
             Actor::User(p) => p.viewer.roles.iter().any(|(r, _)| *r == Role::Sysadmin),
             Actor::Operator => true,
@@ -80,7 +80,7 @@ impl Actor<'_> {
     }
 }
 
-fn record(
+pub(crate) fn record(
     conn: &mut DbConn,
     actor: Actor,
     kind: &str,
@@ -98,7 +98,10 @@ fn invalid(field: &'static str, e: impl ToString) -> AdminError {
 }
 
 /// The entity a unit belongs to, if the unit exists.
-fn entity_of_unit(conn: &mut DbConn, unit_id: &str) -> Result<Option<(Option<String>, OrgKind)>, AdminError> {
+pub(crate) fn entity_of_unit(
+    conn: &mut DbConn,
+    unit_id: &str,
+) -> Result<Option<(Option<String>, OrgKind)>, AdminError> {
     Ok(org_units::table
         .find(unit_id)
         .select((org_units::entity_id, org_units::kind))
@@ -219,6 +222,7 @@ pub fn create_post(conn: &mut DbConn, actor: Actor, input: PostInput) -> Result<
 }
 
 /// A new user.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct UserInput {
     /// Login name.
     pub username: String,
@@ -228,7 +232,8 @@ pub struct UserInput {
     pub email: Option<String>,
     /// Clearance.
     pub clearance: String,
-    /// Initial password (hashed here; never stored).
+    /// Initial password (hashed by the caller; never stored, never kept).
+    #[serde(skip)]
     pub password: String,
     /// `role` or `role:ENTITY_CODE`.
     pub roles: Vec<String>,
@@ -349,6 +354,7 @@ pub fn actor_admins_anything(actor: Actor) -> bool {
 }
 
 /// A new assignment of a user to a post.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssignmentInput {
     /// The user.
     pub user_id: String,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod import;
+pub mod requests;
 
 use diesel::prelude::*;
 use serde::Serialize;

@@ -354,6 +354,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_requests (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        summary -> Text,
+        entity_id -> Nullable<Text>,
+        beneficiary -> Nullable<Text>,
+        requested_by -> Text,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        result_id -> Nullable<Text>,
+        created_at -> BigInt,
+        decided_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(note_signatures -> notes (note_id));
 diesel::joinable!(notes -> files (file_id));
 diesel::joinable!(signing_keys -> users (user_id));
@@ -384,5 +401,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedules,
     ledger_nodes,
     ledger_tree,
-    stays
+    stays,
+    admin_requests
 );

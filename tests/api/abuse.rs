@@ -108,7 +108,7 @@ both_backends!(a_desk_not_yet_taken_up_shows_nothing, |backend| {
         &format!("/api/v1/posts/{ds_post}/assignments"),
         &json!({"user_id": clerk, "kind": "regular", "starts_on": next_month, "primary": false}),
     );
-    assert_eq!(r.status, 201, "{}", r.text);
+    crate::helpers::done(&app, &r);
     let registry = app.login("registry.moitt");
     for path in [
         format!("/api/v1/files/{file}"),

@@ -25,7 +25,9 @@ pub(crate) fn moc_admin(app: &TestApp) -> String {
         &json!({"username": "orgadmin.moc", "name": "Org Admin MoC", "clearance": "secret",
                 "password": "org-admin-password", "roles": ["org_admin:MOC"]}),
     );
-    assert_eq!(r.status, 201, "{}", r.text);
+    // Granting org_admin waits for a second administrator.
+    assert_eq!(r.status, 202, "{}", r.text);
+    crate::helpers::done(app, &r);
     let login = app.login_reply("orgadmin.moc", "org-admin-password", "192.0.2.30");
     assert_eq!(login.status, 200);
     login.body["access_token"].as_str().unwrap().to_owned()
@@ -56,15 +58,15 @@ both_backends!(org_admin_works_within_their_entity_only, |backend| {
         "/api/v1/users",
         &json!({"username": "so2.moc", "name": "SO Admin-II", "clearance": "restricted", "password": "so2-moc-password"}),
     );
-    assert_eq!(r.status, 201, "{}", r.text);
-    let user = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let user = crate::helpers::done(&app, &r);
     let r = app.post_as(
         &oa,
         &format!("/api/v1/posts/{new_post}/assignments"),
         &json!({"user_id": user, "kind": "regular", "primary": true}),
     );
-    assert_eq!(r.status, 201, "{}", r.text);
-    let assignment = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let assignment = crate::helpers::done(&app, &r);
     let so2 =
         app.login_reply("so2.moc", "so2-moc-password", "192.0.2.31").body["access_token"].as_str().unwrap().to_owned();
     let me = app.get_as(&so2, "/api/v1/me");
@@ -232,4 +234,60 @@ both_backends!(every_response_carries_security_headers, |backend| {
         assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
         assert!(r.header("strict-transport-security").is_none(), "no HSTS over plain HTTP");
     }
+});
+
+both_backends!(one_administrator_alone_cannot_widen_anyones_sight, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let admin = app.login("admin");
+    // The rogue administrator makes an account to read a top-secret file.
+    let body = json!({"username": "shadow", "name": "Shadow", "clearance": "top_secret",
+                      "password": "shadow-password-1", "roles": ["auditor:MOITT"]});
+    let r = app.post_as(&admin, "/api/v1/users", &body);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let request = r.body["request"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["request"]["status"], "pending");
+    assert!(!r.text.contains("shadow-password-1"), "{}", r.text);
+    // Nothing exists yet: no login.
+    assert_eq!(app.login_reply("shadow", "shadow-password-1", "192.0.2.77").status, 401);
+    // The requester cannot approve their own request.
+    let decide = |token: &str, id: &str, decision: &str| {
+        app.post_as(token, &format!("/api/v1/admin/requests/{id}"), &json!({"decision": decision}))
+    };
+    assert_eq!(decide(&admin, &request, "approve").status, 403);
+    // Officers see no requests.
+    assert_eq!(app.get_as(&app.login("so.moitt"), "/api/v1/admin/requests").status, 403);
+    // A second administrator sees it, rejects it: still nothing.
+    let admin2 = crate::helpers::second_admin(&app);
+    let list = app.get_as(&admin2, "/api/v1/admin/requests");
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(list.text.contains(&request) && list.text.contains("top_secret"), "{}", list.text);
+    let r = decide(&admin2, &request, "reject");
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("rejected")), "{}", r.text);
+    assert_eq!(decide(&admin2, &request, "approve").status, 409, "decided once");
+    assert_eq!(app.login_reply("shadow", "shadow-password-1", "192.0.2.77").status, 401);
+    // Asked again and approved: then it exists, as the second administrator made it.
+    let r = app.post_as(&admin, "/api/v1/users", &body);
+    let id = crate::helpers::done(&app, &r);
+    assert_eq!(app.login_reply("shadow", "shadow-password-1", "192.0.2.77").status, 200);
+    // Whom a change benefits may not approve it: a desk for admin2, asked by admin.
+    let admin2_id = app.get_as(&admin2, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let desk = post_id(&app, &admin, "MOITT/DS-ADMIN");
+    let r = app.post_as(
+        &admin,
+        &format!("/api/v1/posts/{desk}/assignments"),
+        &json!({"user_id": admin2_id, "kind": "acting", "primary": false}),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let request = r.body["request"]["id"].as_str().unwrap();
+    assert_eq!(decide(&admin2, request, "approve").status, 403);
+    assert_eq!(app.get_as(&admin2, "/api/v1/me").body["posts"], json!([]));
+    // A plain officer account, with no clearance above unclassified and no
+    // role, widens nobody's sight: made at once.
+    let r = app.post_as(
+        &admin,
+        "/api/v1/users",
+        &json!({"username": "plain", "name": "Plain", "clearance": "unclassified", "password": "plain-password-12"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(!id.is_empty());
 });

@@ -264,3 +264,63 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// A second system administrator, made by the operator at the command line
+/// (`daftar user add`, which needs no approval), as every deployment that
+/// uses four eyes has; returns their access token.
+#[allow(dead_code)]
+pub fn second_admin(app: &TestApp) -> String {
+    use std::process::{Command, Stdio};
+    let password = "second-admin-password";
+    if app.login_reply("admin2", password, "192.0.2.99").status != 200 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_daftar"))
+            .args([
+                "user",
+                "add",
+                "admin2",
+                "--name",
+                "Second Administrator",
+                "--clearance",
+                "secret",
+                "--role",
+                "sysadmin",
+            ])
+            .current_dir(app.test_db.dir.path())
+            .env("DAFTAR_DATABASE_URL", &app.test_db.url)
+            .env("DAFTAR_DATA_DIR", app.test_db.dir.path())
+            .env("DAFTAR_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let r = app.login_reply("admin2", password, "192.0.2.99");
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The id made by an administrative change: at once (201), or once a
+/// second administrator approves its request (202).
+#[allow(dead_code)]
+pub fn done(app: &TestApp, r: &Reply) -> String {
+    match r.status {
+        201 => r.body["id"].as_str().unwrap().to_owned(),
+        202 => {
+            let request = r.body["request"]["id"].as_str().unwrap();
+            let approver = second_admin(app);
+            let d = app.post_as(
+                &approver,
+                &format!("/api/v1/admin/requests/{request}"),
+                &serde_json::json!({"decision": "approve"}),
+            );
+            assert_eq!(d.status, 200, "{}", d.text);
+            assert_eq!(d.body["status"], "approved");
+            d.body["result_id"].as_str().unwrap().to_owned()
+        }
+        _ => panic!("the change was refused: {} {}", r.status, r.text),
+    }
+}
