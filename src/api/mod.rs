@@ -151,6 +151,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/me/keys", web::post().to(signing::enrol))
                 .route("/me/keys/challenge", web::get().to(signing::challenge))
                 .route("/files/{id}/notes/{note_id}/signing-bytes", web::get().to(signing::signing_bytes))
+                .route(
+                    "/files/{id}/movements/{movement_id}/signing-bytes",
+                    web::get().to(signing::movement_signing_bytes),
+                )
+                .route("/files/{id}/movements/{movement_id}/sign", web::post().to(signing::sign_movement))
                 .route("/pki/ca.pem", web::get().to(signing::ca_pem))
                 .route("/pki/certificates/{serial}", web::get().to(signing::certificate))
                 .route("/pki/certificates/{serial}/revoke", web::post().to(signing::revoke))

@@ -19,6 +19,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::files::create, super::files::show, super::files::add_note, super::files::edit_note,
         super::files::move_file, super::files::timeline, super::files::link, super::files::inbox, super::files::sent,
         super::signing::enrol, super::signing::challenge, super::signing::signing_bytes,
+        super::signing::movement_signing_bytes, super::signing::sign_movement,
         super::signing::sign_note, super::signing::ca_pem, super::signing::certificate,
         super::documents::upload, super::documents::content, super::receipts::diarise, super::receipts::show,
         super::receipts::move_receipt, super::ledger::verify, super::ledger::checkpoint,
@@ -30,7 +31,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::auth::RefreshRequest, super::auth::LogoutRequest, super::auth::TokenResponse, super::admin::NewUnit, super::admin::NewPost,
         super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange, super::admin::Decision,
         super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
-        super::signing::Enrol, super::signing::SignRequest, super::receipts::ReceiptBody, super::receipts::ReceiptMovement,
+        super::signing::Enrol, super::signing::SignRequest, super::signing::MovementSignature, super::receipts::ReceiptBody, super::receipts::ReceiptMovement,
     )),
     modifiers(&BearerAuth)
 )]

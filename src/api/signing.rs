@@ -114,6 +114,55 @@ pub async fn signing_bytes(
     Ok(HttpResponse::Ok().content_type("application/octet-stream").body(bytes))
 }
 
+/// The exact bytes a client-mode key signs for a movement you made.
+#[utoipa::path(get, path = "/api/v1/files/{id}/movements/{movement_id}/signing-bytes",
+    params(("id" = String, Path, description = "file id"), ("movement_id" = String, Path, description = "movement id")),
+    responses((status = 200, description = "the bytes to sign, as they are"), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn movement_signing_bytes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (file_id, movement_id) = path.into_inner();
+    let bytes = state
+        .read(move |c| Ok(crate::efile::movements::signing_bytes(c, &caller.actor(), &file_id, &movement_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().content_type("application/octet-stream").body(bytes))
+}
+
+/// `POST /files/{id}/movements/{movement_id}/sign`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovementSignature {
+    /// DER ECDSA signature over the movement's signing bytes, base64.
+    pub signature_b64: String,
+}
+
+/// Signs a movement you made, with your client-mode key.
+#[utoipa::path(post, path = "/api/v1/files/{id}/movements/{movement_id}/sign", request_body = MovementSignature,
+    params(("id" = String, Path, description = "file id"), ("movement_id" = String, Path, description = "movement id")),
+    responses((status = 200, description = "the signature"), (status = 400, body = super::error::ErrorBody),
+              (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn sign_movement(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<MovementSignature>,
+) -> Result<web::Json<crate::signing::Signature>, ApiError> {
+    let (file_id, movement_id) = path.into_inner();
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(body.into_inner().signature_b64.trim())
+        .map_err(|_| ApiError::invalid_field("signature_b64", "is not base64"))?;
+    let signed = state
+        .write(move |c| {
+            Ok(crate::efile::movements::sign_by_client(c, &caller.actor(), &file_id, &movement_id, &signature)?)
+        })
+        .await?;
+    Ok(web::Json(signed))
+}
+
 /// `POST /files/{id}/notes/{note_id}/sign`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -443,3 +443,44 @@ pub fn move_signed(
         Ok(m)
     })
 }
+
+/// A movement the actor made on a visible file and has not signed yet.
+fn own_unsigned_move(conn: &mut DbConn, actor: &Actor, file_id: &str, movement_id: &str) -> Result<(), EfileError> {
+    use crate::store::schema::movement_signatures as ms;
+    visible_file(conn, actor.viewer, file_id)?;
+    let by: Option<String> =
+        mv::table.find(movement_id).filter(mv::file_id.eq(file_id)).select(mv::by_user_id).first(conn).optional()?;
+    match by {
+        Some(by) if by == actor.user() => {}
+        _ => return Err(EfileError::NotFound),
+    }
+    if ms::table.find(movement_id).count().get_result::<i64>(conn)? > 0 {
+        return Err(EfileError::Conflict("the movement is already signed".into()));
+    }
+    Ok(())
+}
+
+/// The bytes a client-mode key signs for a movement the actor made.
+pub fn signing_bytes(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    movement_id: &str,
+) -> Result<Vec<u8>, EfileError> {
+    own_unsigned_move(conn, actor, file_id, movement_id)?;
+    let form = crate::signing::forms::MovementForm::V2;
+    Ok(crate::signing::forms::movement_canonical(conn, movement_id, form)?)
+}
+
+/// Signs a movement the actor made with their client-mode key's signature.
+pub fn sign_by_client(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    movement_id: &str,
+    signature: &[u8],
+) -> Result<Signature, EfileError> {
+    own_unsigned_move(conn, actor, file_id, movement_id)?;
+    let key = crate::signing::keys::active_key(conn, actor.user())?;
+    Ok(crate::signing::movements::sign_movement_by_client(conn, &key, movement_id, signature)?)
+}

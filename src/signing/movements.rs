@@ -20,13 +20,39 @@ pub fn sign_movement(
     open: &OpenKey,
     movement_id: &str,
 ) -> Result<Signature, SignError> {
+    let facts = super::forms::movement_facts(conn, movement_id, super::forms::MovementForm::V2)?;
+    let signature = open.sign(&facts.0)?;
+    store(conn, key, movement_id, facts, &signature)
+}
+
+/// Takes a client-mode key's signature of a movement (over the bytes of
+/// its signing-bytes route), checked against the key's certificate.
+pub fn sign_movement_by_client(
+    conn: &mut DbConn,
+    key: &ActiveKey,
+    movement_id: &str,
+    signature: &[u8],
+) -> Result<Signature, SignError> {
+    let facts = super::forms::movement_facts(conn, movement_id, super::forms::MovementForm::V2)?;
+    if !super::keys::verify(&key.public_key, &facts.0, signature) {
+        return Err(SignError::Invalid("signature_b64", "does not verify against your certificate's key".into()));
+    }
+    store(conn, key, movement_id, facts, signature)
+}
+
+/// Stores a movement's signature while its key is unrevoked, with its ledger event.
+fn store(
+    conn: &mut DbConn,
+    key: &ActiveKey,
+    movement_id: &str,
+    (canonical, file_id, receipt_id, by): (Vec<u8>, Option<String>, Option<String>, String),
+    signature: &[u8],
+) -> Result<Signature, SignError> {
     use crate::store::schema::movement_signatures as ms;
-    let (canonical, file_id, receipt_id, by) =
-        super::forms::movement_facts(conn, movement_id, super::forms::MovementForm::V2)?;
-    let signature = open.sign(&canonical)?;
+    let canonical = canonical.as_slice();
     let now = now_micros();
-    let value_b64 = B64.encode(&signature);
-    let canonical_text = String::from_utf8_lossy(&canonical).into_owned();
+    let value_b64 = B64.encode(signature);
+    let canonical_text = String::from_utf8_lossy(canonical).into_owned();
     let stored = diesel::insert_into(ms::table)
         .values(live_key(&key.id).select((
             movement_id.into_sql::<Text>(),
@@ -44,7 +70,13 @@ pub fn sign_movement(
             ms::signature_b64,
             ms::signed_at,
         ))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                SignError::Conflict("the movement is already signed".into())
+            }
+            e => e.into(),
+        })?;
     if stored != 1 {
         return Err(revoked());
     }
@@ -57,7 +89,7 @@ pub fn sign_movement(
             file_id: file_id.as_deref(),
             receipt_id: receipt_id.as_deref(),
             payload: json!({"movement_id": movement_id, "certificate_serial": key.serial,
-                            "signature": {"canonical_sha256": sha256_hex(&canonical), "value_b64": value_b64}}),
+                            "signature": {"canonical_sha256": sha256_hex(canonical), "value_b64": value_b64}}),
         },
     )?;
     Ok(Signature {

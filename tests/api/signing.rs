@@ -276,6 +276,32 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
     let r = app.post_as(&so, &path, &json!({"signature_b64": openssl_sign(dir.path(), bytes.text.as_bytes())}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "signed");
+
+    // Moves too: made, then signed over the bytes the API gives for them.
+    let secretary = app.login("secretary.cab");
+    let to = my_post(&app, &secretary);
+    let m =
+        app.post_as(&so, &format!("/api/v1/files/{file}/movements"), &json!({"action": "forward", "to_post_id": to}));
+    assert_eq!(m.status, 201, "{}", m.text);
+    assert!(m.body["signature"].is_null(), "a client key signs on the client: {}", m.text);
+    let mid = m.body["id"].as_str().unwrap();
+    let bytes_path = format!("/api/v1/files/{file}/movements/{mid}/signing-bytes");
+    assert_eq!(app.get_as(&secretary, &bytes_path).status, 404, "only the mover");
+    let bytes = app.get_as(&so, &bytes_path);
+    assert_eq!(bytes.status, 200, "{}", bytes.text);
+    assert!(bytes.text.contains("\"type\":\"daftar.movement.v2\""), "{}", bytes.text);
+    let sign_path = format!("/api/v1/files/{file}/movements/{mid}/sign");
+    let r = app.post_as(&so, &sign_path, &json!({"signature_b64": openssl_sign(dir.path(), b"not the move")}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = app.post_as(&so, &sign_path, &json!({"signature_b64": openssl_sign(dir.path(), bytes.text.as_bytes())}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.post_as(&so, &sign_path, &json!({"signature_b64": "AAAA"})).status, 409, "signed once");
+    let timeline = app.get_as(&so, &format!("/api/v1/files/{file}/movements"));
+    assert!(timeline.body["items"][0]["signature"]["value_b64"].is_string(), "{}", timeline.text);
+    // The ledger still checks out with the client's signatures in it.
+    let admin = app.login("admin");
+    let v = app.get_as(&admin, "/api/v1/ledger/verify");
+    assert_eq!(v.body["ok"], true, "{}", v.text);
 });
 
 both_backends!(movements_are_signed_by_the_mover, |backend| {
