@@ -253,6 +253,16 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
         &json!({"mode": "client", "public_key_pem": "not a key", "password": password, "proof": "AAAA"}),
     );
     assert_eq!(bad.status, 400);
+    // A point that is not on P-256, well formed otherwise: no proof can hold.
+    let mut point = [0x04u8; 65];
+    point[1..].iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+    let off_curve = daftar::pki::public_key_pem(&daftar::pki::p256_spki(&point));
+    let r = app.post_as(
+        &so,
+        "/api/v1/me/keys",
+        &json!({"mode": "client", "public_key_pem": off_curve, "password": password, "proof": proof}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
 
     let file = app.post_as(&so, "/api/v1/files", &json!({"subject": "Client signing"})).body["id"]
         .as_str()
