@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Approval chains (workflows/*.toml).
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
     /// The deployment's certificate authority.
     Pki {
         #[command(subcommand)]
@@ -103,6 +108,21 @@ enum TlsCommand {
         /// Host names and addresses it is valid for (repeat; default localhost and 127.0.0.1).
         #[arg(long = "host")]
         hosts: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Check every workflow in DIR (default: the configured workflows_dir)
+    /// against the org chart; prints `file:line: message` for each problem.
+    Check {
+        /// The directory of *.toml workflows.
+        dir: Option<PathBuf>,
+    },
+    /// Print a workflow as a Mermaid flowchart.
+    Graph {
+        /// The workflow's id.
+        id: String,
     },
 }
 
@@ -222,6 +242,34 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             } else {
                 Err(format!("bundle is NOT valid: {bad} of {} items failed", items.len()))
+            }
+        }
+        Command::Workflow { command } => {
+            let db = open_migrated(&config)?;
+            let facts = {
+                let mut c = db.reader().map_err(|e| e.to_string())?;
+                crate::workflow::org_facts(&mut c).map_err(|e| e.to_string())?
+            };
+            let dir = match &command {
+                WorkflowCommand::Check { dir: Some(d) } => d.clone(),
+                _ => config.workflows_dir.clone(),
+            };
+            let loaded = crate::workflow::load_dir(&dir, Some(&facts)).map_err(|problems| problems.join("\n"))?;
+            match command {
+                WorkflowCommand::Check { .. } => {
+                    for w in &loaded {
+                        println!("{}: ok ({} steps)", w.path.display(), w.workflow.steps.len());
+                    }
+                    Ok(())
+                }
+                WorkflowCommand::Graph { id } => {
+                    let w = loaded
+                        .iter()
+                        .find(|w| *w.workflow.id.get_ref() == id)
+                        .ok_or_else(|| format!("no workflow `{id}` in {}", dir.display()))?;
+                    print!("{}", crate::domain::workflow::mermaid(&w.workflow));
+                    Ok(())
+                }
             }
         }
         Command::Ledger { command } => {

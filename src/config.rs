@@ -42,6 +42,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Background work: job workers and periodic schedules.
     pub jobs: JobsConfig,
+    /// The directory of `*.toml` approval chains (SPEC section 7).
+    pub workflows_dir: PathBuf,
     /// If set, `/metrics` answers only `Authorization: Bearer <this>`; if
     /// not, only direct requests from this machine (loopback, not forwarded
     /// by a proxy).
@@ -141,6 +143,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             jobs: JobsConfig::default(),
             metrics_token: None,
+            workflows_dir: PathBuf::from("workflows"),
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -166,6 +169,9 @@ const ENV_KEYS: &[&str] = &[
     "smtp",
     "log",
     "log_format",
+    "jobs",
+    "metrics_token",
+    "workflows_dir",
 ];
 
 impl Config {

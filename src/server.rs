@@ -79,9 +79,32 @@ impl Server {
         let listener =
             TcpListener::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        // Approval chains are checked against the org chart before anything
+        // is served: an invalid one stops the start, naming file and line.
+        let workflows = {
+            let facts = db
+                .reader()
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| crate::workflow::org_facts(&mut c).map_err(|e| e.to_string()))?;
+            if config.workflows_dir.is_dir() {
+                crate::workflow::load_dir(&config.workflows_dir, Some(&facts))
+                    .map_err(|problems| format!("invalid workflows:\n{}", problems.join("\n")))?
+            } else {
+                tracing::warn!(dir = %config.workflows_dir.display(), "no workflows directory: no approval chains");
+                Vec::new()
+            }
+        };
         let metrics = Arc::new(Metrics::default());
         let background = start_background(&config, &db, &metrics, &ca);
-        let state = AppState { db, config: Arc::new(config), metrics, auth, ca, signing_sessions };
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            metrics,
+            workflows: Arc::new(workflows),
+            auth,
+            ca,
+            signing_sessions,
+        };
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let plain = match (&state.config.tls.redirect_http, tls) {

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod org;
 pub mod receipts;
 pub mod signing;
+pub mod workflows;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub auth: Arc<auth::AuthState>,
     /// The deployment CA.
     pub ca: Arc<crate::pki::Ca>,
+    /// The approval chains, as loaded at start.
+    pub workflows: Arc<Vec<crate::workflow::Loaded>>,
     /// Officers' keys unsealed for their signing sessions.
     pub signing_sessions: Arc<crate::auth::session::Sessions>,
 }
@@ -171,6 +174,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/ledger/verify", web::get().to(ledger::verify))
                 .route("/ledger/checkpoints", web::post().to(ledger::checkpoint))
                 .route("/inbox", web::get().to(files::inbox))
+                .route("/workflows", web::get().to(workflows::list))
+                .route("/workflows/{id}", web::get().to(workflows::show))
                 .route("/sent", web::get().to(files::sent))
                 .route("/org/units", web::get().to(org::list_units))
                 .route("/posts", web::get().to(org::list_posts)),

@@ -22,3 +22,4 @@ mod sight;
 mod signing;
 mod store;
 mod tls;
+mod workflows;
