@@ -371,6 +371,9 @@ pub fn claim_period(conn: &mut DbConn, name: &str, period: i64, me: &str) -> Que
     Ok(won == 1)
 }
 
+/// The work of a schedule's period.
+pub type PeriodicWork = Box<dyn Fn(&Db) -> Result<(), String> + Send>;
+
 /// Periodic work: `run` once per `every`, by one process of all that share the database.
 pub struct Periodic {
     /// The schedule's name (`ledger.seal`).
@@ -378,7 +381,7 @@ pub struct Periodic {
     /// Its period.
     pub every: Duration,
     /// The work.
-    pub run: Box<dyn Fn(&Db) -> Result<(), String> + Send>,
+    pub run: PeriodicWork,
 }
 
 impl Periodic {

@@ -103,7 +103,7 @@ pub fn range_nodes(a: u64, b: u64, out: &mut Vec<NodeId>) {
     if n == 0 {
         return;
     }
-    if n.is_power_of_two() && a % n == 0 {
+    if n.is_power_of_two() && a.is_multiple_of(n) {
         out.push((n.trailing_zeros(), a >> n.trailing_zeros()));
         return;
     }
@@ -118,7 +118,7 @@ pub fn range_hash(a: u64, b: u64, node: &impl Fn(NodeId) -> Option<Hash>) -> Opt
     if n == 0 {
         return Some(sha256(&[]));
     }
-    if n.is_power_of_two() && a % n == 0 {
+    if n.is_power_of_two() && a.is_multiple_of(n) {
         return node((n.trailing_zeros(), a >> n.trailing_zeros()));
     }
     let k = split(n as usize) as u64;
@@ -161,8 +161,7 @@ pub fn append(size: u64, front: &[Hash], leaves: &[Hash]) -> Vec<(NodeId, Hash)>
     // The stack of frontier subtrees, smallest on top.
     let mut stack: Vec<(u32, Hash)> = frontier(size).iter().map(|(l, _)| *l).zip(front.iter().copied()).collect();
     let mut out = Vec::new();
-    let mut n = size;
-    for leaf in leaves {
+    for (n, leaf) in (size..).zip(leaves) {
         let (mut level, mut hash) = (0u32, *leaf);
         let mut idx = n;
         // A right child completes its parent with the left sibling on the stack.
@@ -174,7 +173,6 @@ pub fn append(size: u64, front: &[Hash], leaves: &[Hash]) -> Vec<(NodeId, Hash)>
             out.push(((level, idx), hash));
         }
         stack.push((level, hash));
-        n += 1;
     }
     out
 }

@@ -421,10 +421,8 @@ pub fn move_signed(
         })?;
     }
     let key = key()?;
-    if note.is_some() {
-        if !key.as_ref().is_some_and(|k| k.by_pin) {
-            return Err(EfileError::Forbidden("a note sent with a movement is signed: send your pin".into()));
-        }
+    if note.is_some() && !key.as_ref().is_some_and(|k| k.by_pin) {
+        return Err(EfileError::Forbidden("a note sent with a movement is signed: send your pin".into()));
     }
     db.write_tx(|c| {
         let note = match (note, &key) {

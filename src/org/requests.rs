@@ -146,7 +146,7 @@ pub enum Submitted {
     /// Made at once (it widens no one's sight, or the operator made it): the new id.
     Done(String),
     /// Waiting for a second administrator.
-    Pending(RequestView),
+    Pending(Box<RequestView>),
 }
 
 /// Submits a change: made at once if it widens no one's sight or comes from
@@ -194,7 +194,7 @@ pub fn submit(conn: &mut DbConn, actor: Actor, change: Change) -> Result<Submitt
         change.beneficiary(),
         json!({"request": id, "summary": change.summary()}),
     )?;
-    Ok(Submitted::Pending(view(conn, &id)?))
+    Ok(Submitted::Pending(Box::new(view(conn, &id)?)))
 }
 
 type Row = (String, String, String, String, Option<String>, String, Option<String>, Option<String>, i64, Option<i64>);
@@ -265,7 +265,8 @@ pub fn pending(conn: &mut DbConn, actor: Actor) -> Result<Vec<RequestView>, Admi
 /// of its scope who is neither the requester nor the beneficiary; approving
 /// makes the change as the decider (so it is within their authority too).
 pub fn decide(conn: &mut DbConn, actor: Actor, id: &str, approve: bool) -> Result<RequestView, AdminError> {
-    let row: Option<(String, String, Option<String>, Option<String>, String)> = admin_requests::table
+    type Pending = (String, String, Option<String>, Option<String>, String);
+    let row: Option<Pending> = admin_requests::table
         .find(id)
         .select((
             admin_requests::payload,
