@@ -6,6 +6,7 @@ pub mod canonical;
 pub mod efile;
 pub mod merkle;
 pub mod org;
+pub mod route;
 pub mod workflow;
 
 /// Declares a closed vocabulary as an enum with its stable wire names, parsing
