@@ -159,8 +159,7 @@ impl Sight {
             // A past assignment, as far as it has run by now; a future one
             // (or one that ended before it began) shows nothing yet.
             let until = h.until.map_or(now, |u| u.min(now));
-            let held_now = desks.iter().any(|d| d.post_id == h.post_id && d.window.is_none())
-                || viewer.held.iter().any(|o| o.post_id == h.post_id && o.covers(now));
+            let held_now = viewer.held.iter().any(|o| o.post_id == h.post_id && o.covers(now));
             if h.from < until && !held_now {
                 desks.push(Desk { post_id: h.post_id.clone(), window: Some((h.from, until)) });
             }

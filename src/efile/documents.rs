@@ -10,7 +10,7 @@ use crate::domain::org::parse_text;
 use crate::jobs;
 use crate::ledger;
 use crate::store::schema::{documents, files};
-use crate::store::{DbConn, new_id, now_micros};
+use crate::store::{DbConn, new_id, now_micros, rfc3339};
 
 /// A stored original, described.
 pub struct Stored {
@@ -100,6 +100,53 @@ pub struct DocumentView {
     /// When it was attached (in a file's correspondence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub added_at: Option<String>,
+}
+
+/// A document's row as lists show it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = documents)]
+struct ListedRow {
+    id: String,
+    title: String,
+    kind: String,
+    sha256: String,
+    size: i64,
+    mime: String,
+    created_at: i64,
+}
+
+impl ListedRow {
+    fn view(self, with_time: bool) -> DocumentView {
+        DocumentView {
+            id: self.id,
+            title: self.title,
+            kind: self.kind,
+            sha256: self.sha256,
+            size: self.size,
+            mime: self.mime,
+            added_at: with_time.then(|| rfc3339(self.created_at)),
+        }
+    }
+}
+
+/// A file's correspondence, oldest first, with when each was attached.
+pub fn of_file(conn: &mut DbConn, file_id: &str) -> QueryResult<Vec<DocumentView>> {
+    let rows: Vec<ListedRow> = documents::table
+        .filter(documents::file_id.eq(file_id))
+        .order(documents::created_at)
+        .select(ListedRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.view(true)).collect())
+}
+
+/// A receipt's own scans (not the copies made when it was put up in a file).
+pub fn scans_of_receipt(conn: &mut DbConn, receipt_id: &str) -> QueryResult<Vec<DocumentView>> {
+    let rows: Vec<ListedRow> = documents::table
+        .filter(documents::receipt_id.eq(receipt_id))
+        .filter(documents::file_id.is_null())
+        .select(ListedRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.view(false)).collect())
 }
 
 /// Attaches a stored document to a file the actor holds.

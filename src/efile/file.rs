@@ -11,7 +11,7 @@ use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
 use crate::domain::org::parse_text;
 use crate::jobs;
 use crate::ledger;
-use crate::store::schema::{documents, file_links, files, org_units, posts, receipts};
+use crate::store::schema::{file_links, files, org_units, posts, receipts};
 use crate::store::{DbConn, new_id, now_micros, rfc3339};
 
 /// `POST /files`.
@@ -213,31 +213,7 @@ pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<FileView,
 /// Renders a file with its notes (others' drafts hidden), documents, receipts and links.
 pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<FileView, EfileError> {
     let notes = super::notes::sheet(conn, &file.id, actor.user())?;
-    let docs: Vec<(String, String, String, String, i64, String, i64)> = documents::table
-        .filter(documents::file_id.eq(&file.id))
-        .order(documents::created_at)
-        .select((
-            documents::id,
-            documents::title,
-            documents::kind,
-            documents::sha256,
-            documents::size,
-            documents::mime,
-            documents::created_at,
-        ))
-        .load(conn)?;
-    let documents = docs
-        .into_iter()
-        .map(|(id, title, kind, sha256, size, mime, at)| DocumentView {
-            id,
-            title,
-            kind,
-            sha256,
-            size,
-            mime,
-            added_at: Some(rfc3339(at)),
-        })
-        .collect();
+    let documents = super::documents::of_file(conn, &file.id)?;
     let put_up: Vec<(String, String, String, String)> = receipts::table
         .filter(receipts::file_id.eq(&file.id))
         .select((receipts::id, receipts::diary_no, receipts::subject, receipts::form))

@@ -145,13 +145,11 @@ pub fn inbox(
             .map(|(id, from, opened)| (id, (from, opened)))
             .collect()
     };
-    let came = |r: &HeldRow| r.8.as_ref().and_then(|m| moves.get(m)).cloned().unwrap_or((None, None));
-    let refs =
-        Refs::load(conn, found.iter().map(|(_, r)| came(r).0).collect::<Vec<_>>().iter().map(|p| p.as_deref()), None)?;
+    let refs = Refs::load(conn, moves.values().map(|(from, _)| from.as_deref()), None)?;
     let mut items: Vec<InboxItem> = found
         .into_iter()
         .map(|(kind, r)| {
-            let (from, opened) = came(&r);
+            let (from, opened) = r.8.as_ref().and_then(|m| moves.get(m)).cloned().unwrap_or_default();
             let (id, number, subject, priority, classification, urgency, held_since, due_at, _) = r;
             InboxItem {
                 item: Listed::new(kind, id, number, subject),

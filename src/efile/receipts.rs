@@ -167,23 +167,7 @@ pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ReceiptView, E
     if actor.post == Some(r.holder_post_id.as_str()) {
         super::mark_opened(conn, r.last_movement_id.as_deref())?;
     }
-    let docs: Vec<(String, String, String, String, i64, String)> = documents::table
-        .filter(documents::receipt_id.eq(&r.id))
-        .filter(documents::file_id.is_null())
-        .select((documents::id, documents::title, documents::kind, documents::sha256, documents::size, documents::mime))
-        .load(conn)?;
-    let documents = docs
-        .into_iter()
-        .map(|(id, title, kind, sha256, size, mime)| super::documents::DocumentView {
-            id,
-            title,
-            kind,
-            sha256,
-            size,
-            mime,
-            added_at: None,
-        })
-        .collect();
+    let documents = super::documents::scans_of_receipt(conn, &r.id)?;
     // The file it was put up in, only to those who may see that file.
     let file = match &r.file_id {
         Some(f) => match super::visible_file(conn, actor.viewer, f) {

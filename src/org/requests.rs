@@ -197,53 +197,41 @@ pub fn submit(conn: &mut DbConn, actor: Actor, change: Change) -> Result<Submitt
     Ok(Submitted::Pending(Box::new(view(conn, &id)?)))
 }
 
-type Row = (String, String, String, String, Option<String>, String, Option<String>, Option<String>, i64, Option<i64>);
+/// A request's row as read back.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = admin_requests)]
+struct RequestRow {
+    id: String,
+    kind: String,
+    summary: String,
+    requested_by: String,
+    beneficiary: Option<String>,
+    status: String,
+    decided_by: Option<String>,
+    result_id: Option<String>,
+    created_at: i64,
+    decided_at: Option<i64>,
+}
 
-fn render(r: Row) -> RequestView {
-    let (id, kind, summary, requested_by, beneficiary, status, decided_by, result_id, created_at, decided_at) = r;
-    RequestView {
-        id,
-        kind,
-        summary,
-        requested_by,
-        beneficiary,
-        status,
-        decided_by,
-        result_id,
-        created_at: rfc3339(created_at),
-        decided_at: decided_at.map(rfc3339),
+impl From<RequestRow> for RequestView {
+    fn from(r: RequestRow) -> RequestView {
+        RequestView {
+            id: r.id,
+            kind: r.kind,
+            summary: r.summary,
+            requested_by: r.requested_by,
+            beneficiary: r.beneficiary,
+            status: r.status,
+            decided_by: r.decided_by,
+            result_id: r.result_id,
+            created_at: rfc3339(r.created_at),
+            decided_at: r.decided_at.map(rfc3339),
+        }
     }
 }
 
-fn columns() -> (
-    admin_requests::id,
-    admin_requests::kind,
-    admin_requests::summary,
-    admin_requests::requested_by,
-    admin_requests::beneficiary,
-    admin_requests::status,
-    admin_requests::decided_by,
-    admin_requests::result_id,
-    admin_requests::created_at,
-    admin_requests::decided_at,
-) {
-    (
-        admin_requests::id,
-        admin_requests::kind,
-        admin_requests::summary,
-        admin_requests::requested_by,
-        admin_requests::beneficiary,
-        admin_requests::status,
-        admin_requests::decided_by,
-        admin_requests::result_id,
-        admin_requests::created_at,
-        admin_requests::decided_at,
-    )
-}
-
 fn view(conn: &mut DbConn, id: &str) -> Result<RequestView, AdminError> {
-    let row: Row = admin_requests::table.find(id).select(columns()).first(conn)?;
-    Ok(render(row))
+    Ok(admin_requests::table.find(id).select(RequestRow::as_select()).first(conn)?.into())
 }
 
 /// Pending requests within the actor's reach (their entity's; all for a
@@ -252,13 +240,13 @@ pub fn pending(conn: &mut DbConn, actor: Actor) -> Result<Vec<RequestView>, Admi
     if !admin::actor_admins_anything(actor) {
         return Err(AdminError::Forbidden("only administrators see requests".into()));
     }
-    let rows: Vec<(Row, Option<String>)> = admin_requests::table
+    let rows: Vec<(RequestRow, Option<String>)> = admin_requests::table
         .filter(admin_requests::status.eq("pending"))
         .order(admin_requests::created_at)
         .limit(200)
-        .select((columns(), admin_requests::entity_id))
+        .select((RequestRow::as_select(), admin_requests::entity_id))
         .load(conn)?;
-    Ok(rows.into_iter().filter(|(_, e)| actor.may_administer(e.as_deref())).map(|(r, _)| render(r)).collect())
+    Ok(rows.into_iter().filter(|(_, e)| actor.may_administer(e.as_deref())).map(|(r, _)| r.into()).collect())
 }
 
 /// Approves or rejects a pending request. The decider is an administrator

@@ -96,15 +96,7 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
 /// Starts the app with the test configuration changed by `adjust`.
 pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let test_db = fresh_db(backend)?;
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".into();
-    config.data_dir = test_db.dir.path().to_owned();
-    config.database_url = Some(test_db.url.clone());
-    config.db_pool_size = 4;
-    // Tests pose as many client addresses through a trusted proxy header, and
-    // keep the login backoff short enough to wait out.
-    config.auth.trust_forwarded_for = true;
-    config.auth.login_backoff_max_seconds = 2;
+    let mut config = test_config(&test_db);
     adjust(&mut config);
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
     db.migrate().expect("migrate");
@@ -118,19 +110,27 @@ pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Opt
 /// directory (keys, CA) as `first`, as a multi-server deployment runs.
 #[allow(dead_code)]
 pub fn spawn_app_on(first: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".into();
-    config.data_dir = first.test_db.dir.path().to_owned();
-    config.database_url = Some(first.test_db.url.clone());
-    config.db_pool_size = 4;
-    config.auth.trust_forwarded_for = true;
-    config.auth.login_backoff_max_seconds = 2;
+    let mut config = test_config(&first.test_db);
     adjust(&mut config);
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
     let (port, handle) = start_server(config, db.clone());
     // Owns a scratch directory only: the database belongs to `first`.
     let test_db = TestDb { url: first.test_db.url.clone(), dir: tempfile::tempdir().unwrap(), pg_drop: None };
     TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle }
+}
+
+/// The configuration every test server starts from, over `db`.
+fn test_config(db: &TestDb) -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".into();
+    config.data_dir = db.dir.path().to_owned();
+    config.database_url = Some(db.url.clone());
+    config.db_pool_size = 4;
+    // Tests pose as many client addresses through a trusted proxy header, and
+    // keep the login backoff short enough to wait out.
+    config.auth.trust_forwarded_for = true;
+    config.auth.login_backoff_max_seconds = 2;
+    config
 }
 
 fn start_server(config: Config, db: Db) -> (u16, actix_web::dev::ServerHandle) {
