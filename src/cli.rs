@@ -67,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: WorkflowCommand,
     },
+    /// Approval deadlines.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
     /// The deployment's certificate authority.
     Pki {
         #[command(subcommand)]
@@ -123,6 +128,16 @@ enum WorkflowCommand {
     Graph {
         /// The workflow's id.
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// Run one SLA sweep now: record breaches, enqueue reminders, escalate.
+    Sweep {
+        /// Sweep as of this RFC 3339 time instead of now (for drills).
+        #[arg(long)]
+        now: Option<String>,
     },
 }
 
@@ -271,6 +286,26 @@ fn run(cli: Cli) -> Result<(), String> {
                     Ok(())
                 }
             }
+        }
+        Command::Sla { command: SlaCommand::Sweep { now } } => {
+            let db = open_migrated(&config)?;
+            crate::clock::set_calendar(config.calendar()?);
+            let at = match now.as_deref() {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+                    .map_err(|_| format!("--now `{t}` is not an RFC 3339 time like 2026-12-09T10:00:00+05:00"))?
+                    .timestamp_micros(),
+                None => crate::store::now_micros(),
+            };
+            let s = crate::workflow::sla::sweep(&db, at).map_err(|e| e.to_string())?;
+            println!(
+                "SLA sweep as of {}: {} breaches, {} escalated, {} reminders, {} concurrences overdue",
+                crate::store::rfc3339(at),
+                s.breaches,
+                s.escalated,
+                s.reminders,
+                s.concurrences_overdue
+            );
+            Ok(())
         }
         Command::Ledger { command } => {
             let db = open_migrated(&config)?;

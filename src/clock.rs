@@ -8,11 +8,30 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use chrono::{Datelike, FixedOffset, NaiveDate};
 
+use crate::domain::workflow::Calendar;
+
 /// Pakistan Standard Time, in seconds east of UTC.
 pub const PKT: &str = "+05:00";
 const PKT_SECS: i32 = 5 * 3600;
 
 static OFFSET_SECS: AtomicI32 = AtomicI32::new(PKT_SECS);
+
+static CALENDAR: std::sync::RwLock<Option<std::sync::Arc<Calendar>>> = std::sync::RwLock::new(None);
+
+/// Sets the working week and holidays approval SLAs count in (from
+/// configuration, at start).
+pub fn set_calendar(calendar: Calendar) {
+    *CALENDAR.write().unwrap_or_else(|p| p.into_inner()) = Some(std::sync::Arc::new(calendar));
+}
+
+/// The working week and holidays in effect (Monday to Friday, no holidays,
+/// in the deployment's time zone, until configured).
+pub fn calendar() -> std::sync::Arc<Calendar> {
+    if let Some(c) = CALENDAR.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        return c.clone();
+    }
+    std::sync::Arc::new(Calendar { offset_secs: OFFSET_SECS.load(Ordering::Relaxed), ..Calendar::default() })
+}
 
 /// Parses `+HH:MM` / `-HH:MM` (or `Z`) into seconds east of UTC.
 pub fn parse_offset(s: &str) -> Result<i32, String> {

@@ -44,6 +44,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The directory of `*.toml` approval chains (SPEC section 7).
     pub workflows_dir: PathBuf,
+    /// The working week and holidays that approval SLAs count in.
+    pub sla: SlaConfig,
     /// If set, `/metrics` answers only `Authorization: Bearer <this>`; if
     /// not, only direct requests from this machine (loopback, not forwarded
     /// by a proxy).
@@ -114,6 +116,29 @@ impl Default for JobsConfig {
     }
 }
 
+/// What approval deadlines count in, and how often they are checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaConfig {
+    /// Working weekdays (`mon` … `sun`) that `"2d"` SLAs count.
+    pub working_days: Vec<String>,
+    /// Holidays (`YYYY-MM-DD`) that do not count.
+    pub holidays: Vec<String>,
+    /// How often the SLA clock looks for breached steps, in seconds (one
+    /// process of all that share the database runs each sweep).
+    pub sweep_every_seconds: u64,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig {
+            working_days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+            holidays: Vec::new(),
+            sweep_every_seconds: 60,
+        }
+    }
+}
+
 /// SMTP relay for notifications.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -144,6 +169,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             metrics_token: None,
             workflows_dir: PathBuf::from("workflows"),
+            sla: SlaConfig::default(),
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -172,6 +198,7 @@ const ENV_KEYS: &[&str] = &[
     "jobs",
     "metrics_token",
     "workflows_dir",
+    "sla",
 ];
 
 impl Config {
@@ -245,10 +272,20 @@ impl Config {
         if !(1..=3600).contains(&self.auth.login_backoff_max_seconds) {
             return Err("invalid configuration: auth.login_backoff_max_seconds must be 1 to 3600".into());
         }
+        self.calendar().map_err(|e| format!("invalid configuration: sla: {e}"))?;
+        if self.sla.sweep_every_seconds == 0 {
+            return Err("invalid configuration: sla.sweep_every_seconds must be at least 1".into());
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err("invalid configuration: log_format must be text or json".into());
         }
         Ok(())
+    }
+
+    /// The calendar approval SLAs count working days in.
+    pub fn calendar(&self) -> Result<crate::domain::workflow::Calendar, String> {
+        let offset = crate::clock::parse_offset(&self.utc_offset)?;
+        crate::domain::workflow::Calendar::new(&self.sla.working_days, &self.sla.holidays, offset)
     }
 
     /// The database URL in effect: the configured one or the SQLite file in `data_dir`.

@@ -47,6 +47,17 @@ pub struct MovementMail {
     pub movement_id: String,
 }
 
+/// A reminder that a step or a concurrence is past its SLA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaReminder {
+    /// The file.
+    pub file_id: String,
+    /// Its arrival at the step that is overdue.
+    pub entry: Option<i64>,
+    /// Or the concurrence that is overdue.
+    pub concurrence_id: Option<String>,
+}
+
 /// Every kind of job, with its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -54,6 +65,8 @@ pub enum Job {
     Index(IndexTarget),
     /// Mail the holders of the post a file or receipt was marked to (`mail.movement`).
     MovementMail(MovementMail),
+    /// Remind the holders of an overdue step or concurrence (`mail.sla_reminder`).
+    SlaReminder(SlaReminder),
 }
 
 /// Why a stored job could not be read back.
@@ -66,13 +79,14 @@ pub struct BadJob {
 
 impl Job {
     /// Every kind this version knows how to run.
-    pub const KINDS: &'static [&'static str] = &["search.index", "mail.movement"];
+    pub const KINDS: &'static [&'static str] = &["search.index", "mail.movement", "mail.sla_reminder"];
 
     /// The stored kind.
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Index(_) => "search.index",
             Job::MovementMail(_) => "mail.movement",
+            Job::SlaReminder(_) => "mail.sla_reminder",
         }
     }
 
@@ -81,6 +95,7 @@ impl Job {
         let v = match self {
             Job::Index(t) => serde_json::to_string(t),
             Job::MovementMail(m) => serde_json::to_string(m),
+            Job::SlaReminder(r) => serde_json::to_string(r),
         };
         v.expect("job payloads are plain structs")
     }
@@ -91,6 +106,7 @@ impl Job {
         match kind {
             "search.index" => serde_json::from_str(payload).map(Job::Index).map_err(bad),
             "mail.movement" => serde_json::from_str(payload).map(Job::MovementMail).map_err(bad),
+            "mail.sla_reminder" => serde_json::from_str(payload).map(Job::SlaReminder).map_err(bad),
             other => Err(BadJob { kind: other.to_owned(), reason: "unknown kind".into() }),
         }
     }
@@ -98,6 +114,15 @@ impl Job {
     /// A file to reindex.
     pub fn index_file(file_id: &str) -> Job {
         Job::Index(IndexTarget { file_id: Some(file_id.to_owned()), ..Default::default() })
+    }
+
+    /// A reminder of an overdue step (`entry`) or concurrence.
+    pub fn sla_reminder(file_id: &str, entry: Option<i64>, concurrence_id: Option<&str>) -> Job {
+        Job::SlaReminder(SlaReminder {
+            file_id: file_id.to_owned(),
+            entry,
+            concurrence_id: concurrence_id.map(str::to_owned),
+        })
     }
 
     /// The receivers of a movement to tell.
@@ -272,6 +297,7 @@ pub fn perform(_db: &Db, job: &Job) -> Result<(), String> {
     match job {
         Job::Index(_) => Ok(()),
         Job::MovementMail(_) => Ok(()),
+        Job::SlaReminder(_) => Ok(()),
     }
 }
 

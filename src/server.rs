@@ -94,6 +94,7 @@ impl Server {
                 Vec::new()
             }
         };
+        crate::clock::set_calendar(config.calendar()?);
         let metrics = Arc::new(Metrics::default());
         let background = start_background(&config, &db, &metrics, &ca);
         let state = AppState {
@@ -178,7 +179,8 @@ fn start_background(
             Ok(())
         }),
     };
-    crate::jobs::Background::start(db, metrics, config.jobs.workers, vec![sealer])
+    let sla = crate::workflow::sla::periodic(std::time::Duration::from_secs(config.sla.sweep_every_seconds));
+    crate::jobs::Background::start(db, metrics, config.jobs.workers, vec![sealer, sla])
 }
 
 /// Headers on every response: no sniffing, no framing, no referrers, a strict

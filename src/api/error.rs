@@ -199,6 +199,16 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         self.code
     }
+
+    /// The error as it appears inside a larger answer (one outcome of many):
+    /// `{code, message, details}`.
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.as_str().to_owned(),
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -220,13 +230,7 @@ impl ResponseError for ApiError {
         if self.code == ErrorCode::Unauthenticated {
             res.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        res.json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code.as_str().to_owned(),
-                message: self.message.clone(),
-                details: self.details.clone(),
-            },
-        })
+        res.json(ErrorBody { error: self.detail() })
     }
 }
 

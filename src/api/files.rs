@@ -34,7 +34,7 @@ impl Caller {
 }
 
 /// An offset cursor (`"0"`, `"50"`, …) for lists ordered by urgency or time.
-fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
+pub(super) fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
     let limit = page.limit()?;
     let offset = match page.cursor.as_deref() {
         None | Some("") => 0,
@@ -47,7 +47,7 @@ fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
     Ok((offset, limit))
 }
 
-fn page<T: serde::Serialize>(items: Vec<T>, more: bool, offset: i64, limit: i64) -> Value {
+pub(super) fn page<T: serde::Serialize>(items: Vec<T>, more: bool, offset: i64, limit: i64) -> Value {
     json!({"items": items, "next_cursor": more.then(|| (offset + limit).to_string())})
 }
 
@@ -61,8 +61,12 @@ pub struct NewFile {
     pub classification: Option<String>,
     /// `routine` (default), `priority`, `immediate`, `most_immediate`.
     pub priority: Option<String>,
-    /// Workflow id.
+    /// Workflow id (`GET /workflows` lists them): the file starts with you
+    /// and is submitted by `approve`.
     pub workflow: Option<String>,
+    /// The workflow's declared numeric fields, e.g. `{"amount": 25000000}` (PKR).
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<std::collections::BTreeMap<String, f64>>,
     /// Owning section (default: your post's unit).
     pub section_id: Option<String>,
     /// Subject head of the file number (default `1`).
@@ -78,11 +82,21 @@ pub async fn create(
     body: web::Json<NewFile>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    let workflow = match (b.workflow.as_deref(), b.fields) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(ApiError::invalid_field("fields", "are given only with a workflow")),
+        (Some(id), fields) => {
+            let loaded = state.workflows.iter().find(|w| w.id() == id).ok_or_else(|| {
+                ApiError::invalid_field("workflow", "no such workflow (GET /api/v1/workflows lists them)")
+            })?;
+            Some((loaded.clone(), fields.unwrap_or_default()))
+        }
+    };
     let input = efile::file::NewFile {
         subject: b.subject,
         classification: b.classification,
         priority: b.priority,
-        workflow: b.workflow,
+        workflow,
         section_id: b.section_id,
         head: b.head,
     };

@@ -10,6 +10,7 @@ pub mod health;
 pub mod ledger;
 pub mod openapi;
 pub mod org;
+pub mod queue;
 pub mod receipts;
 pub mod signing;
 pub mod workflows;
@@ -174,6 +175,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/ledger/verify", web::get().to(ledger::verify))
                 .route("/ledger/checkpoints", web::post().to(ledger::checkpoint))
                 .route("/inbox", web::get().to(files::inbox))
+                .route("/queue", web::get().to(queue::list))
+                .route("/queue/approve", web::post().to(queue::approve))
+                .route("/files/{id}/concurrences/{concurrence_id}", web::post().to(queue::answer))
                 .route("/workflows", web::get().to(workflows::list))
                 .route("/workflows/{id}", web::get().to(workflows::show))
                 .route("/sent", web::get().to(files::sent))

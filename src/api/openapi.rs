@@ -23,7 +23,8 @@ use super::error::{ErrorBody, ErrorDetail};
         super::signing::sign_note, super::signing::ca_pem, super::signing::certificate,
         super::documents::upload, super::documents::content, super::receipts::diarise, super::receipts::show,
         super::receipts::move_receipt, super::ledger::verify, super::ledger::checkpoint,
-        super::signing::revoke, super::files::export,
+        super::signing::revoke, super::files::export, super::workflows::list, super::workflows::show,
+        super::queue::list, super::queue::approve, super::queue::answer,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
@@ -32,6 +33,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::admin::NewUser, super::admin::NewAssignment, super::admin::PasswordChange, super::admin::Decision,
         super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
         super::signing::Enrol, super::signing::SignRequest, super::signing::MovementSignature, super::receipts::ReceiptBody, super::receipts::ReceiptMovement,
+        super::queue::BulkApprove, super::queue::ConcurrenceAnswer,
     )),
     modifiers(&BearerAuth)
 )]

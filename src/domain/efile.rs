@@ -37,6 +37,7 @@ vocabulary! {
         Close => "close",
         Reopen => "reopen",
         PutUp => "put_up",
+        Escalate => "escalate",
     }
 }
 
@@ -141,7 +142,9 @@ pub enum MoveError {
     Invalid(&'static str, String),
 }
 
-/// Decides what `action` by `mover` (the acting post) does to a file in `state`.
+/// Decides what `action` by `mover` (the acting post) does to a file in
+/// `state`. `to_post` is the mover's destination for forward and refer, and
+/// the routing engine's for approve and for a return by a step's decider.
 pub fn plan_move(
     state: &MoveState,
     action: Action,
@@ -184,12 +187,12 @@ pub fn plan_move(
                 return Err(MoveError::NotHolder);
             }
             need_open()?;
-            // A referred file goes back to whoever referred it; otherwise to
-            // the post it came from.
-            let back = state
-                .referred_by
-                .clone()
-                .filter(|r| r != mover)
+            // Where the workflow sends a return by the post a step waits on
+            // (`to_post`); otherwise a referred file goes back to whoever
+            // referred it, any other to the post it came from.
+            let back = to_post
+                .map(str::to_owned)
+                .or_else(|| state.referred_by.clone().filter(|r| r != mover))
                 .or_else(|| state.last.as_ref().map(|l| l.from_post.clone()))
                 .ok_or_else(|| MoveError::Conflict("the file has not come from anywhere to return to".into()))?;
             Ok(Transition {
@@ -265,7 +268,19 @@ pub fn plan_move(
             if !state.on_workflow {
                 return Err(MoveError::Conflict("the file is not on a workflow; forward it instead".into()));
             }
-            Err(MoveError::Conflict("workflow decisions arrive with the workflow engine".into()))
+            need_open()?;
+            // `to_post`: where the routing engine sends the approval (it may
+            // stay with the mover, when they decide the next step too).
+            let to = to_post.ok_or_else(|| MoveError::Conflict("the workflow names no next post".into()))?;
+            Ok(Transition {
+                holder_post: to.to_owned(),
+                status: FileStatus::Open,
+                referred_by: state.referred_by.clone(),
+                to_post: Some(to.to_owned()),
+            })
+        }
+        Action::Escalate => {
+            Err(MoveError::Invalid("action", "files are escalated by the SLA clock, not by hand".into()))
         }
         Action::Create | Action::PutUp => {
             Err(MoveError::Invalid("action", format!("`{action}` is not a movement of a file")))

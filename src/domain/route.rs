@@ -155,6 +155,21 @@ fn decider_post(wf: &Workflow, step: usize, chart: &Chart, file: &FileFacts) -> 
     cleared(chart, &post, file).ok_or_else(|| RouteError::NoClearedHolder(s.id.clone()))
 }
 
+/// The post a concurrence of `entity` is asked of: its head, or the nearest
+/// post above it held by someone cleared for the file.
+pub fn head_of(chart: &Chart, entity: &str, file: &FileFacts) -> Result<String, RouteError> {
+    let post = named(chart, &Decider::HeadOf(entity.to_owned()), file)
+        .ok_or_else(|| RouteError::NoDecider(format!("concurrence of {entity}")))?;
+    cleared(chart, &post, file).ok_or_else(|| RouteError::NoClearedHolder(format!("concurrence of {entity}")))
+}
+
+/// Where an overdue decision escalates: the nearest post above `post` held
+/// by someone cleared for the file (`None`: nobody above).
+pub fn escalate(chart: &Chart, post: &str, file: &FileFacts) -> Option<String> {
+    let up = chart.get(post)?.reports_to.as_deref()?;
+    cleared(chart, up, file)
+}
+
 /// Where a file starts: the first step that applies.
 pub fn start(wf: &Workflow, chart: &Chart, file: &FileFacts) -> Result<Route, RouteError> {
     match applicable_from(wf, (!wf.steps.is_empty()).then_some(0), file) {

@@ -153,6 +153,89 @@ impl Sla {
     }
 }
 
+/// The working week and holidays that `"2d"` SLAs count in, in the
+/// deployment's civil time zone.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// Working weekdays, Monday first.
+    pub working: [bool; 7],
+    /// Gazetted holidays.
+    pub holidays: BTreeSet<chrono::NaiveDate>,
+    /// The civil time zone, seconds east of UTC.
+    pub offset_secs: i32,
+}
+
+impl Default for Calendar {
+    /// Monday to Friday, no holidays, Pakistan Standard Time.
+    fn default() -> Self {
+        Calendar {
+            working: [true, true, true, true, true, false, false],
+            holidays: BTreeSet::new(),
+            offset_secs: 5 * 3600,
+        }
+    }
+}
+
+impl Calendar {
+    /// Reads `mon`…`sun` and `YYYY-MM-DD` lists.
+    pub fn new(days: &[String], holidays: &[String], offset_secs: i32) -> Result<Calendar, String> {
+        const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let mut working = [false; 7];
+        for d in days {
+            let i = NAMES
+                .iter()
+                .position(|n| d.eq_ignore_ascii_case(n))
+                .ok_or_else(|| format!("`{d}` is not a weekday; use mon, tue, wed, thu, fri, sat or sun"))?;
+            working[i] = true;
+        }
+        if !working.contains(&true) {
+            return Err("at least one working day is needed".into());
+        }
+        let holidays = holidays
+            .iter()
+            .map(|h| {
+                chrono::NaiveDate::parse_from_str(h, "%Y-%m-%d").map_err(|_| format!("holiday `{h}` is not YYYY-MM-DD"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Calendar { working, holidays, offset_secs })
+    }
+
+    /// Whether a civil date is a working day.
+    pub fn is_working(&self, d: chrono::NaiveDate) -> bool {
+        use chrono::Datelike;
+        self.working[d.weekday().num_days_from_monday() as usize] && !self.holidays.contains(&d)
+    }
+
+    /// When an SLA that starts at `since` (UTC µs) runs out: clock hours, or
+    /// the same time of day after that many working days (a day that is not
+    /// a working day does not count).
+    pub fn due(&self, sla: Sla, since: i64) -> i64 {
+        const HOUR: i64 = 3_600_000_000;
+        const DAY: i64 = 24 * HOUR;
+        match sla {
+            Sla::Hours(h) => since + i64::from(h) * HOUR,
+            Sla::WorkingDays(n) => {
+                let offset = i64::from(self.offset_secs) * 1_000_000;
+                let date_of =
+                    |t: i64| chrono::DateTime::from_timestamp_micros(t + offset).unwrap_or_default().date_naive();
+                let mut at = since;
+                let mut left = n;
+                // Bounded: a year of no working days cannot happen (one is required).
+                for _ in 0..(n as usize * 7 + 400) {
+                    at += DAY;
+                    if self.is_working(date_of(at)) {
+                        left -= 1;
+                        if left == 0 {
+                            break;
+                        }
+                    }
+                }
+                at
+            }
+        }
+    }
+}
+
 /// What the org chart offers for checking a workflow.
 #[derive(Debug, Clone, Default)]
 pub struct OrgFacts {
@@ -456,5 +539,23 @@ concurrence = [{ entity = "FIN", sla = "3d", when = { field = "amount", at_least
         assert_eq!(Sla::parse("48h"), Ok(Sla::Hours(48)));
         assert_eq!(Sla::parse("2d"), Ok(Sla::WorkingDays(2)));
         assert!(Sla::parse("0d").is_err() && Sla::parse("d").is_err() && Sla::parse("3w").is_err());
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays() {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+        let cal =
+            Calendar::new(&["mon", "tue", "wed", "thu", "fri"].map(String::from), &["2026-12-25".into()], 5 * 3600)
+                .unwrap();
+        // Thursday 10:00 PKT + 2 working days = Monday 10:00.
+        assert_eq!(cal.due(Sla::WorkingDays(2), t("2026-12-03T10:00:00+05:00")), t("2026-12-07T10:00:00+05:00"));
+        // A holiday (Friday the 25th) does not count either.
+        assert_eq!(cal.due(Sla::WorkingDays(1), t("2026-12-24T09:00:00+05:00")), t("2026-12-28T09:00:00+05:00"));
+        // Started on a Saturday: Monday is the first day.
+        assert_eq!(cal.due(Sla::WorkingDays(1), t("2026-12-05T12:00:00+05:00")), t("2026-12-07T12:00:00+05:00"));
+        // Hours are clock hours, weekends included.
+        assert_eq!(cal.due(Sla::Hours(48), t("2026-12-04T10:00:00+05:00")), t("2026-12-06T10:00:00+05:00"));
+        assert!(Calendar::new(&["someday".into()], &[], 0).is_err());
+        assert!(Calendar::new(&["mon".into()], &["25/12/2026".into()], 0).is_err());
     }
 }

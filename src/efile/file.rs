@@ -1,5 +1,7 @@
 //! Opening files, showing them, and linking them.
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
@@ -22,8 +24,8 @@ pub struct NewFile {
     pub classification: Option<String>,
     /// Default `routine`.
     pub priority: Option<String>,
-    /// A workflow id (checked by the workflow engine when it lands).
-    pub workflow: Option<String>,
+    /// The workflow to put it on, as loaded by the server, with its declared fields.
+    pub workflow: Option<(crate::workflow::Loaded, BTreeMap<String, f64>)>,
     /// Owning section; default the acting post's unit.
     pub section_id: Option<String>,
     /// Subject head of the file number; default `1`.
@@ -37,10 +39,8 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
     let classification = super::parse_classification(actor, input.classification.as_deref())?;
     let priority = super::parse_priority(input.priority.as_deref())?;
     let head = parse_head(input.head.as_deref().unwrap_or("1")).map_err(|e| invalid("head", e))?;
-    if let Some(w) = &input.workflow
-        && (w.trim().is_empty() || w.len() > 100)
-    {
-        return Err(invalid("workflow", "must name a workflow"));
+    if let Some((loaded, fields)) = &input.workflow {
+        check_fields(&loaded.workflow, fields)?;
     }
     let post_unit: String = posts::table.find(&post).select(posts::org_unit_id).first(conn)?;
     let section_id = input.section_id.clone().unwrap_or(post_unit.clone());
@@ -77,13 +77,22 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
             files::created_by_user.eq(actor.user()),
             files::holder_post_id.eq(&post),
             files::held_since.eq(now),
-            files::workflow_id.eq(&input.workflow),
-            files::workflow_step.eq(input.workflow.as_ref().map(|_| 0)),
+            files::workflow_id.eq(input.workflow.as_ref().map(|(w, _)| w.id())),
             files::created_at.eq(now),
             files::updated_at.eq(now),
         ))
         .execute(conn)?;
     super::first_stay(conn, &id, "file", &post, now)?;
+    // On a workflow: the definition is kept by hash, and the ledger says which.
+    let workflow = match &input.workflow {
+        Some((loaded, fields)) => {
+            crate::workflow::register(conn, loaded)?;
+            let fields_json = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
+            super::route::start(conn, &id, loaded.id(), &loaded.hash, &fields_json)?;
+            Some(json!({"id": loaded.id(), "hash": loaded.hash, "fields": fields}))
+        }
+        None => None,
+    };
     ledger::append(
         conn,
         ledger::Event {
@@ -93,11 +102,31 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
             file_id: Some(&id),
             receipt_id: None,
             payload: json!({"file_no": number, "subject": subject, "classification": classification.as_str(),
-                            "priority": priority.as_str(), "section_id": section_id}),
+                            "priority": priority.as_str(), "section_id": section_id, "workflow": workflow}),
         },
     )?;
     jobs::enqueue(conn, &jobs::Job::index_file(&id))?;
     Ok(id)
+}
+
+/// Checks the declared numeric fields given for a workflow: each declared
+/// one present, nothing else, each a finite number not below zero.
+fn check_fields(wf: &crate::domain::workflow::Workflow, fields: &BTreeMap<String, f64>) -> Result<(), EfileError> {
+    for name in fields.keys() {
+        if !wf.fields.iter().any(|f| f.name == *name) {
+            return Err(invalid("fields", format!("`{name}` is not a field of the workflow {}", wf.id.get_ref())));
+        }
+    }
+    for f in &wf.fields {
+        match fields.get(&f.name) {
+            None => return Err(invalid("fields", format!("`{}` ({}) is required by this workflow", f.name, f.unit))),
+            Some(v) if !v.is_finite() || *v < 0.0 => {
+                return Err(invalid("fields", format!("`{}` must be a number, zero or more", f.name)));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// A file as `GET /files/{id}` shows it.
@@ -163,13 +192,53 @@ pub struct CreatedBy {
     pub user: UserRef,
 }
 
-/// A file's workflow.
+/// A file's place on its workflow.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkflowRef {
     /// The workflow's id.
     pub id: String,
-    /// The step the file is at.
-    pub step: Option<i32>,
+    /// SHA-256 of the definition the file follows (the one it was put on).
+    pub version: String,
+    /// `originator` (to be submitted by an approval), `step` or `done`.
+    pub state: String,
+    /// The id of the step whose decision is awaited.
+    pub step: Option<String>,
+    /// Its position in the workflow, from 0.
+    pub step_index: Option<i32>,
+    /// The post whose decision it awaits.
+    pub waits_on: Option<PostRef>,
+    /// Since when (RFC 3339).
+    pub since: Option<String>,
+    /// When the step is due.
+    pub due_at: Option<String>,
+    /// Whether the step is past its SLA.
+    pub overdue: bool,
+    /// The declared fields given when the file was put on it.
+    pub fields: BTreeMap<String, f64>,
+    /// The concurrences of the current step.
+    pub concurrences: Vec<super::route::ConcurrenceView>,
+}
+
+/// The file's place on its workflow, if it is on one.
+pub fn workflow_of(conn: &mut DbConn, file_id: &str) -> Result<Option<WorkflowRef>, EfileError> {
+    let Some(r) = super::route::route_of(conn, file_id)? else { return Ok(None) };
+    let wf = crate::workflow::definition(conn, &r.hash)?;
+    let step = r.step.and_then(|i| wf.steps.get(i as usize)).map(|s| s.get_ref().id.clone());
+    let refs = Refs::load(conn, [r.post_id.as_deref()], std::iter::empty::<&str>())?;
+    let concurrences = super::route::current_concurrences(conn, &r)?;
+    Ok(Some(WorkflowRef {
+        id: r.workflow_id.clone(),
+        version: r.hash.clone(),
+        state: r.state.clone(),
+        step,
+        step_index: r.step,
+        waits_on: refs.post_ref(r.post_id.as_deref()),
+        since: r.step_since.map(rfc3339),
+        due_at: r.step_due_at.map(rfc3339),
+        overdue: r.step_due_at.is_some_and(|d| d < now_micros()),
+        fields: serde_json::from_str(&r.fields).unwrap_or_default(),
+        concurrences,
+    }))
 }
 
 /// A receipt put up in a file.
@@ -245,7 +314,7 @@ pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<FileVi
             post: refs.post_ref(Some(&file.created_by_post)),
             user: refs.user_ref(&file.created_by_user),
         },
-        workflow: file.workflow_id.as_ref().map(|w| WorkflowRef { id: w.clone(), step: file.workflow_step }),
+        workflow: if file.workflow_id.is_some() { workflow_of(conn, &file.id)? } else { None },
         notes,
         documents,
         receipts,

@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod movements;
 pub mod notes;
 pub mod receipts;
+pub mod route;
 
 use diesel::prelude::*;
 
@@ -59,6 +60,18 @@ impl From<diesel::result::Error> for EfileError {
 /// Shorthand for a field error.
 pub fn invalid(field: &'static str, msg: impl ToString) -> EfileError {
     EfileError::Invalid(field, msg.to_string())
+}
+
+/// Trimmed remarks, if any: plain text of at most 5000 characters.
+pub fn check_remarks(remarks: Option<&str>) -> Result<Option<String>, EfileError> {
+    let Some(r) = remarks.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if r.chars().count() > 5000 {
+        return Err(invalid("remarks", "must be at most 5000 characters"));
+    }
+    if r.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(invalid("remarks", "must be plain text (no control characters)"));
+    }
+    Ok(Some(r.to_owned()))
 }
 
 /// A classification field: default `unclassified`, never above the actor's clearance.
@@ -137,19 +150,6 @@ impl FileRow {
     }
 }
 
-/// The stays of something created at `creator` and then moved by `moves`
-/// (destination, time), oldest first.
-pub fn stays_from(creator: &str, created_at: i64, moves: Vec<(Option<String>, i64)>) -> Vec<Stay> {
-    let mut out = vec![Stay { post_id: creator.to_owned(), from: created_at, until: None }];
-    for (to, at) in moves.into_iter().filter_map(|(to, at)| to.map(|t| (t, at))) {
-        if let Some(prev) = out.last_mut() {
-            prev.until = Some(at);
-        }
-        out.push(Stay { post_id: to, from: at, until: None });
-    }
-    out
-}
-
 /// Records that something was created at `post` (its first stay).
 pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
     diesel::insert_into(stays::table)
@@ -169,17 +169,21 @@ pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &
 pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
     diesel::update(stays::table)
         .filter(stays::object_id.eq(object_id))
+        .filter(stays::kind.eq(kind))
         .filter(stays::until_at.is_null())
         .set(stays::until_at.eq(at))
         .execute(conn)?;
     first_stay(conn, object_id, kind, post, at)
 }
 
-/// Destinations and times of every movement of a file (or, with `receipt`, a
-/// receipt), oldest first.
-pub(crate) fn moves_of(conn: &mut DbConn, id: &str, receipt: bool) -> QueryResult<Vec<(Option<String>, i64)>> {
-    let q = mv::table.filter(mv::to_post_id.is_not_null()).order(mv::seq).select((mv::to_post_id, mv::sent_at));
-    if receipt { q.filter(mv::receipt_id.eq(id)).load(conn) } else { q.filter(mv::file_id.eq(id)).load(conn) }
+/// Every stay of a file or receipt: its desks in turn, and the desks
+/// consulted on it (written with each movement, see [`next_stay`]).
+fn stays_of(conn: &mut DbConn, object_id: &str) -> QueryResult<Vec<Stay>> {
+    let rows: Vec<(String, i64, Option<i64>)> = stays::table
+        .filter(stays::object_id.eq(object_id))
+        .select((stays::post_id, stays::from_at, stays::until_at))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(post_id, from, until)| Stay { post_id, from, until }).collect())
 }
 
 /// Applies the access policy to `subject`, whose `stays` holds only the
@@ -219,9 +223,7 @@ fn subject_of(file: &FileRow) -> QueryResult<Subject> {
 pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result<(FileRow, Subject), EfileError> {
     let file =
         files::table.find(file_id).select(FileRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
-    let subject = check_sight(conn, viewer, subject_of(&file)?, |c| {
-        Ok(stays_from(&file.created_by_post, file.created_at, moves_of(c, &file.id, false)?))
-    })?;
+    let subject = check_sight(conn, viewer, subject_of(&file)?, |c| stays_of(c, &file.id))?;
     Ok((file, subject))
 }
 
@@ -288,9 +290,7 @@ pub(crate) fn visible_receipt_subject(
         .optional()?
         .ok_or(EfileError::NotFound)?;
     let base = receipt_subject(conn, &r)?;
-    let subject = check_sight(conn, viewer, base, |c| {
-        Ok(stays_from(&r.created_by_post, r.created_at, moves_of(c, &r.id, true)?))
-    })?;
+    let subject = check_sight(conn, viewer, base, |c| stays_of(c, &r.id))?;
     Ok((r, subject))
 }
 

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::notes::NoteView;
-use super::{Actor, EfileError, PostRef, Refs, UserRef, invalid, visible_file};
+use super::{Actor, EfileError, PostRef, Refs, UserRef, check_remarks, invalid, visible_file};
 use crate::domain::efile::{Action, FileStatus, LastMove, MoveError, MoveState, Priority, plan_move};
 use crate::domain::org::Clearance;
 use crate::jobs;
@@ -45,18 +45,6 @@ pub fn due_and_priority(
     let due_at = due_at.map(|d| parse_time("due_at", d)).transpose()?;
     let priority = priority.map(str::parse).transpose().map_err(|e| invalid("priority", e))?;
     Ok((due_at, priority))
-}
-
-/// Trimmed remarks, if any: plain text of at most 5000 characters.
-pub fn check_remarks(remarks: Option<&str>) -> Result<Option<String>, EfileError> {
-    let Some(r) = remarks.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
-    if r.chars().count() > 5000 {
-        return Err(invalid("remarks", "must be at most 5000 characters"));
-    }
-    if r.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(invalid("remarks", "must be plain text (no control characters)"));
-    }
-    Ok(Some(r.to_owned()))
 }
 
 /// Checks that a destination post exists and that someone cleared for the
@@ -179,6 +167,9 @@ pub fn move_file(
     input: MoveInput,
 ) -> Result<MovementView, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
+    if action == Action::Approve && input.to_post_id.is_some() {
+        return Err(invalid("to_post_id", "an approval goes where the workflow says; leave this out"));
+    }
     let remarks = check_remarks(input.remarks.as_deref())?;
     let (due_at, priority) = due_and_priority(input.due_at.as_deref(), input.priority.as_deref())?;
     let post = actor.post()?.to_owned();
@@ -204,15 +195,31 @@ pub fn move_file(
             posts::table.find(&file.created_by_post).select(posts::org_unit_id).first(conn).optional()?;
         in_section = actor.viewer.held.iter().any(|h| h.post_id == post && Some(&h.org_unit_id) == creators.as_ref());
     }
+    // Approvals, and returns by the post a step waits on, go where the
+    // file's workflow says; every other move goes where the mover says.
+    let route = match action {
+        Action::Approve | Action::Return => super::route::route_of(conn, file_id)?,
+        _ => None,
+    };
     let state = MoveState {
         status: crate::store::stored::<FileStatus>(&file.status)?,
         holder_post: file.holder_post_id.clone(),
         mover_in_owning_section: in_section,
         last,
         referred_by: file.referred_by_post.clone(),
-        on_workflow: file.workflow_id.is_some(),
+        on_workflow: route.is_some(),
     };
-    let plan = plan_move(&state, action, &post, input.to_post_id.as_deref()).map_err(move_error)?;
+    // The rules first (holder, open), so a refusal names the real reason.
+    if matches!(action, Action::Approve | Action::Return) {
+        plan_move(&state, action, &post, Some(&post)).map_err(move_error)?;
+    }
+    let decision = super::route::decide(conn, &file, route.as_ref(), action, &post)?;
+    let target = match (&decision, action) {
+        (Some(d), _) => Some(d.to_post.as_str()),
+        (None, Action::Return) => None,
+        (None, _) => input.to_post_id.as_deref(),
+    };
+    let plan = plan_move(&state, action, &post, target).map_err(move_error)?;
     if matches!(action, Action::Forward | Action::Refer | Action::Return | Action::Approve | Action::Close)
         && super::notes::has_drafts(conn, file_id, actor.user())?
     {
@@ -220,6 +227,7 @@ pub fn move_file(
     }
     if let Some(to) = &plan.to_post
         && to != &post
+        && decision.is_none()
     {
         check_destination(conn, to, subject.classification)?;
     }
@@ -261,6 +269,9 @@ pub fn move_file(
         priority,
     };
     let sent_at = record(conn, actor, &movement_id, step)?;
+    if let (Some(d), Some(r)) = (&decision, &route) {
+        super::route::arrive(conn, actor, &file, r, d, now)?;
+    }
     if moved {
         jobs::enqueue_all(conn, &[jobs::Job::index_file(file_id), jobs::Job::movement_mail(&movement_id)])?;
     } else {

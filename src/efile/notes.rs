@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Actor, EfileError, actionable_file, invalid};
+use super::{Actor, EfileError, FileRow, actionable_file, invalid};
 use crate::jobs;
 use crate::ledger;
 use crate::signing::Signature;
@@ -136,6 +136,19 @@ pub fn worked_on_since(conn: &mut DbConn, file_id: &str, post: &str, since: i64)
 pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Result<NoteView, EfileError> {
     check_body(body)?;
     let (file, _) = actionable_file(conn, actor, file_id)?;
+    insert_draft(conn, actor, &file, body)
+}
+
+/// Adds a draft note at the next paragraph number of `file`, which the
+/// caller has checked the actor may write on (its holder, or a desk whose
+/// concurrence is asked).
+pub(crate) fn insert_draft(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file: &FileRow,
+    body: &str,
+) -> Result<NoteView, EfileError> {
+    let file_id = file.id.as_str();
     let post = actor.post()?.to_owned();
     let now = now_micros();
     // Take the paragraph number and bump the version together; a concurrent

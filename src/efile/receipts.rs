@@ -225,7 +225,7 @@ pub struct ReceiptMove {
 /// Moves a receipt, or puts it up in a file.
 pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMove) -> Result<ReceiptView, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
-    let remarks = super::movements::check_remarks(input.remarks.as_deref())?;
+    let remarks = super::check_remarks(input.remarks.as_deref())?;
     let remarks = remarks.as_deref();
     let (due_at, priority) = super::movements::due_and_priority(input.due_at.as_deref(), input.priority.as_deref())?;
     let post = actor.post()?.to_owned();

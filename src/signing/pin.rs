@@ -84,6 +84,7 @@ pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8
 }
 
 /// A key opened for signing, and how.
+#[derive(Clone)]
 pub struct Opened {
     /// The key's record.
     pub key: ActiveKey,

@@ -145,6 +145,61 @@ diesel::table! {
 }
 
 diesel::table! {
+    file_routes (file_id) {
+        file_id -> Text,
+        workflow_id -> Text,
+        hash -> Text,
+        fields -> Text,
+        state -> Text,
+        step -> Nullable<Integer>,
+        post_id -> Nullable<Text>,
+        step_since -> Nullable<BigInt>,
+        step_due_at -> Nullable<BigInt>,
+        entry -> BigInt,
+    }
+}
+
+diesel::table! {
+    workflow_versions (hash) {
+        hash -> Text,
+        workflow_id -> Text,
+        definition -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    concurrences (id) {
+        id -> Text,
+        file_id -> Text,
+        step_entry -> BigInt,
+        step -> Integer,
+        entity_code -> Text,
+        post_id -> Text,
+        status -> Text,
+        asked_at -> BigInt,
+        due_at -> BigInt,
+        answered_at -> Nullable<BigInt>,
+        answered_by -> Nullable<Text>,
+        note_id -> Nullable<Text>,
+        remarks -> Nullable<Text>,
+        breached_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sla_breaches (file_id, step_entry) {
+        file_id -> Text,
+        step_entry -> BigInt,
+        step -> Integer,
+        post_id -> Text,
+        due_at -> BigInt,
+        recorded_at -> BigInt,
+        escalated_to -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     notes (id) {
         id -> Text,
         file_id -> Text,
@@ -373,6 +428,7 @@ diesel::table! {
 
 diesel::joinable!(note_signatures -> notes (note_id));
 diesel::joinable!(notes -> files (file_id));
+diesel::joinable!(file_routes -> files (file_id));
 diesel::joinable!(signing_keys -> users (user_id));
 diesel::joinable!(movement_signatures -> movements (movement_id));
 
@@ -402,5 +458,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_nodes,
     ledger_tree,
     stays,
-    admin_requests
+    admin_requests,
+    workflow_versions,
+    file_routes,
+    concurrences,
+    sla_breaches
 );

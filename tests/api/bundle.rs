@@ -10,7 +10,7 @@ use crate::helpers::my_post;
 use crate::helpers::{TestApp, spawn_app};
 use crate::signing::{PIN, note_and_sign};
 
-fn export(app: &TestApp, token: &str, file: &str) -> Vec<u8> {
+pub fn export(app: &TestApp, token: &str, file: &str) -> Vec<u8> {
     let resp = ureq::get(&format!("{}/api/v1/files/{file}/export", app.base))
         .set("Authorization", &format!("Bearer {token}"))
         .call()
@@ -21,7 +21,7 @@ fn export(app: &TestApp, token: &str, file: &str) -> Vec<u8> {
     out
 }
 
-fn verify(path: &std::path::Path) -> (i32, String) {
+pub fn verify(path: &std::path::Path) -> (i32, String) {
     let out =
         Command::new(env!("CARGO_BIN_EXE_daftar")).arg("verify").arg(path).env("DAFTAR_LOG", "warn").output().unwrap();
     (

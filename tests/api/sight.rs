@@ -9,7 +9,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use daftar::domain::access::{Held, Sight, Stay, Subject, Viewer, may_see};
 use daftar::domain::org::{Clearance, Role};
-use daftar::store::schema::{files, org_units, posts, receipts, stays, users};
+use daftar::store::schema::{
+    concurrences, file_routes, files, org_units, posts, receipts, stays, users, workflow_versions,
+};
 use daftar::store::{Db, DbConn, new_id, now_micros};
 use diesel::prelude::*;
 use serde_json::json;
@@ -126,8 +128,23 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
     let user: String = users::table.select(users::id).first(c).unwrap();
     let now = now_micros();
 
-    // Files and receipts, with their subjects as the policy sees them.
+    // Files and receipts, with their subjects as the policy sees them; half
+    // the files on a workflow step waiting on their holder (or, a few,
+    // forwarded away from it), some with a concurrence asked of a random
+    // desk, which sees the file while consulted.
     let mut subjects: Vec<(String, &str, Subject)> = Vec::new();
+    let mut waiting: Vec<(String, String, bool)> = Vec::new();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/secretariat-noting.toml")).unwrap();
+    diesel::insert_into(workflow_versions::table)
+        .values((
+            workflow_versions::hash.eq("h"),
+            workflow_versions::workflow_id.eq("secretariat-noting"),
+            workflow_versions::definition.eq(&text),
+            workflow_versions::created_at.eq(now),
+        ))
+        .execute(c)
+        .unwrap();
     c.transaction(|c| {
         for i in 0..150 {
             let list = random_stays(&mut rng, &posts, now);
@@ -161,6 +178,46 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
                 ))
                 .execute(c)?;
             insert_stays(c, &id, "file", &list);
+            let mut list = list;
+            if rng.below(2) == 0 {
+                let decider = if rng.below(5) == 0 { rng.pick(&posts).id.clone() } else { last.post_id.clone() };
+                diesel::update(files::table.find(&id)).set(files::workflow_id.eq("secretariat-noting")).execute(c)?;
+                diesel::insert_into(file_routes::table)
+                    .values((
+                        file_routes::file_id.eq(&id),
+                        file_routes::workflow_id.eq("secretariat-noting"),
+                        file_routes::hash.eq("h"),
+                        file_routes::fields.eq("{}"),
+                        file_routes::state.eq("step"),
+                        file_routes::step.eq(0),
+                        file_routes::post_id.eq(&decider),
+                        file_routes::step_since.eq(last.from),
+                        file_routes::step_due_at.eq(last.from + 2 * DAY),
+                        file_routes::entry.eq(1i64),
+                    ))
+                    .execute(c)?;
+                waiting.push((id.clone(), decider.clone(), decider == last.post_id));
+                if rng.below(3) == 0 {
+                    let asked = rng.pick(&posts).id.clone();
+                    let consult = Stay { post_id: asked.clone(), from: now - DAY, until: None };
+                    insert_stays(c, &id, "consult", std::slice::from_ref(&consult));
+                    diesel::insert_into(concurrences::table)
+                        .values((
+                            concurrences::id.eq(new_id()),
+                            concurrences::file_id.eq(&id),
+                            concurrences::step_entry.eq(1i64),
+                            concurrences::step.eq(0),
+                            concurrences::entity_code.eq("FIN"),
+                            concurrences::post_id.eq(&asked),
+                            concurrences::status.eq("pending"),
+                            concurrences::asked_at.eq(now - DAY),
+                            concurrences::due_at.eq(now + DAY),
+                        ))
+                        .execute(c)?;
+                    waiting.push((id.clone(), asked, true));
+                    list.push(consult);
+                }
+            }
             let subject = Subject {
                 classification: class,
                 owning_unit_id: section.unit.clone(),
@@ -215,9 +272,23 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
 
     let mut pairs = 0;
     let mut visible_pairs = 0;
+    let mut queued = 0;
     for _ in 0..70 {
         let viewer = random_viewer(&mut rng, &posts, &entities, now);
         let sight = Sight::of(&viewer, now);
+        // The approval queue: exactly the waiting files the viewer sees,
+        // waiting on a desk the viewer holds now.
+        let actor = daftar::efile::Actor { viewer: &viewer, post: None };
+        let (items, _) = daftar::workflow::queue::queue(c, &actor, 0, 100_000).unwrap();
+        let got: BTreeSet<String> = items.iter().map(|i| i.file_id.clone()).collect();
+        let sees = |id: &str| subjects.iter().any(|(s, _, subject)| s == id && sight.sees(subject));
+        let want: BTreeSet<String> = waiting
+            .iter()
+            .filter(|(id, post, on_desk)| *on_desk && viewer.holds(post, now) && sees(id))
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        assert_eq!(got, want, "seed {seed} ({backend:?}): the queue of {viewer:?}");
+        queued += got.len();
         let by_sql: BTreeSet<String> = files::table
             .filter(daftar::store::sight::files(&sight))
             .select(files::id)
@@ -240,6 +311,7 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
         }
     }
     assert!(pairs >= 10_000, "{pairs} pairs");
+    assert!(queued > 0, "seed {seed}: no queue had anything in it");
     // The world is not degenerate: some pairs are visible and most are not.
     assert!(visible_pairs > 100 && visible_pairs < pairs / 2, "seed {seed}: {visible_pairs} of {pairs} visible");
 });
