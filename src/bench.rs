@@ -625,3 +625,151 @@ pub fn export(seconds: u64) -> Result<String, String> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
 }
+
+/// Latency percentiles (p50, p99) in milliseconds of `n` runs of `f`.
+fn percentiles(n: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<(f64, f64), String> {
+    let mut ms = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        f()?;
+        ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    Ok((at(0.50), at(0.99)))
+}
+
+/// `daftar bench queue`: the Secretary's approval queue with 500 files
+/// waiting among `files` (default 200,000) beside the same officer's inbox
+/// read in the same run; and approvals per second (submit with a signed
+/// note, the move signed) beside forward-with-signed-note, on a scratch
+/// SQLite database.
+pub fn queue(seconds: u64, files: u64) -> Result<String, String> {
+    use diesel::prelude::*;
+    let budget = Duration::from_secs(seconds.max(1));
+    let dir = tempfile_dir()?;
+    let (config, db, _ca) = scratch(&dir)?;
+    let loaded = crate::workflow::load_dir(&config.workflows_dir, None).map_err(|p| p.join("\n"))?;
+    let noting =
+        loaded.iter().find(|w| w.id() == "secretariat-noting").ok_or("no secretariat-noting workflow")?.clone();
+    let sec = Officer::load(&db, "secretary.moitt")?;
+    let so = Officer::load(&db, "so.moitt")?;
+    let started = Instant::now();
+    {
+        // Files spread over every demo desk, each with its stay; the first
+        // 500 on the noting chain, waiting on the Secretary.
+        let mut c = db.writer().map_err(|e| e.to_string())?;
+        let now = crate::store::now_micros();
+        crate::workflow::register(&mut c, &noting).map_err(|e| e.to_string())?;
+        let script = format!(
+            "CREATE TEMP TABLE bench_posts AS SELECT ROW_NUMBER() OVER (ORDER BY p.id) - 1 AS k, p.id AS post, \
+               p.org_unit_id AS unit, u.entity_id AS entity FROM posts p JOIN org_units u ON u.id = p.org_unit_id;
+             INSERT INTO files (id, file_no, head, serial, year, subject, classification, priority, urgency, status,
+               section_id, entity_id, created_by_post, created_by_user, holder_post_id, held_since, next_note_seq,
+               next_move_seq, version, created_at, updated_at, workflow_id)
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {files})
+             SELECT 'bq-' || i, 'No. B-' || i || '/2026-BENCH', 'B', i, 2026, 'Benchmark file ' || i, 'unclassified',
+               'routine', 0, 'open', b.unit, b.entity, b.post, '{user}',
+               CASE WHEN i <= 500 THEN '{sec_post}' ELSE b.post END, {now} - i * 1000000, 1, 1, 1, {now} - i * 1000000,
+               {now}, CASE WHEN i <= 500 THEN 'secretariat-noting' END
+             FROM n JOIN bench_posts b ON b.k = i % (SELECT COUNT(*) FROM bench_posts);
+             INSERT INTO stays (id, object_id, kind, post_id, from_at, until_at)
+               SELECT 's-' || id, id, 'file', holder_post_id, created_at, NULL FROM files WHERE id LIKE 'bq-%';
+             INSERT INTO file_routes (file_id, workflow_id, hash, fields, state, step, post_id, step_since, step_due_at, entry)
+               SELECT id, 'secretariat-noting', '{hash}', '{{}}', 'step', 2, '{sec_post}', created_at,
+                 created_at + 259200000000, 1 FROM files WHERE workflow_id = 'secretariat-noting' AND id LIKE 'bq-%';
+             ANALYZE;",
+            user = sec.principal.viewer.user_id,
+            sec_post = sec.post,
+            hash = noting.hash,
+        );
+        use diesel::connection::SimpleConnection;
+        crate::on_backend!(&mut *c, |b| b.batch_execute(&script)).map_err(|e| e.to_string())?;
+    }
+    let seeded = started.elapsed().as_secs_f64();
+    let mut out = format!("seeded {files} files (500 waiting on the Secretary) in {seeded:.1} s\n");
+    let mut c = db.reader().map_err(|e| e.to_string())?;
+    let actor = sec.actor();
+    let mut waiting = 0;
+    let (q50, q99) = percentiles(300, || {
+        let (items, _) = crate::workflow::queue::queue(&mut c, &actor, 0, 50).map_err(|e| e.to_string())?;
+        waiting = items.len();
+        Ok(())
+    })?;
+    let (i50, i99) = percentiles(300, || {
+        crate::efile::inbox::inbox(&mut c, &actor, crate::efile::inbox::Kind::All, 0, 50)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    drop(c);
+    if waiting == 0 {
+        return Err("the Secretary's queue came back empty".into());
+    }
+    out.push_str(&format!("queue (first 50 of 500 waiting): p50 {q50:.2} ms, p99 {q99:.2} ms\n"));
+    out.push_str(&format!("inbox (first 50), same officer:  p50 {i50:.2} ms, p99 {i99:.2} ms\n"));
+    out.push_str(&format!("queue p99 ÷ inbox p99: {:.2}\n", q99 / i99));
+
+    // Approvals (submitting a noting file: note signed, move signed, step
+    // advanced) beside forward-with-signed-note, one officer, key opened once.
+    let open = so.unseal()?;
+    let opened = crate::signing::pin::Opened { key: so.key.clone(), open, by_pin: true };
+    let prepare = |on_chain: bool, n: usize| -> Result<Vec<String>, String> {
+        (0..n)
+            .map(|_| {
+                let new = crate::efile::file::NewFile {
+                    subject: "Benchmark".into(),
+                    classification: None,
+                    priority: None,
+                    workflow: on_chain.then(|| (noting.clone(), Default::default())),
+                    section_id: None,
+                    head: None,
+                };
+                db.write_tx(|c| crate::efile::file::create(c, &so.actor(), new)).map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    let ds_post: String = {
+        use crate::store::schema::posts;
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        posts::table
+            .filter(posts::code.eq("MOITT/DS-ADMIN"))
+            .select(posts::id)
+            .first(&mut *c)
+            .map_err(|e| e.to_string())?
+    };
+    let mut results = Vec::new();
+    for on_chain in [false, true] {
+        let pool = prepare(on_chain, 3000)?;
+        let mut next = pool.iter();
+        let mut failed = None;
+        let per_sec = rate(budget, || {
+            let Some(file) = next.next() else { return };
+            let input = crate::efile::movements::MoveInput {
+                action: if on_chain { "approve" } else { "forward" }.into(),
+                to_post_id: (!on_chain).then(|| ds_post.clone()),
+                remarks: None,
+                due_at: None,
+                priority: None,
+            };
+            let r =
+                crate::efile::movements::move_signed(&db, &so.actor(), file, input, Some("Submitted, please."), || {
+                    Ok(Some(opened.clone()))
+                });
+            if let Err(e) = r {
+                failed = Some(e.to_string());
+            }
+        });
+        if let Some(e) = failed {
+            return Err(format!("a move failed: {e}"));
+        }
+        results.push(per_sec);
+    }
+    out.push_str(&format!("forward-with-signed-note:          {:>8.0} /s\n", results[0]));
+    out.push_str(&format!(
+        "approve-with-signed-note (1 step): {:>8.0} /s = {:.2} of forward\n",
+        results[1],
+        results[1] / results[0]
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}

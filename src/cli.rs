@@ -240,7 +240,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::export(seconds)?);
                 Ok(())
             }
-            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export)")),
+            "queue" => {
+                let files = std::env::var("DAFTAR_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+                print!("{}", crate::bench::queue(seconds, files)?);
+                Ok(())
+            }
+            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export, queue)")),
         },
         Command::Verify { path } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -4,12 +4,12 @@
 //! first, and only what the caller's one sight shows. Bulk approval applies
 //! one PIN to many files, each on its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::domain::access::Sight;
+use crate::domain::access::{Sight, Stay, Subject};
 use crate::efile::movements::{MoveInput, MovementView};
 use crate::efile::{Actor, EfileError, PostRef, Refs};
 use crate::signing::pin::Opened;
@@ -50,6 +50,23 @@ pub struct QueueItem {
     /// For a concurrence: its id (to answer it).
     pub concurrence_id: Option<String>,
 }
+
+/// What the queue shows of a file, and what the sight needs.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = files)]
+struct FileFacts {
+    id: String,
+    file_no: String,
+    subject: String,
+    classification: String,
+    priority: String,
+    holder_post_id: String,
+    held_since: i64,
+    section_id: String,
+    entity_id: Option<String>,
+    workflow_id: Option<String>,
+}
+
 
 struct Waiting {
     kind: &'static str,
@@ -117,40 +134,69 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
         concurrence_id: Some(id),
     }));
     // Only what the one sight shows; a decision only while the file is on
-    // the deciding desk (forwarded elsewhere meanwhile, it waits there).
-    let ids: Vec<&str> = waiting.iter().map(|w| w.file_id.as_str()).collect();
+    // the deciding desk (forwarded elsewhere meanwhile, it waits there). The
+    // sight's predicate is asked first with the stays at hand (the current
+    // desk, the consulted one): more stays can only show more, so a yes is
+    // final, and only the rest go to the SQL form of the same sight.
     let sight = Sight::of(actor.viewer, now);
-    let mut shown: HashMap<String, (String, String, String, String, String, String)> = HashMap::new();
+    let mut consulted: HashMap<&str, Vec<Stay>> = HashMap::new();
+    for w in waiting.iter().filter(|w| w.kind == "concurrence") {
+        consulted.entry(w.file_id.as_str()).or_default().push(Stay {
+            post_id: w.post.clone(),
+            from: w.since,
+            until: None,
+        });
+    }
+    let ids: Vec<&str> = waiting.iter().map(|w| w.file_id.as_str()).collect();
+    let mut shown: HashMap<String, FileFacts> = HashMap::new();
+    let mut unsure: Vec<String> = Vec::new();
     for chunk in ids.chunks(500) {
-        let rows: Vec<(String, String, String, String, String, String, String)> = files::table
+        let rows: Vec<FileFacts> = files::table
             .filter(files::id.eq_any(chunk))
             .filter(files::status.eq("open"))
-            .filter(sight::files(&sight))
-            .select((
-                files::id,
-                files::file_no,
-                files::subject,
-                files::classification,
-                files::priority,
-                files::holder_post_id,
-                files::workflow_id.assume_not_null(),
-            ))
+            .select(FileFacts::as_select())
             .load(conn)?;
-        shown.extend(
-            rows.into_iter()
-                .map(|(id, no, subject, class, prio, holder, wf)| (id, (no, subject, class, prio, holder, wf))),
-        );
+        for f in rows {
+            let mut stays = vec![Stay { post_id: f.holder_post_id.clone(), from: f.held_since, until: None }];
+            stays.extend(consulted.get(f.id.as_str()).into_iter().flatten().cloned());
+            let subject = Subject {
+                classification: crate::store::stored(&f.classification)?,
+                owning_unit_id: f.section_id.clone(),
+                owning_entity_id: f.entity_id.clone(),
+                holder_post_id: Some(f.holder_post_id.clone()),
+                stays,
+            };
+            if !sight.sees(&subject) {
+                unsure.push(f.id.clone());
+            }
+            shown.insert(f.id.clone(), f);
+        }
     }
-    waiting.retain(|w| shown.get(&w.file_id).is_some_and(|f| w.kind == "concurrence" || f.4 == w.post));
+    if !unsure.is_empty() {
+        let mut seen: HashSet<String> = HashSet::new();
+        for chunk in unsure.chunks(500) {
+            let ok: Vec<String> = files::table
+                .filter(files::id.eq_any(chunk))
+                .filter(sight::files(&sight))
+                .select(files::id)
+                .load(conn)?;
+            seen.extend(ok);
+        }
+        for id in unsure.iter().filter(|id| !seen.contains(*id)) {
+            shown.remove(id);
+        }
+    }
+    waiting.retain(|w| shown.get(&w.file_id).is_some_and(|f| w.kind == "concurrence" || f.holder_post_id == w.post));
     waiting.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.file_id.cmp(&b.file_id)));
     let more = waiting.len() as i64 > offset + limit;
     let page: Vec<Waiting> = waiting.into_iter().skip(offset as usize).take(limit as usize).collect();
     let refs = Refs::load(conn, page.iter().map(|w| Some(w.post.as_str())), std::iter::empty::<&str>())?;
     let mut items = Vec::with_capacity(page.len());
     for w in page {
-        let Some((file_no, subject, classification, priority, _, workflow)) = shown.remove(&w.file_id) else {
-            continue;
-        };
+        let Some(f) = shown.get(&w.file_id) else { continue };
+        let (file_no, subject, classification, priority) =
+            (f.file_no.clone(), f.subject.clone(), f.classification.clone(), f.priority.clone());
+        let workflow = f.workflow_id.clone().unwrap_or_default();
         let wf = super::definition(conn, &w.hash)?;
         let step = wf.steps.get(w.step as usize).map(|s| s.get_ref().id.clone()).unwrap_or_default();
         items.push(QueueItem {
