@@ -37,6 +37,9 @@ pub struct QueueItem {
     pub step: String,
     /// The post it waits on.
     pub waits_on: Option<PostRef>,
+    /// Where the file is now (a decision waits while the file was forwarded
+    /// elsewhere; it is taken when the file is back on the deciding desk).
+    pub now_with: Option<PostRef>,
     /// Since when (RFC 3339).
     pub since: String,
     /// When due.
@@ -66,7 +69,6 @@ struct FileFacts {
     entity_id: Option<String>,
     workflow_id: Option<String>,
 }
-
 
 struct Waiting {
     kind: &'static str,
@@ -133,8 +135,7 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
         due,
         concurrence_id: Some(id),
     }));
-    // Only what the one sight shows; a decision only while the file is on
-    // the deciding desk (forwarded elsewhere meanwhile, it waits there). The
+    // Only what the one sight shows. The
     // sight's predicate is asked first with the stays at hand (the current
     // desk, the consulted one): more stays can only show more, so a yes is
     // final, and only the rest go to the SQL form of the same sight.
@@ -186,17 +187,20 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
             shown.remove(id);
         }
     }
-    waiting.retain(|w| shown.get(&w.file_id).is_some_and(|f| w.kind == "concurrence" || f.holder_post_id == w.post));
+    waiting.retain(|w| shown.contains_key(&w.file_id));
     waiting.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.file_id.cmp(&b.file_id)));
     let more = waiting.len() as i64 > offset + limit;
     let page: Vec<Waiting> = waiting.into_iter().skip(offset as usize).take(limit as usize).collect();
-    let refs = Refs::load(conn, page.iter().map(|w| Some(w.post.as_str())), std::iter::empty::<&str>())?;
+    let posts =
+        page.iter().flat_map(|w| [Some(w.post.as_str()), shown.get(&w.file_id).map(|f| f.holder_post_id.as_str())]);
+    let refs = Refs::load(conn, posts, std::iter::empty::<&str>())?;
     let mut items = Vec::with_capacity(page.len());
     for w in page {
         let Some(f) = shown.get(&w.file_id) else { continue };
         let (file_no, subject, classification, priority) =
             (f.file_no.clone(), f.subject.clone(), f.classification.clone(), f.priority.clone());
         let workflow = f.workflow_id.clone().unwrap_or_default();
+        let now_with = refs.post_ref(Some(&f.holder_post_id));
         let wf = super::definition(conn, &w.hash)?;
         let step = wf.steps.get(w.step as usize).map(|s| s.get_ref().id.clone()).unwrap_or_default();
         items.push(QueueItem {
@@ -209,6 +213,7 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
             workflow,
             step,
             waits_on: refs.post_ref(Some(&w.post)),
+            now_with,
             since: rfc3339(w.since),
             due_at: rfc3339(w.due),
             waiting_hours: hours(now - w.since),
