@@ -310,6 +310,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 s.reminders,
                 s.concurrences_overdue
             );
+            if s.failed > 0 {
+                return Err(format!("{} breaches could not be recorded (see the log); run the sweep again", s.failed));
+            }
             Ok(())
         }
         Command::Ledger { command } => {

@@ -225,9 +225,12 @@ pub fn move_file(
     {
         return Err(EfileError::UnsignedNotes);
     }
+    // Steps were routed to cleared holders; the originator, at the end or
+    // on a return, is checked as any destination is.
+    let routed_to_step = decision.as_ref().is_some_and(|d| matches!(d.arrives, super::route::Position::Step(_)));
     if let Some(to) = &plan.to_post
         && to != &post
-        && decision.is_none()
+        && !routed_to_step
     {
         check_destination(conn, to, subject.classification)?;
     }

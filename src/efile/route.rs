@@ -410,10 +410,10 @@ pub fn answer(
     let post = actor.post()?.to_owned();
     let check = |c: &mut DbConn| -> Result<(), EfileError> {
         visible_file(c, actor.viewer, file_id)?;
-        let (to, status): (String, String) = cc::table
+        let (to, status, entry): (String, String, i64) = cc::table
             .find(concurrence_id)
             .filter(cc::file_id.eq(file_id))
-            .select((cc::post_id, cc::status))
+            .select((cc::post_id, cc::status, cc::step_entry))
             .first(c)
             .optional()?
             .ok_or(EfileError::NotFound)?;
@@ -422,6 +422,12 @@ pub fn answer(
         }
         if status != "pending" {
             return Err(EfileError::Conflict(format!("the concurrence is already answered ({status})")));
+        }
+        // Only while the file is at the step that asked it (a return, or the
+        // chain moving on, leaves it unanswered for good).
+        let current = route_of(c, file_id)?.is_some_and(|r| r.entry == entry && Position::of(&r) != Position::Done);
+        if !current {
+            return Err(EfileError::Conflict("the file is no longer at the step that asked this concurrence".into()));
         }
         Ok(())
     };

@@ -120,7 +120,10 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
         })
         .collect();
     let asked: Vec<(String, String, i32, String, i64, i64, String)> = cc::table
-        .inner_join(file_routes::table.on(file_routes::file_id.eq(cc::file_id)))
+        .inner_join(
+            file_routes::table.on(file_routes::file_id.eq(cc::file_id).and(file_routes::entry.eq(cc::step_entry))),
+        )
+        .filter(file_routes::state.eq("step"))
         .filter(cc::status.eq("pending"))
         .filter(cc::post_id.eq_any(&mine))
         .select((cc::id, cc::file_id, cc::step, cc::post_id, cc::asked_at, cc::due_at, file_routes::hash))

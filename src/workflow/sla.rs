@@ -24,6 +24,9 @@ use crate::store::{Db, DbConn, new_id};
 /// The user escalations are recorded as made by: the SLA clock itself,
 /// disabled, holding no post, so it can never sign in or see anything.
 pub const SLA_CLOCK_USER: &str = "sla-clock";
+/// Its username: with a space, which no username a person is given may
+/// have, so nobody can take it first.
+const SLA_CLOCK_USERNAME: &str = "sla clock";
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -36,6 +39,8 @@ pub struct Sweep {
     pub reminders: usize,
     /// Concurrences found overdue.
     pub concurrences_overdue: usize,
+    /// Breaches that could not be recorded this time (logged; tried again next sweep).
+    pub failed: usize,
 }
 
 /// Runs one sweep as of `now` (UTC µs).
@@ -61,16 +66,24 @@ pub fn sweep(db: &Db, now: i64) -> Result<Sweep, EfileError> {
         }
         let mut progressed = false;
         for r in due {
-            let done = db.write_tx(|c| breach(c, &r, now))?;
-            if let Some((reminded, escalated)) = done {
-                progressed = true;
-                out.breaches += 1;
-                out.reminders += usize::from(reminded);
-                out.escalated += usize::from(escalated);
+            // One file's trouble (a move racing the sweep, say) neither stops
+            // the sweep nor undoes the others; it is tried again next time.
+            match db.write_tx(|c| breach(c, &r, now)) {
+                Ok(Some((reminded, escalated))) => {
+                    progressed = true;
+                    out.breaches += 1;
+                    out.reminders += usize::from(reminded);
+                    out.escalated += usize::from(escalated);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(file = %r.file_id, error = %e, "SLA breach not recorded this sweep");
+                    out.failed += 1;
+                }
             }
         }
         if !progressed {
-            // Another process recorded them all first.
+            // Another process recorded them first, or the rest failed.
             break;
         }
     }
@@ -105,10 +118,17 @@ pub fn sweep(db: &Db, now: i64) -> Result<Sweep, EfileError> {
                 jobs::enqueue(c, &jobs::Job::sla_reminder(&file_id, None, Some(&id)))?;
             }
             Ok(n == 1)
-        })?;
-        if won {
-            out.concurrences_overdue += 1;
-            out.reminders += 1;
+        });
+        match won {
+            Ok(true) => {
+                out.concurrences_overdue += 1;
+                out.reminders += 1;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(concurrence = %id, error = %e, "overdue concurrence not recorded this sweep");
+                out.failed += 1;
+            }
         }
     }
     Ok(out)
@@ -216,6 +236,13 @@ fn escalate(c: &mut DbConn, r: &RouteRow, step: usize, post: &str, now: i64) -> 
         ..r.clone()
     };
     crate::efile::route::set_route(c, &moved)?;
+    // The step is the same: concurrences asked for it still stand (and still
+    // must be given) for the post it now waits on.
+    diesel::update(cc::table)
+        .filter(cc::file_id.eq(&r.file_id))
+        .filter(cc::step_entry.eq(r.entry))
+        .set(cc::step_entry.eq(moved.entry))
+        .execute(c)?;
     diesel::update(sla_breaches::table.find((&r.file_id, r.entry)))
         .set(sla_breaches::escalated_to.eq(&up))
         .execute(c)?;
@@ -227,7 +254,7 @@ fn escalate(c: &mut DbConn, r: &RouteRow, step: usize, post: &str, now: i64) -> 
 fn ensure_clock_user(c: &mut DbConn) -> QueryResult<()> {
     let row = (
         users::id.eq(SLA_CLOCK_USER),
-        users::username.eq(SLA_CLOCK_USER),
+        users::username.eq(SLA_CLOCK_USERNAME),
         users::name.eq("SLA clock (Daftar)"),
         users::password_hash.eq("!"),
         users::clearance.eq(Clearance::Unclassified.as_str()),
@@ -236,7 +263,8 @@ fn ensure_clock_user(c: &mut DbConn) -> QueryResult<()> {
         users::created_at.eq(crate::store::now_micros()),
     );
     crate::on_backend!(c, |b| diesel::insert_into(users::table).values(row).on_conflict_do_nothing().execute(b))?;
-    Ok(())
+    // Whatever stopped the insert, the row by that id must be there.
+    users::table.find(SLA_CLOCK_USER).select(users::id).first::<String>(c).map(|_| ())
 }
 
 /// The schedule every server runs: one process of all sharing the database

@@ -346,3 +346,37 @@ both_backends!(a_breached_step_is_recorded_reminded_and_escalated_once, |backend
     let r = app.get_as(&app.login("admin"), "/api/v1/ledger/verify");
     assert!(r.status == 200 && r.body["ok"] == true, "{}", r.text);
 });
+
+both_backends!(an_escalated_step_still_needs_its_concurrence, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let [so, ds, js, sec, fin] =
+        ["so.moitt", "ds.moitt", "js.moitt", "secretary.moitt", "secretary.fin"].map(|u| app.login(u));
+    let r = app.post_as(
+        &so,
+        "/api/v1/files",
+        &json!({"subject": "Cloud services", "workflow": "procurement", "fields": {"amount": 90_000_000}}),
+    );
+    let file = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(approve(&app, &so, &file, "Submitted.").status, 201);
+    assert_eq!(approve(&app, &ds, &file, "Recommended.").status, 201);
+    assert_eq!(holder(&app, &js, &file).0, "MOITT/JS-ADMIN");
+    // The JS sits on it past the step's SLA: it goes up to the Secretary…
+    let later = (chrono::Utc::now() + chrono::Duration::days(4)).to_rfc3339();
+    let out = sweep(&app, &later).wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, wf) = holder(&app, &sec, &file);
+    assert_eq!((code.as_str(), wf["step"].as_str()), ("MOITT/SECRETARY", Some("joint-secretary")));
+    // …and Finance's concurrence is still awaited there.
+    assert_eq!(wf["concurrences"][0]["status"], "pending", "{wf}");
+    let r = approve(&app, &sec, &file, "Approved.");
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("FIN"), "{}", r.text);
+    let cid = wf["concurrences"][0]["id"].as_str().unwrap();
+    let r = app.post_as(
+        &fin,
+        &format!("/api/v1/files/{file}/concurrences/{cid}"),
+        &json!({"decision": "concur", "pin": PIN}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(approve(&app, &sec, &file, "Approved.").status, 201);
+});
