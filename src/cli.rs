@@ -67,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: WorkflowCommand,
     },
+    /// The full-text search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
     /// Approval deadlines.
     Sla {
         #[command(subcommand)]
@@ -129,6 +134,13 @@ enum WorkflowCommand {
         /// The workflow's id.
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuild the index from the database into a new directory, then swap
+    /// it in (no server may be writing the index meanwhile).
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -291,6 +303,41 @@ fn run(cli: Cli) -> Result<(), String> {
                     Ok(())
                 }
             }
+        }
+        Command::Search { command: SearchCommand::Reindex } => {
+            let db = open_migrated(&config)?;
+            let current = config.index_dir();
+            let fresh = current.with_extension("new");
+            let old = current.with_extension("old");
+            let _ = std::fs::remove_dir_all(&fresh);
+            let started = std::time::Instant::now();
+            let n = {
+                let s = crate::search::Search::open(&fresh).map_err(|e| e.to_string())?;
+                crate::search::indexer::build_all(&db, &s).map_err(|e| e.to_string())?
+            };
+            if current.exists() {
+                // Nobody may be writing the index being replaced.
+                let live = crate::search::Search::open(&current).map_err(|e| e.to_string())?;
+                if !live.writes() {
+                    let _ = std::fs::remove_dir_all(&fresh);
+                    return Err(format!(
+                        "a running server writes the index in {}; stop it first (a server keeps its index in step \
+                         with the database by itself, and rebuilds it when its format changes)",
+                        current.display()
+                    ));
+                }
+                drop(live);
+                let _ = std::fs::remove_dir_all(&old);
+                std::fs::rename(&current, &old).map_err(|e| format!("{}: {e}", current.display()))?;
+            }
+            std::fs::rename(&fresh, &current).map_err(|e| format!("{}: {e}", fresh.display()))?;
+            let _ = std::fs::remove_dir_all(&old);
+            println!(
+                "rebuilt the search index from {n} files and receipts in {:.1} s: {}",
+                started.elapsed().as_secs_f64(),
+                current.display()
+            );
+            Ok(())
         }
         Command::Sla { command: SlaCommand::Sweep { now } } => {
             let db = open_migrated(&config)?;

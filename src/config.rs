@@ -46,6 +46,8 @@ pub struct Config {
     pub workflows_dir: PathBuf,
     /// The working week and holidays that approval SLAs count in.
     pub sla: SlaConfig,
+    /// Full-text search.
+    pub search: SearchConfig,
     /// If set, `/metrics` answers only `Authorization: Bearer <this>`; if
     /// not, only direct requests from this machine (loopback, not forwarded
     /// by a proxy).
@@ -139,6 +141,16 @@ impl Default for SlaConfig {
     }
 }
 
+/// Full-text search.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Where this server keeps its index (default `data_dir/index`): servers
+    /// sharing one directory share one index (one writes, the others read);
+    /// a server with a directory of its own builds and feeds its own.
+    pub index_dir: Option<PathBuf>,
+}
+
 /// SMTP relay for notifications.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -170,6 +182,7 @@ impl Default for Config {
             metrics_token: None,
             workflows_dir: PathBuf::from("workflows"),
             sla: SlaConfig::default(),
+            search: SearchConfig::default(),
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -199,6 +212,7 @@ const ENV_KEYS: &[&str] = &[
     "metrics_token",
     "workflows_dir",
     "sla",
+    "search",
 ];
 
 impl Config {
@@ -280,6 +294,12 @@ impl Config {
             return Err("invalid configuration: log_format must be text or json".into());
         }
         Ok(())
+    }
+
+    /// The directory of this server's search index (this schema version's).
+    pub fn index_dir(&self) -> PathBuf {
+        let base = self.search.index_dir.clone().unwrap_or_else(|| self.data_dir.join("index"));
+        crate::search::index_dir(&base)
     }
 
     /// The calendar approval SLAs count working days in.

@@ -461,6 +461,11 @@ impl Background {
         }
         Background { stop }
     }
+
+    /// The flag that stops this background work (for other threads of the server).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
 }
 
 impl Drop for Background {

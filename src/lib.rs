@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod org;
 pub mod pki;
+pub mod search;
 pub mod server;
 pub mod signing;
 pub mod store;

@@ -97,11 +97,13 @@ impl Server {
         crate::clock::set_calendar(config.calendar()?);
         let metrics = Arc::new(Metrics::default());
         let background = start_background(&config, &db, &metrics, &ca);
+        let search = open_search(&config, &db, &background);
         let state = AppState {
             db,
             config: Arc::new(config),
             metrics,
             workflows: Arc::new(workflows),
+            search,
             auth,
             ca,
             signing_sessions,
@@ -161,6 +163,31 @@ impl Server {
 }
 
 /// The job workers and periodic work of this process.
+/// Opens this process's search index and starts following the ledger into
+/// it. A server whose index cannot be opened still serves everything else;
+/// `/readyz` and `/search` say the index is unavailable.
+fn open_search(
+    config: &Config,
+    db: &crate::store::Db,
+    background: &crate::jobs::Background,
+) -> Option<Arc<crate::search::Search>> {
+    let dir = config.index_dir();
+    match crate::search::Search::open(&dir) {
+        Ok(s) => {
+            let s = Arc::new(s);
+            if s.writes() {
+                crate::search::remove_old_versions(&dir);
+            }
+            crate::search::indexer::spawn(db.clone(), s.clone(), background.stop_flag());
+            Some(s)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, dir = %dir.display(), "the search index cannot be opened; search is unavailable");
+            None
+        }
+    }
+}
+
 fn start_background(
     config: &Config,
     db: &Db,

@@ -10,10 +10,29 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers.
+/// How far behind the ledger the search index may be and still be ready.
+const READY_LAG: i64 = 1000;
+
+/// `GET /readyz`: the database answers and the search index is built and
+/// caught up (`search.lag`: sealed ledger events not applied yet).
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.read(|conn| crate::store::ping(conn).map_err(ApiError::from)).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})))
+    let head = state
+        .read(|conn| {
+            crate::store::ping(conn)?;
+            Ok(crate::search::indexer::head(conn)?)
+        })
+        .await?;
+    let search = match &state.search {
+        None => json!({"status": "unavailable"}),
+        Some(s) => match s.applied() {
+            None => json!({"status": "building", "writer": s.writes()}),
+            Some(applied) => json!({"status": if head - applied <= READY_LAG { "ok" } else { "behind" },
+                                    "applied": applied, "head": head, "lag": (head - applied).max(0), "writer": s.writes()}),
+        },
+    };
+    let ready = search["status"] == "ok";
+    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "database": "ok", "search": search});
+    Ok(if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) })
 }
 
 /// Whether a request may read `/metrics`: with the configured token, or,

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod org;
 pub mod queue;
 pub mod receipts;
+pub mod search;
 pub mod signing;
 pub mod workflows;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub ca: Arc<crate::pki::Ca>,
     /// The approval chains, as loaded at start.
     pub workflows: Arc<Vec<crate::workflow::Loaded>>,
+    /// This process's search index (`None` if it could not be opened).
+    pub search: Option<Arc<crate::search::Search>>,
     /// Officers' keys unsealed for their signing sessions.
     pub signing_sessions: Arc<crate::auth::session::Sessions>,
 }
@@ -176,6 +179,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/ledger/checkpoints", web::post().to(ledger::checkpoint))
                 .route("/inbox", web::get().to(files::inbox))
                 .route("/queue", web::get().to(queue::list))
+                .route("/search", web::get().to(search::search))
                 .route("/queue/approve", web::post().to(queue::approve))
                 .route("/files/{id}/concurrences/{concurrence_id}", web::post().to(queue::answer))
                 .route("/workflows", web::get().to(workflows::list))

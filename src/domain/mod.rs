@@ -7,6 +7,7 @@ pub mod efile;
 pub mod merkle;
 pub mod org;
 pub mod route;
+pub mod text;
 pub mod workflow;
 
 /// Declares a closed vocabulary as an enum with its stable wire names, parsing

@@ -90,3 +90,33 @@ pub fn receipts(sight: &Sight) -> Filter<receipts::table> {
     }
     Box::new(receipts::classification.eq_any(class_names(sight)).and(any(why)))
 }
+
+/// Of these files and receipts, the ones the sight may see (for lists
+/// whose rows come from elsewhere, such as the search index or a queue).
+pub fn visible_of(
+    conn: &mut DbConn,
+    sight: &Sight,
+    file_ids: &[String],
+    receipt_ids: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut ok = std::collections::HashSet::new();
+    for chunk in file_ids.chunks(500) {
+        ok.extend(
+            files::table
+                .filter(files::id.eq_any(chunk))
+                .filter(self::files(sight))
+                .select(files::id)
+                .load::<String>(conn)?,
+        );
+    }
+    for chunk in receipt_ids.chunks(500) {
+        ok.extend(
+            receipts::table
+                .filter(receipts::id.eq_any(chunk))
+                .filter(self::receipts(sight))
+                .select(receipts::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(ok)
+}

@@ -4,7 +4,7 @@
 //! first, and only what the caller's one sight shows. Bulk approval applies
 //! one PIN to many files, each on its own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -177,15 +177,7 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
         }
     }
     if !unsure.is_empty() {
-        let mut seen: HashSet<String> = HashSet::new();
-        for chunk in unsure.chunks(500) {
-            let ok: Vec<String> = files::table
-                .filter(files::id.eq_any(chunk))
-                .filter(sight::files(&sight))
-                .select(files::id)
-                .load(conn)?;
-            seen.extend(ok);
-        }
+        let seen = sight::visible_of(conn, &sight, &unsure, &[])?;
         for id in unsure.iter().filter(|id| !seen.contains(*id)) {
             shown.remove(id);
         }

@@ -78,13 +78,16 @@ pub struct TestApp {
     pub base: String,
     pub db: Db,
     pub test_db: TestDb,
-    handle: actix_web::dev::ServerHandle,
+    /// The in-process server (none for a server run as a separate process).
+    handle: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         // `stop` sends the command at once; the returned future only waits.
-        drop(self.handle.stop(false));
+        if let Some(h) = &self.handle {
+            drop(h.stop(false));
+        }
     }
 }
 
@@ -103,7 +106,7 @@ pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Opt
     let ca = daftar::pki::Ca::init(&config.data_dir, &config.organisation).expect("ca");
     daftar::demo::seed(&db, &ca).expect("seed demo");
     let (port, handle) = start_server(config, db.clone());
-    Some(TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle })
+    Some(TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle: Some(handle) })
 }
 
 /// A second server process's worth of server over the same database and data
@@ -116,7 +119,18 @@ pub fn spawn_app_on(first: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestAp
     let (port, handle) = start_server(config, db.clone());
     // Owns a scratch directory only: the database belongs to `first`.
     let test_db = TestDb { url: first.test_db.url.clone(), dir: tempfile::tempdir().unwrap(), pg_drop: None };
-    TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle }
+    TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle: Some(handle) }
+}
+
+impl TestApp {
+    /// A client of a server run as a separate process at `base`, over the
+    /// database of `of` (which it does not own).
+    #[allow(dead_code)]
+    pub fn remote(base: String, of: &TestDb) -> TestApp {
+        let db = Db::connect(&of.url, 2, "NORMAL").expect("connect");
+        let test_db = TestDb { url: of.url.clone(), dir: tempfile::tempdir().unwrap(), pg_drop: None };
+        TestApp { base, db, test_db, handle: None }
+    }
 }
 
 /// The configuration every test server starts from, over `db`.

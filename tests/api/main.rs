@@ -18,6 +18,7 @@ mod operations;
 mod org;
 mod readme;
 mod receipts;
+mod search;
 mod sight;
 mod signing;
 mod store;

@@ -10,9 +10,16 @@ both_backends!(health_ready_and_metrics, |backend| {
     let r = app.get("/healthz");
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "ok");
-    let r = app.get("/readyz");
+    // Ready once the search index is built (at once for the demo government).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut r = app.get("/readyz");
+    while r.status == 503 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        r = app.get("/readyz");
+    }
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["database"], "ok");
+    assert_eq!(r.body["search"]["status"], "ok", "{}", r.text);
     let r = app.get("/metrics");
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/plain"));

@@ -270,6 +270,11 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
     })
     .unwrap();
 
+    // The search index of the same world, built as a server builds it.
+    let index_dir = tempfile::tempdir().unwrap();
+    let index = daftar::search::Search::open(index_dir.path()).unwrap();
+    daftar::search::indexer::build_all(&db, &index).unwrap();
+
     let mut pairs = 0;
     let mut visible_pairs = 0;
     let mut queued = 0;
@@ -289,6 +294,16 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
             .collect();
         assert_eq!(got, want, "seed {seed} ({backend:?}): the queue of {viewer:?}");
         queued += got.len();
+        // Search: every item matches `random`; the hits, and `total`, are
+        // exactly the items the predicate shows.
+        let params = daftar::search::query::Params { q: "random".into(), limit: 1000, ..Default::default() };
+        let found = daftar::search::query::search(&index, c, &sight, &params).unwrap();
+        let hits: BTreeSet<String> =
+            found.items.iter().map(|h| h.file_id.clone().or_else(|| h.receipt_id.clone()).unwrap()).collect();
+        let visible: BTreeSet<String> =
+            subjects.iter().filter(|(_, _, subject)| sight.sees(subject)).map(|(id, _, _)| id.clone()).collect();
+        assert_eq!(hits, visible, "seed {seed} ({backend:?}): search for {viewer:?}");
+        assert_eq!(found.total, visible.len(), "seed {seed}: total counts only visible hits");
         let by_sql: BTreeSet<String> = files::table
             .filter(daftar::store::sight::files(&sight))
             .select(files::id)
