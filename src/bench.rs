@@ -431,7 +431,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
     .map_err(|e| format!("forward-with-signed-note failed: {e}"))?;
     // Baseline: the same rows written bare, with no reads, checks or signing:
     // a note, its signature, a movement, its signature, four ledger events,
-    // three jobs, the stay that ends and the one that begins, and the file's
+    // the mail job, the stay that ends and the one that begins, and the file's
     // row updated; one durable transaction each.
     let bare_files: Vec<String> = (0..clients).map(|_| so.1.open_file(&db)).collect::<Result<_, _>>()?;
     let seqs: Vec<std::sync::atomic::AtomicI64> = (0..clients).map(|_| Default::default()).collect();
@@ -531,12 +531,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
                 };
                 crate::ledger::append(c, event)?;
             }
-            let jobs = [
-                crate::jobs::Job::index_file(file),
-                crate::jobs::Job::index_file(file),
-                crate::jobs::Job::movement_mail(&movement),
-            ];
-            crate::jobs::enqueue_all(c, &jobs)?;
+            crate::jobs::enqueue(c, &crate::jobs::Job::movement_mail(&movement))?;
             Ok(())
         })
     })?;

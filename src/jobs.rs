@@ -47,6 +47,13 @@ pub struct MovementMail {
     pub movement_id: String,
 }
 
+/// A document whose text is to be taken out for search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractText {
+    /// The document.
+    pub document_id: String,
+}
+
 /// A reminder that a step or a concurrence is past its SLA.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaReminder {
@@ -67,6 +74,8 @@ pub enum Job {
     MovementMail(MovementMail),
     /// Remind the holders of an overdue step or concurrence (`mail.sla_reminder`).
     SlaReminder(SlaReminder),
+    /// Take a document's text out for search (`search.extract`).
+    ExtractText(ExtractText),
 }
 
 /// Why a stored job could not be read back.
@@ -79,7 +88,8 @@ pub struct BadJob {
 
 impl Job {
     /// Every kind this version knows how to run.
-    pub const KINDS: &'static [&'static str] = &["search.index", "mail.movement", "mail.sla_reminder"];
+    pub const KINDS: &'static [&'static str] =
+        &["search.index", "mail.movement", "mail.sla_reminder", "search.extract"];
 
     /// The stored kind.
     pub fn kind(&self) -> &'static str {
@@ -87,6 +97,7 @@ impl Job {
             Job::Index(_) => "search.index",
             Job::MovementMail(_) => "mail.movement",
             Job::SlaReminder(_) => "mail.sla_reminder",
+            Job::ExtractText(_) => "search.extract",
         }
     }
 
@@ -96,6 +107,7 @@ impl Job {
             Job::Index(t) => serde_json::to_string(t),
             Job::MovementMail(m) => serde_json::to_string(m),
             Job::SlaReminder(r) => serde_json::to_string(r),
+            Job::ExtractText(t) => serde_json::to_string(t),
         };
         v.expect("job payloads are plain structs")
     }
@@ -107,13 +119,14 @@ impl Job {
             "search.index" => serde_json::from_str(payload).map(Job::Index).map_err(bad),
             "mail.movement" => serde_json::from_str(payload).map(Job::MovementMail).map_err(bad),
             "mail.sla_reminder" => serde_json::from_str(payload).map(Job::SlaReminder).map_err(bad),
+            "search.extract" => serde_json::from_str(payload).map(Job::ExtractText).map_err(bad),
             other => Err(BadJob { kind: other.to_owned(), reason: "unknown kind".into() }),
         }
     }
 
-    /// A file to reindex.
-    pub fn index_file(file_id: &str) -> Job {
-        Job::Index(IndexTarget { file_id: Some(file_id.to_owned()), ..Default::default() })
+    /// A document's text to take out for search.
+    pub fn extract_text(document_id: &str) -> Job {
+        Job::ExtractText(ExtractText { document_id: document_id.to_owned() })
     }
 
     /// A reminder of an overdue step (`entry`) or concurrence.
@@ -289,15 +302,17 @@ pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
 /// Does a job's work; an `Err` is retried.
 pub type Handler = Arc<dyn Fn(&Db, &Job) -> Result<(), String> + Send + Sync>;
 
-/// The server's own handler. Indexing and mail have no consumer in this
-/// version: the search index is rebuilt from the database when it is built,
-/// and mail is recorded in the ledger's movements, so these jobs are done
-/// at once rather than left to pile up.
+/// What the job queue itself does with a job whose work lives elsewhere
+/// (the server's handler, in `server.rs`, routes those). Mail has no
+/// consumer in this version, so its jobs are done at once rather than left
+/// to pile up; `search.index` jobs are obsolete (the index follows the
+/// ledger) and are only drained.
 pub fn perform(_db: &Db, job: &Job) -> Result<(), String> {
     match job {
         Job::Index(_) => Ok(()),
         Job::MovementMail(_) => Ok(()),
         Job::SlaReminder(_) => Ok(()),
+        Job::ExtractText(_) => Err("text extraction needs the server's blob store".into()),
     }
 }
 
@@ -315,9 +330,9 @@ impl Worker {
         Worker { handler, kinds: kinds.to_vec(), metrics }
     }
 
-    /// The server's worker: every known kind, done by [`perform`].
-    pub fn server(metrics: Arc<Metrics>) -> Worker {
-        Worker::new(Arc::new(perform), Job::KINDS, metrics)
+    /// A worker for every known kind, done by `handler`.
+    pub fn server(handler: Handler, metrics: Arc<Metrics>) -> Worker {
+        Worker::new(handler, Job::KINDS, metrics)
     }
 
     /// Claims and runs one due job; `Ok(false)` when none is due.
@@ -450,11 +465,17 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts `workers` job workers and the periodic work.
-    pub fn start(db: &Db, metrics: &Arc<Metrics>, workers: usize, periodic: Vec<Periodic>) -> Background {
+    /// Starts `workers` job workers running `handler`, and the periodic work.
+    pub fn start(
+        db: &Db,
+        metrics: &Arc<Metrics>,
+        workers: usize,
+        handler: Handler,
+        periodic: Vec<Periodic>,
+    ) -> Background {
         let stop = Arc::new(AtomicBool::new(false));
         for _ in 0..workers {
-            Worker::server(metrics.clone()).spawn(db.clone(), stop.clone());
+            Worker::server(handler.clone(), metrics.clone()).spawn(db.clone(), stop.clone());
         }
         for p in periodic {
             p.spawn(db.clone(), metrics.clone(), stop.clone());
@@ -481,7 +502,7 @@ mod tests {
     #[test]
     fn jobs_round_trip_through_their_stored_form() {
         let jobs = [
-            Job::index_file("f1"),
+            Job::extract_text("d1"),
             Job::Index(IndexTarget { note_id: Some("n".into()), file_id: Some("f".into()), ..Default::default() }),
             Job::movement_mail("m1"),
         ];

@@ -207,7 +207,13 @@ fn start_background(
         }),
     };
     let sla = crate::workflow::sla::periodic(std::time::Duration::from_secs(config.sla.sweep_every_seconds));
-    crate::jobs::Background::start(db, metrics, config.jobs.workers, vec![sealer, sla])
+    // Jobs whose work needs this server's parts; the rest the queue does itself.
+    let blobs = crate::blobs::BlobStore::new(&config.data_dir);
+    let handler: crate::jobs::Handler = Arc::new(move |db, job| match job {
+        crate::jobs::Job::ExtractText(t) => crate::search::extract::run(db, &blobs, &t.document_id),
+        other => crate::jobs::perform(db, other),
+    });
+    crate::jobs::Background::start(db, metrics, config.jobs.workers, handler, vec![sealer, sla])
 }
 
 /// Headers on every response: no sniffing, no framing, no referrers, a strict

@@ -24,7 +24,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::documents::upload, super::documents::content, super::receipts::diarise, super::receipts::show,
         super::receipts::move_receipt, super::ledger::verify, super::ledger::checkpoint,
         super::signing::revoke, super::files::export, super::workflows::list, super::workflows::show,
-        super::queue::list, super::queue::approve, super::queue::answer,
+        super::queue::list, super::queue::approve, super::queue::answer, super::search::search,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,

@@ -66,6 +66,8 @@ pub fn insert(
             documents::created_at.eq(now_micros()),
         ))
         .execute(conn)?;
+    // Its text is taken out for search by a job (slow, and bounded there).
+    jobs::enqueue(conn, &jobs::Job::extract_text(&id))?;
     ledger::append(
         conn,
         ledger::Event {
@@ -163,14 +165,6 @@ pub fn attach_to_file(
     diesel::update(files::table.find(file_id))
         .set((files::version.eq(file.version + 1), files::updated_at.eq(now_micros())))
         .execute(conn)?;
-    jobs::enqueue(
-        conn,
-        &jobs::Job::Index(jobs::IndexTarget {
-            file_id: Some(file_id.to_owned()),
-            document_id: Some(id.clone()),
-            ..Default::default()
-        }),
-    )?;
     Ok(DocumentView {
         id,
         title: title.to_owned(),

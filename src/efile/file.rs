@@ -11,7 +11,6 @@ use super::notes::NoteView;
 use super::{Actor, EfileError, FileRow, PostRef, Refs, UserRef, invalid, visible_file};
 use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
 use crate::domain::org::parse_text;
-use crate::jobs;
 use crate::ledger;
 use crate::store::schema::{file_links, files, org_units, posts, receipts};
 use crate::store::{DbConn, new_id, now_micros, rfc3339};
@@ -105,7 +104,6 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
                             "priority": priority.as_str(), "section_id": section_id, "workflow": workflow}),
         },
     )?;
-    jobs::enqueue(conn, &jobs::Job::index_file(&id))?;
     Ok(id)
 }
 

@@ -276,9 +276,7 @@ pub fn move_file(
         super::route::arrive(conn, actor, &file, r, d, now)?;
     }
     if moved {
-        jobs::enqueue_all(conn, &[jobs::Job::index_file(file_id), jobs::Job::movement_mail(&movement_id)])?;
-    } else {
-        jobs::enqueue(conn, &jobs::Job::index_file(file_id))?;
+        jobs::enqueue(conn, &jobs::Job::movement_mail(&movement_id))?;
     }
     let row: MoveRow = (
         movement_id,

@@ -7,7 +7,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Actor, EfileError, FileRow, actionable_file, invalid};
-use crate::jobs;
 use crate::ledger;
 use crate::signing::Signature;
 use crate::signing::keys::{ActiveKey, Proof};
@@ -295,14 +294,6 @@ pub fn mark_signed(
             receipt_id: None,
             payload: json!({"note_id": note_id, "signature": signature}),
         },
-    )?;
-    jobs::enqueue(
-        conn,
-        &jobs::Job::Index(jobs::IndexTarget {
-            file_id: Some(file_id.to_owned()),
-            note_id: Some(note_id.to_owned()),
-            ..Default::default()
-        }),
     )?;
     // Shown as reading the note shows it; the ledger keeps the digest too.
     let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;

@@ -109,7 +109,6 @@ pub fn diarise(
     if let Some((title, blob)) = scan {
         super::documents::insert(conn, actor, None, Some(&id), title, DocumentKind::Scan, blob)?;
     }
-    jobs::enqueue(conn, &jobs::Job::Index(jobs::IndexTarget { receipt_id: Some(id.clone()), ..Default::default() }))?;
     Ok(id)
 }
 
@@ -321,14 +320,6 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
                 receipt_id: Some(id),
                 payload: json!({"diary_no": r.diary_no, "file_no": file.file_no}),
             },
-        )?;
-        jobs::enqueue(
-            conn,
-            &jobs::Job::Index(jobs::IndexTarget {
-                file_id: Some(file_id.to_owned()),
-                receipt_id: Some(id.to_owned()),
-                ..Default::default()
-            }),
         )?;
         return view(conn, actor, id);
     }

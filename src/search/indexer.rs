@@ -17,7 +17,7 @@ use tantivy::schema::TantivyDocument;
 use tantivy::{IndexWriter, Term};
 
 use super::{Fields, Search, SearchError};
-use crate::store::schema::{documents, files, ledger_events, notes, posts, receipts, stays};
+use crate::store::schema::{document_texts, documents, files, ledger_events, notes, posts, receipts, stays};
 use crate::store::{Db, DbConn, StoreError};
 
 impl From<StoreError> for SearchError {
@@ -139,12 +139,7 @@ pub fn items_of(conn: &mut DbConn, f: &Fields, obj: &Object) -> Result<Vec<Tanti
                 let vis = if st == "signed" { "public".to_owned() } else { format!("u:{author}") };
                 out.push(item(f, &c, format!("n:{nid}"), "note", &body, &vis, at));
             }
-            let ds: Vec<(String, String, Option<String>, i64)> = documents::table
-                .filter(documents::file_id.eq(id))
-                .select((documents::id, documents::title, documents::filename, documents::created_at))
-                .load(conn)?;
-            for (did, title, name, at) in ds {
-                let body = format!("{title} {}", name.unwrap_or_default());
+            for (did, body, at) in documents_of(conn, Box::new(documents::file_id.eq(id.clone())))? {
                 out.push(item(f, &c, format!("d:{did}"), "document", &body, "public", at));
             }
         }
@@ -184,18 +179,45 @@ pub fn items_of(conn: &mut DbConn, f: &Fields, obj: &Object) -> Result<Vec<Tanti
             };
             let body = format!("{sender} {}", letter_no.unwrap_or_default());
             out.push(item(f, &c, format!("r:{id}"), "receipt", &body, "public", created));
-            let ds: Vec<(String, String, Option<String>, i64)> = documents::table
-                .filter(documents::receipt_id.eq(id))
-                .filter(documents::file_id.is_null())
-                .select((documents::id, documents::title, documents::filename, documents::created_at))
-                .load(conn)?;
-            for (did, title, name, at) in ds {
-                let body = format!("{title} {}", name.unwrap_or_default());
+            let of_receipt = documents::receipt_id.eq(id.clone()).and(documents::file_id.is_null());
+            for (did, body, at) in documents_of(conn, Box::new(of_receipt))? {
                 out.push(item(f, &c, format!("d:{did}"), "document", &body, "public", at));
             }
         }
     }
     Ok(out)
+}
+
+type DocumentFilter = Box<
+    dyn diesel::expression::BoxableExpression<
+            documents::table,
+            <DbConn as diesel::Connection>::Backend,
+            SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+        >,
+>;
+
+/// Documents matching `which`: id, searchable text (title, file name, and
+/// the text taken out of it, if any), when attached.
+fn documents_of(conn: &mut DbConn, which: DocumentFilter) -> QueryResult<Vec<(String, String, i64)>> {
+    let rows: Vec<(String, String, Option<String>, i64)> = documents::table
+        .filter(which)
+        .select((documents::id, documents::title, documents::filename, documents::created_at))
+        .load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let texts: std::collections::HashMap<String, String> = document_texts::table
+        .filter(document_texts::document_id.eq_any(&ids))
+        .select((document_texts::document_id, document_texts::text))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, name, at)| {
+            let text = texts.get(&id).map(String::as_str).unwrap_or("");
+            let body = format!("{title} {}\n{text}", name.unwrap_or_default());
+            (id, body, at)
+        })
+        .collect())
 }
 
 /// Replaces an object's items in the index with what the database has.

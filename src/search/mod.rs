@@ -19,6 +19,7 @@
 //!   share it: the one holding the writer lock writes, the others read
 //!   (and take over the writer if it goes).
 
+pub mod extract;
 pub mod indexer;
 pub mod query;
 

@@ -160,6 +160,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    document_texts (document_id) {
+        document_id -> Text,
+        status -> Text,
+        text -> Text,
+        extracted_at -> BigInt,
+    }
+}
+
+diesel::table! {
     workflow_versions (hash) {
         hash -> Text,
         workflow_id -> Text,
@@ -461,6 +470,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_requests,
     workflow_versions,
     file_routes,
+    document_texts,
     concurrences,
     sla_breaches
 );

@@ -246,7 +246,7 @@ fn escalate(c: &mut DbConn, r: &RouteRow, step: usize, post: &str, now: i64) -> 
     diesel::update(sla_breaches::table.find((&r.file_id, r.entry)))
         .set(sla_breaches::escalated_to.eq(&up))
         .execute(c)?;
-    jobs::enqueue_all(c, &[jobs::Job::index_file(&file.id), jobs::Job::movement_mail(&movement_id)])?;
+    jobs::enqueue(c, &jobs::Job::movement_mail(&movement_id))?;
     Ok(true)
 }
 

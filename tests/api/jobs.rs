@@ -28,11 +28,11 @@ both_backends!(a_rolled_back_change_leaves_no_job, |backend| {
     let Some(t) = fresh_db(backend) else { return };
     let db = db_for(&t.url);
     let r: Result<(), daftar::store::StoreError> = db.write_tx(|c: &mut DbConn| {
-        jobs::enqueue(c, &Job::index_file("one"))?;
+        jobs::enqueue(c, &Job::extract_text("one"))?;
         Err(daftar::store::StoreError::Unavailable("the change failed".into()))
     });
     assert!(r.is_err());
-    enqueue(&db, Job::index_file("two"));
+    enqueue(&db, Job::extract_text("two"));
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s = seen.clone();
     let metrics = Arc::new(Metrics::default());
@@ -45,7 +45,7 @@ both_backends!(a_rolled_back_change_leaves_no_job, |backend| {
         metrics.clone(),
     );
     assert_eq!(w.drain(&db).unwrap(), 1);
-    assert_eq!(*seen.lock().unwrap(), vec![Job::index_file("two")]);
+    assert_eq!(*seen.lock().unwrap(), vec![Job::extract_text("two")]);
     let mut c = db.reader().unwrap();
     assert!(jobs::counts(&mut c).unwrap().is_empty(), "done jobs leave the table");
     assert!(metrics.render((0, 0)).contains("daftar_jobs_processed_total{outcome=\"done\"} 1"));
@@ -88,7 +88,7 @@ both_backends!(failures_retry_then_die, |backend| {
 both_backends!(an_abandoned_lease_is_taken_over_once, |backend| {
     let Some(t) = fresh_db(backend) else { return };
     let db = db_for(&t.url);
-    enqueue(&db, Job::index_file("f"));
+    enqueue(&db, Job::extract_text("f"));
     let mut c = db.writer().unwrap();
     let now = now_micros();
     let first = jobs::claim(&mut c, Job::KINDS, now).unwrap().expect("claimed");
@@ -104,7 +104,7 @@ both_backends!(racing_workers_each_job_runs_once, |backend| {
     let Some(t) = fresh_db(backend) else { return };
     let db = db_for(&t.url);
     for i in 0..40 {
-        enqueue(&db, Job::index_file(&format!("f{i}")));
+        enqueue(&db, Job::extract_text(&format!("f{i}")));
     }
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let handles: Vec<_> = (0..4)
@@ -139,9 +139,14 @@ fn metric(text: &str, name: &str) -> u64 {
 both_backends!(the_servers_own_workers_do_what_requests_enqueue, |backend| {
     let Some(app) = spawn_app(backend) else { return };
     let so = app.login("so.moitt");
-    let r = app.post_as(&so, "/api/v1/files", &serde_json::json!({"subject": "Indexed"}));
+    let r = app.post_as(&so, "/api/v1/files", &serde_json::json!({"subject": "Marked on"}));
     assert_eq!(r.status, 201);
-    // Creating a file enqueues its indexing job; the server's worker takes it.
+    let ds = app.login("ds.moitt");
+    let to = crate::helpers::my_post(&app, &ds);
+    let path = format!("/api/v1/files/{}/movements", r.body["id"].as_str().unwrap());
+    let r = app.post_as(&so, &path, &serde_json::json!({"action": "forward", "to_post_id": to}));
+    assert_eq!(r.status, 201);
+    // Marking the file on enqueues its mail job; the server's worker takes it.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let m = app.get("/metrics").text;

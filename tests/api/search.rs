@@ -192,3 +192,57 @@ both_backends!(an_index_catches_up_by_itself_after_its_server_was_killed, |backe
     assert!(caught_up.is_some(), "the note written while the server was down was never found");
     assert_eq!(before, 1);
 });
+
+/// A one-page PDF whose text layer says `text`.
+fn pdf_with_text(text: &str) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Courier"});
+    let resources_id = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font_id}});
+    let content = Content {
+        operations: vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 12.into()]),
+            Operation::new("Td", vec![72.into(), 700.into()]),
+            Operation::new("Tj", vec![Object::string_literal(text)]),
+            Operation::new("ET", vec![]),
+        ],
+    };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+    let page_id = doc.add_object(dictionary! {"Type" => "Page", "Parent" => pages_id, "Contents" => content_id});
+    let pages = dictionary! {
+        "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1, "Resources" => resources_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    };
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let catalog_id = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+both_backends!(the_text_of_an_attached_pdf_is_found, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, "Tender documents");
+    let id = file["id"].as_str().unwrap();
+    let pdf = pdf_with_text("Bid security of the narwhalcorp consortium");
+    let (ctype, body) =
+        crate::documents::multipart(&[("title", "Bid evaluation"), ("kind", "enclosure")], Some(("bid.pdf", &pdf)));
+    let (status, doc) =
+        crate::documents::post_multipart(&app, &so, &format!("/api/v1/files/{id}/documents"), &ctype, &body);
+    assert_eq!(status, 201, "{doc}");
+    // The title at once; the text once the worker has taken it out.
+    assert!(found_within(&app, &so, "evaluation", Duration::from_secs(10)).is_some());
+    assert!(
+        found_within(&app, &so, "narwhalcorp", Duration::from_secs(20)).is_some(),
+        "the PDF's text was never found"
+    );
+    let r = search(&app, &so, "narwhalcorp");
+    assert_eq!((r["items"][0]["kind"].as_str(), r["items"][0]["file_id"].as_str()), (Some("document"), Some(id)));
+    // A file that is not a PDF at all, labelled as one, is refused or indexed by name only: never a 500.
+    assert_eq!(app.get_as(&so, "/api/v1/search?q=consortium").status, 200);
+});
