@@ -40,9 +40,9 @@ enum Command {
     },
     /// Measure costs against same-run baselines (run a release build).
     Bench {
-        /// What to measure: `auth`, `signing` or `efile`.
+        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue` or `search`.
         what: String,
-        /// For `efile`: a PostgreSQL admin URL to run on a scratch database there.
+        /// For `efile` and `search`: a PostgreSQL admin URL to run on a scratch database there.
         #[arg(long)]
         postgres: Option<String>,
         /// For `efile`: concurrent clients, each working its own file.
@@ -257,7 +257,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::queue(seconds, files)?);
                 Ok(())
             }
-            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export, queue)")),
+            "search" => {
+                let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+                let notes = env("DAFTAR_BENCH_NOTES", 1_000_000);
+                print!("{}", crate::bench::search::run(notes, env("DAFTAR_BENCH_ROUNDS", 30), postgres.as_deref())?);
+                Ok(())
+            }
+            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search)")),
         },
         Command::Verify { path } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

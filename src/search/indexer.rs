@@ -55,20 +55,28 @@ fn principals(conn: &mut DbConn, id: &str, unit: &str, entity: Option<&str>) -> 
 }
 
 /// What every item of one object shares.
-struct Common<'a> {
-    obj: &'a str,
-    file_id: Option<&'a str>,
-    receipt_id: Option<&'a str>,
-    number: &'a str,
-    subject: &'a str,
-    entity: Option<&'a str>,
-    section: &'a str,
-    status: &'a str,
-    class: &'a str,
-    who: &'a [String],
+pub(crate) struct Common<'a> {
+    pub(crate) obj: &'a str,
+    pub(crate) file_id: Option<&'a str>,
+    pub(crate) receipt_id: Option<&'a str>,
+    pub(crate) number: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) entity: Option<&'a str>,
+    pub(crate) section: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) class: &'a str,
+    pub(crate) who: &'a [String],
 }
 
-fn item(f: &Fields, c: &Common<'_>, key: String, kind: &str, body: &str, vis: &str, at: i64) -> TantivyDocument {
+pub(crate) fn item(
+    f: &Fields,
+    c: &Common<'_>,
+    key: String,
+    kind: &str,
+    body: &str,
+    vis: &str,
+    at: i64,
+) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.key, key);
     d.add_text(f.obj, c.obj);

@@ -1,6 +1,8 @@
 //! `daftar bench`: measured costs, each reported next to a baseline run in the
 //! same process, so the numbers compare across machines as ratios.
 
+pub mod search;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
