@@ -339,18 +339,28 @@ impl Tail {
     }
 }
 
+/// The shortest time between two commits of the index.
+const MIN_COMMIT_GAP: Duration = Duration::from_millis(200);
+
 /// Runs the tail on a thread until `stop`: the writer if this process can
 /// take it, otherwise a reader that takes over if the writer goes.
 pub fn spawn(db: Db, s: Arc<Search>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut tail = Tail::default();
+        let mut last_commit =
+            std::time::Instant::now().checked_sub(MIN_COMMIT_GAP).unwrap_or_else(std::time::Instant::now);
         while !stop.load(Ordering::Relaxed) {
             if !s.writes() && !s.take_writer() {
                 std::thread::sleep(Duration::from_millis(500));
                 continue;
             }
+            // Under a stream of changes, commits are batched: at most one
+            // per MIN_COMMIT_GAP, each taking everything that came meanwhile.
+            if let Some(wait) = MIN_COMMIT_GAP.checked_sub(last_commit.elapsed()) {
+                std::thread::sleep(wait);
+            }
             match tail.step(&db, &s) {
-                Ok(true) => {}
+                Ok(true) => last_commit = std::time::Instant::now(),
                 Ok(false) => std::thread::sleep(Duration::from_millis(100)),
                 Err(e) => {
                     tracing::warn!(error = %e, "search indexing failed; retrying");
