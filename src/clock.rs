@@ -69,6 +69,15 @@ pub fn date_at(micros: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default().with_timezone(&offset()).date_naive()
 }
 
+/// An instant as people read it on a page: `YYYY-MM-DD HH:MM` in civil time.
+pub fn civil_minute(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .with_timezone(&offset())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 /// The civil year at an instant.
 pub fn year_at(micros: i64) -> i32 {
     date_at(micros).year()

@@ -24,4 +24,5 @@ pub mod server;
 pub mod signing;
 pub mod store;
 pub mod tls;
+pub mod web;
 pub mod workflow;

@@ -134,6 +134,7 @@ impl Server {
                 .wrap(security_headers(tls))
                 .wrap(middleware::from_fn(api::observe))
                 .configure(move |cfg| api::configure(cfg, state))
+                .configure(crate::web::routes)
         });
         let mut server = match (&tls_files.0, &tls_files.1) {
             (Some(cert), Some(key)) => server.listen_rustls_0_23(listener, crate::tls::server_config(cert, key)?),

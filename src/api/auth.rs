@@ -40,6 +40,21 @@ impl AuthState {
         &self.throttle
     }
 
+    /// Session lifetimes.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.life
+    }
+
+    /// The hash unknown users are checked against.
+    pub fn dummy_hash(&self) -> &str {
+        &self.dummy_hash
+    }
+
+    /// Whether the client address comes from `X-Forwarded-For`.
+    pub fn trust_forwarded_for(&self) -> bool {
+        self.trust_forwarded_for
+    }
+
     /// Loads (or creates) the token key and sets up the throttle.
     pub fn new(config: &Config) -> Result<AuthState, String> {
         let keys = TokenKeys::load_or_create(&config.data_dir).map_err(|e| e.to_string())?;
@@ -63,13 +78,14 @@ impl AuthState {
         &self.keys
     }
 
-    fn session_cookie(&self) -> &'static str {
+    /// The name of the cookie that carries a web session's access token.
+    pub(crate) fn session_cookie(&self) -> &'static str {
         if self.secure_cookies { "__Host-daftar_session" } else { "daftar_session" }
     }
 }
 
 /// The client's address: the peer, or the proxy's `X-Forwarded-For` when trusted.
-fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+pub(crate) fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
     if trust_forwarded_for
         && let Some(last) = req
             .headers()
@@ -113,22 +129,33 @@ pub struct TokenResponse {
     pub csrf_token: Option<String>,
 }
 
+/// Sets a web session's cookies: the access token (every path), the
+/// refresh token (only the auth routes see it) and the anti-CSRF token.
+pub(crate) fn set_web_cookies(res: &mut actix_web::HttpResponseBuilder, auth: &AuthState, issued: &Issued) {
+    let secure = auth.secure_cookies;
+    let cookie = |name: &'static str, value: String, http_only: bool, path: &'static str| {
+        Cookie::build(name, value).path(path).http_only(http_only).secure(secure).same_site(SameSite::Strict).finish()
+    };
+    res.cookie(cookie(auth.session_cookie(), issued.access_token.clone(), true, "/"));
+    res.cookie(cookie("daftar_refresh", issued.refresh_token.clone(), true, "/api/v1/auth"));
+    res.cookie(cookie("daftar_csrf", issued.csrf.clone().unwrap_or_default(), false, "/"));
+}
+
+/// Removes a web session's cookies.
+pub(crate) fn clear_web_cookies(res: &mut actix_web::HttpResponseBuilder, auth: &AuthState) {
+    for name in [auth.session_cookie(), "daftar_refresh", "daftar_csrf"] {
+        let mut gone =
+            Cookie::build(name, "").path(if name == "daftar_refresh" { "/api/v1/auth" } else { "/" }).finish();
+        gone.make_removal();
+        res.cookie(gone);
+    }
+}
+
 fn token_response(auth: &AuthState, issued: Issued, kind: Kind) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     res.insert_header(("Cache-Control", "no-store"));
     if kind == Kind::Web {
-        let secure = auth.secure_cookies;
-        let cookie = |name: &'static str, value: String, http_only: bool, path: &'static str| {
-            Cookie::build(name, value)
-                .path(path)
-                .http_only(http_only)
-                .secure(secure)
-                .same_site(SameSite::Strict)
-                .finish()
-        };
-        res.cookie(cookie(auth.session_cookie(), issued.access_token.clone(), true, "/"));
-        res.cookie(cookie("daftar_refresh", issued.refresh_token.clone(), true, "/api/v1/auth"));
-        res.cookie(cookie("daftar_csrf", issued.csrf.clone().unwrap_or_default(), false, "/"));
+        set_web_cookies(&mut res, auth, &issued);
     }
     res.json(TokenResponse {
         access_token: issued.access_token,
@@ -200,18 +227,12 @@ fn refresh_token_of(req: &HttpRequest, given: Option<String>) -> Result<String, 
         .ok_or_else(|| ApiError::invalid_field("refresh_token", "is required"))
 }
 
-/// Exchanges a refresh token for new tokens; the old one is spent.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = super::error::ErrorBody)))]
-pub async fn refresh(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
-) -> Result<HttpResponse, ApiError> {
-    let token = refresh_token_of(&req, body.and_then(|b| b.into_inner().refresh_token))?;
-    let ip = client_ip(&req, state.auth.trust_forwarded_for);
+/// Spends a refresh token for new tokens; a token used twice ends its
+/// session and is recorded in the audit trail.
+async fn rotate(state: &web::Data<AppState>, req: &HttpRequest, token: String) -> Result<Refreshed, ApiError> {
+    let ip = client_ip(req, state.auth.trust_forwarded_for);
     let auth = state.auth.clone();
-    let outcome = state
+    state
         .write(move |c| {
             let outcome = session::refresh(c, &auth.keys, auth.life, &token)?;
             if let Refreshed::Reused { user_id } = &outcome {
@@ -225,7 +246,19 @@ pub async fn refresh(
             }
             Ok(outcome)
         })
-        .await?;
+        .await
+}
+
+/// Exchanges a refresh token for new tokens; the old one is spent.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = super::error::ErrorBody)))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Option<web::Json<RefreshRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let token = refresh_token_of(&req, body.and_then(|b| b.into_inner().refresh_token))?;
+    let outcome = rotate(&state, &req, token).await?;
     match outcome {
         Refreshed::Rotated(issued) => {
             let kind = if issued.csrf.is_some() { Kind::Web } else { Kind::Api };
@@ -287,12 +320,7 @@ pub async fn logout(
         })
         .await?;
     let mut res = HttpResponse::NoContent();
-    for name in [state.auth.session_cookie(), "daftar_refresh", "daftar_csrf"] {
-        let mut gone =
-            Cookie::build(name, "").path(if name == "daftar_refresh" { "/api/v1/auth" } else { "/" }).finish();
-        gone.make_removal();
-        res.cookie(gone);
-    }
+    clear_web_cookies(&mut res, &state.auth);
     Ok(res.finish())
 }
 
@@ -307,6 +335,8 @@ pub struct Caller {
     pub session_id: String,
     /// The session's signing secret (from its token; never stored here).
     pub signing_secret: Option<crate::auth::session::SessionSecret>,
+    /// A web session's anti-CSRF token (none for bearer sessions).
+    pub csrf: Option<String>,
 }
 
 impl Caller {
@@ -353,23 +383,71 @@ impl FromRequest for Caller {
                 Some(Err(_)) => return Err(ApiError::forbidden("X-Post-Id is not a post you hold")),
                 None => None,
             };
-            let loaded = state
-                .read(move |c| {
-                    if !session::is_live(c, &claims.sid, &claims.sub, claims.ver)? {
-                        return Ok(None);
-                    }
-                    Ok(principal::load(c, &claims.sub)?
-                        .map(|p| (p, claims.sid, claims.sk.map(crate::auth::session::SessionSecret))))
-                })
-                .await?;
-            let (principal, session_id, signing_secret) =
-                loaded.ok_or_else(|| ApiError::unauthenticated("session has ended; log in again"))?;
-            let acting = access::acting_post(&principal.viewer, requested.as_deref(), now_micros())
-                .map_err(|_| ApiError::forbidden("X-Post-Id is not a post you hold"))?
-                .map(|h| h.post_id.clone());
-            Ok(Caller { principal, acting_post_id: acting, session_id, signing_secret })
+            caller_of(&state, claims, requested).await
         })
     }
+}
+
+/// The caller a verified token names, if its session is live; acting at
+/// `requested` (a post they hold today) or their primary post.
+pub(crate) async fn caller_of(
+    state: &web::Data<AppState>,
+    claims: crate::auth::tokens::Claims,
+    requested: Option<String>,
+) -> Result<Caller, ApiError> {
+    let csrf = claims.csrf.clone();
+    let loaded = state
+        .read(move |c| {
+            if !session::is_live(c, &claims.sid, &claims.sub, claims.ver)? {
+                return Ok(None);
+            }
+            Ok(principal::load(c, &claims.sub)?
+                .map(|p| (p, claims.sid, claims.sk.map(crate::auth::session::SessionSecret))))
+        })
+        .await?;
+    let (principal, session_id, signing_secret) =
+        loaded.ok_or_else(|| ApiError::unauthenticated("session has ended; log in again"))?;
+    let acting = access::acting_post(&principal.viewer, requested.as_deref(), now_micros())
+        .map_err(|_| ApiError::forbidden("X-Post-Id is not a post you hold"))?
+        .map(|h| h.post_id.clone());
+    Ok(Caller { principal, acting_post_id: acting, session_id, signing_secret, csrf })
+}
+
+/// `?next=` of `GET /auth/resume`.
+#[derive(Deserialize)]
+pub struct Resume {
+    /// Where to go afterwards: a path of this site.
+    pub next: Option<String>,
+}
+
+/// Renews a web session whose access token has run out, from its refresh
+/// cookie (which only the auth routes see), and goes back to the page asked
+/// for; to the login page if the session is over. Web pages send browsers
+/// here; the cookies are `SameSite=Strict`, so no other site can.
+pub async fn resume(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Resume>) -> HttpResponse {
+    let next = q
+        .into_inner()
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() <= 2000)
+        .unwrap_or_else(|| "/".to_owned());
+    let token = req.cookie("daftar_refresh").map(|c| c.value().to_owned()).filter(|t| !t.is_empty() && t.len() <= 256);
+    let outcome = match token {
+        Some(token) => rotate(&state, &req, token).await.ok(),
+        None => None,
+    };
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header(("Cache-Control", "no-store"));
+    match outcome {
+        Some(Refreshed::Rotated(issued)) if issued.csrf.is_some() => {
+            set_web_cookies(&mut res, &state.auth, &issued);
+            res.insert_header(("Location", next));
+        }
+        _ => {
+            clear_web_cookies(&mut res, &state.auth);
+            res.insert_header(("Location", "/"));
+        }
+    }
+    res.finish()
 }
 
 /// `GET /me`.

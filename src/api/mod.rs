@@ -139,6 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/openapi.json", web::get().to(openapi::openapi_json))
                 .route("/auth/login", web::post().to(auth::login))
                 .route("/auth/refresh", web::post().to(auth::refresh))
+                .route("/auth/resume", web::get().to(auth::resume))
                 .route("/auth/logout", web::post().to(auth::logout))
                 .route("/me", web::get().to(auth::me))
                 .route("/me/password", web::post().to(admin::change_password))

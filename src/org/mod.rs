@@ -169,6 +169,11 @@ pub fn search_posts(
     Ok(Page { items, next_cursor: page.next_cursor })
 }
 
+/// The id of the post with this code.
+pub fn post_id_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<String>> {
+    posts::table.filter(posts::code.eq(code)).select(posts::id).first(conn).optional()
+}
+
 /// Today's holder of each of `post_ids`: a regular holder if there is one,
 /// else whoever holds additional charge or acts.
 pub fn current_holders(conn: &mut DbConn, post_ids: &[&str], today: &str) -> Result<Vec<(String, Holder)>, StoreError> {

@@ -246,3 +246,17 @@ both_backends!(the_text_of_an_attached_pdf_is_found, |backend| {
     // A file that is not a PDF at all, labelled as one, is refused or indexed by name only: never a 500.
     assert_eq!(app.get_as(&so, "/api/v1/search?q=consortium").status, 200);
 });
+
+#[test]
+fn the_search_benchmark_runs_at_a_small_size() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(["bench", "search"])
+        .env("DAFTAR_BENCH_NOTES", "2000")
+        .env("DAFTAR_BENCH_ROUNDS", "1")
+        .env("DAFTAR_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("| Daftar (tantivy) |") && text.contains("| SQLite FTS5 |"), "{text}");
+}

@@ -1,0 +1,764 @@
+//! The web inbox: plain server-rendered pages for officers (askama
+//! templates in `assets/templates/`, one stylesheet and one small script in
+//! `assets/web/`). Pages render the same typed views the JSON API serialises
+//! and call the same use cases; nothing here decides who may see or do what.
+//!
+//! Sessions are the API's cookie sessions: the access token in an
+//! `HttpOnly`, `SameSite=Strict` cookie, renewed through
+//! `/api/v1/auth/resume` when it runs out, and every form that changes
+//! anything carries the session's anti-CSRF token.
+
+pub mod text;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::api::auth::{Caller, caller_of};
+use crate::api::{ApiError, AppState};
+use crate::domain::org::Clearance;
+use crate::efile::{self, EfileError, PostRef};
+use text::{EN, Text};
+
+/// The routes of the web inbox.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/sent", web::get().to(sent))
+        .route("/files", web::post().to(new_file))
+        .route("/files/{id}", web::get().to(file))
+        .route("/files/{id}/notes", web::post().to(add_note))
+        .route("/files/{id}/notes/{note_id}/sign", web::post().to(sign_note))
+        .route("/files/{id}/move", web::post().to(move_file))
+        .route("/assets/{name}", web::get().to(asset))
+        .route("/favicon.ico", web::get().to(|| async { see_other("/assets/favicon.svg") }));
+}
+
+/// The signed-in officer as the page header shows them.
+pub struct Me {
+    name: String,
+    post: Option<String>,
+    csrf: String,
+}
+
+/// What a page needs beyond its own data.
+struct Frame {
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+}
+
+/// Why a page cannot be shown as asked.
+#[derive(Debug)]
+pub enum PageError {
+    /// Not signed in: to the login page.
+    SignIn,
+    /// The session's access token ran out: renew it and come back.
+    Resume(String),
+    /// Shown as a page.
+    Shown(StatusCode, String, String),
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::SignIn => write!(f, "sign in"),
+            PageError::Resume(_) => write!(f, "resume the session"),
+            PageError::Shown(s, h, _) => write!(f, "{s} {h}"),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    heading: String,
+    message: String,
+}
+
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+    match body {
+        Ok(b) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(b),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            HttpResponse::InternalServerError().content_type("text/plain; charset=utf-8").body("internal error")
+        }
+    }
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header(("Location", to)).insert_header(("Cache-Control", "no-store")).finish()
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::SignIn | PageError::Resume(_) => StatusCode::SEE_OTHER,
+            PageError::Shown(s, _, _) => *s,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::SignIn => see_other("/"),
+            PageError::Resume(next) => {
+                let next: String = url_escape(next);
+                see_other(&format!("/api/v1/auth/resume?next={next}"))
+            }
+            PageError::Shown(status, heading, message) => {
+                let page = ErrorPage {
+                    t: &EN,
+                    me: None,
+                    flash: None,
+                    idle_seconds: 0,
+                    heading: heading.clone(),
+                    message: message.clone(),
+                };
+                html(*status, page.render())
+            }
+        }
+    }
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        let status = e.code().status();
+        let heading = match status.as_u16() {
+            404 => "Not found",
+            403 => "Not allowed",
+            409 => "Not possible now",
+            400 => "Please check what you entered",
+            429 => "Too many attempts",
+            503 => "Temporarily unavailable",
+            _ => "Something went wrong",
+        };
+        PageError::Shown(status, heading.into(), e.detail().message)
+    }
+}
+
+impl From<EfileError> for PageError {
+    fn from(e: EfileError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// The officer behind a page request, from the session cookie.
+async fn signed_in(req: &HttpRequest) -> Result<Caller, PageError> {
+    let state = req.app_data::<web::Data<AppState>>().cloned().ok_or(PageError::SignIn)?;
+    let Some(token) = req.cookie(state.auth.session_cookie()).map(|c| c.value().to_owned()) else {
+        return Err(PageError::SignIn);
+    };
+    let Some(claims) = state.auth.keys().verify(&token) else {
+        // Run out (or damaged): renew it from the refresh cookie, or sign in.
+        let next = match req.uri().path_and_query() {
+            Some(pq) if req.method() == actix_web::http::Method::GET => pq.as_str().to_owned(),
+            _ => "/".to_owned(),
+        };
+        return Err(PageError::Resume(next));
+    };
+    if claims.csrf.is_none() {
+        return Err(PageError::SignIn);
+    }
+    caller_of(&state, claims, None).await.map_err(|e| match e.code().status().as_u16() {
+        401 => PageError::SignIn,
+        _ => e.into(),
+    })
+}
+
+/// Checks a form's anti-CSRF token against the session's.
+fn check_csrf(caller: &Caller, given: Option<&str>) -> Result<(), PageError> {
+    let expected = caller.csrf.as_deref().unwrap_or("");
+    if expected.is_empty() || !crate::auth::tokens::same_secret(expected, given.unwrap_or("")) {
+        return Err(PageError::Shown(
+            StatusCode::FORBIDDEN,
+            "Not allowed".into(),
+            "The form was not sent from this session's page (anti-CSRF check). Reload the page and try again.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The page header's facts: who is signed in, at which post.
+async fn frame(state: &web::Data<AppState>, caller: &Caller, flash: Option<String>) -> Result<Frame, PageError> {
+    let (user, acting) = (caller.principal.viewer.user_id.clone(), caller.acting_post_id.clone());
+    let held = state.read(move |c| Ok(crate::org::posts_held(c, &user, &crate::org::today())?)).await?;
+    let post = held.into_iter().find(|p| Some(&p.id) == acting.as_ref()).map(|p| p.title);
+    Ok(Frame {
+        me: Some(Me { name: caller.principal.name.clone(), post, csrf: caller.csrf.clone().unwrap_or_default() }),
+        flash,
+        idle_seconds: state.config.auth.session_idle_minutes * 60,
+    })
+}
+
+/// An RFC 3339 time as a page shows it: to the minute, in civil time.
+fn short_time(rfc: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc) {
+        Ok(t) => crate::clock::civil_minute(t.timestamp_micros()),
+        Err(_) => rfc.to_owned(),
+    }
+}
+
+fn post_label(p: &Option<PostRef>) -> String {
+    p.as_ref().map(|p| format!("{} ({})", p.code, p.title)).unwrap_or_else(|| "—".into())
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    error: Option<String>,
+    username: String,
+}
+
+/// A line of the inbox as the page shows it.
+struct InboxLine {
+    kind: &'static str,
+    id: String,
+    number: String,
+    subject: String,
+    from: String,
+    received_at: String,
+    received: String,
+    due: Option<String>,
+    overdue: bool,
+    opened: bool,
+    priority: String,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    items: Vec<InboxLine>,
+    kind: String,
+    csrf: String,
+    classes: Vec<&'static str>,
+}
+
+/// `?kind=` of the inbox page.
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    kind: Option<String>,
+}
+
+/// `/`: the inbox for a signed-in officer, the login page otherwise.
+async fn home(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<InboxQuery>,
+) -> Result<HttpResponse, PageError> {
+    let caller = match signed_in(&req).await {
+        Ok(c) => c,
+        Err(PageError::SignIn) => {
+            let page =
+                LoginPage { t: &EN, me: None, flash: None, idle_seconds: 0, error: None, username: String::new() };
+            return Ok(html(StatusCode::OK, page.render()));
+        }
+        Err(e) => return Err(e),
+    };
+    let kind_word = q.into_inner().kind.unwrap_or_default();
+    let kind = match kind_word.as_str() {
+        "files" => efile::inbox::Kind::Files,
+        "receipts" => efile::inbox::Kind::Receipts,
+        _ => efile::inbox::Kind::All,
+    };
+    let ceiling = caller.principal.viewer.clearance;
+    let c2 = caller.clone();
+    let (items, _) = state.read(move |c| Ok(efile::inbox::inbox(c, &c2.actor(), kind, 0, 200)?)).await?;
+    let items = items
+        .into_iter()
+        .map(|i| InboxLine {
+            kind: i.item.kind,
+            number: i.item.file_no.clone().or(i.item.diary_no.clone()).unwrap_or_default(),
+            id: i.item.id,
+            subject: i.item.subject,
+            from: post_label(&i.from_post),
+            received: short_time(&i.received_at),
+            received_at: i.received_at,
+            due: i.due_at.as_deref().map(short_time),
+            overdue: i.overdue,
+            opened: i.opened,
+            priority: i.priority,
+        })
+        .collect();
+    let f = frame(&state, &caller, None).await?;
+    let page = InboxPage {
+        t: &EN,
+        csrf: caller.csrf.clone().unwrap_or_default(),
+        me: f.me,
+        flash: f.flash,
+        idle_seconds: f.idle_seconds,
+        items,
+        kind: kind_word,
+        classes: Clearance::ALL.iter().filter(|c| **c <= ceiling).map(|c| c.as_str()).collect(),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// Logs in with the form; sets the session's cookies.
+async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
+    let f = form.into_inner();
+    let username = f.username.unwrap_or_default().trim().to_lowercase();
+    let password = f.password.unwrap_or_default();
+    let again = |status: StatusCode, error: &str, username: String| {
+        let page = LoginPage { t: &EN, me: None, flash: None, idle_seconds: 0, error: Some(error.into()), username };
+        html(status, page.render())
+    };
+    if username.is_empty() || password.is_empty() || password.len() > 1024 || username.len() > 64 {
+        return again(StatusCode::BAD_REQUEST, "Enter your username and password.", username);
+    }
+    let ip = crate::api::auth::client_ip(&req, state.auth.trust_forwarded_for());
+    let st = state.clone();
+    let account = username.clone();
+    let issued = web::block(move || {
+        let a = &st.auth;
+        let gate = crate::auth::login::Gate {
+            keys: a.keys(),
+            throttle: a.throttle(),
+            life: a.lifetimes(),
+            dummy_hash: a.dummy_hash(),
+        };
+        crate::auth::login::login(&st.db, gate, &account, &password, &ip, crate::auth::session::Kind::Web)
+    })
+    .await;
+    match issued {
+        Ok(Ok(issued)) => {
+            let mut res = HttpResponse::SeeOther();
+            crate::api::auth::set_web_cookies(&mut res, &state.auth, &issued);
+            res.insert_header(("Location", "/")).insert_header(("Cache-Control", "no-store")).finish()
+        }
+        Ok(Err(crate::auth::login::LoginError::Refused)) => {
+            again(StatusCode::UNAUTHORIZED, "Wrong username or password.", username)
+        }
+        Ok(Err(crate::auth::login::LoginError::Throttled(wait))) => again(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many attempts. Wait {} seconds and try again.", wait.as_secs().max(1)),
+            username,
+        ),
+        Ok(Err(crate::auth::login::LoginError::Store(e))) => {
+            tracing::error!(error = %e, "login failed");
+            again(StatusCode::SERVICE_UNAVAILABLE, "The service is unavailable. Try again shortly.", username)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "login failed");
+            again(StatusCode::SERVICE_UNAVAILABLE, "The service is unavailable. Try again shortly.", username)
+        }
+    }
+}
+
+/// A form that carries only its anti-CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// Ends the session and clears its cookies.
+async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    check_csrf(&caller, form.csrf.as_deref())?;
+    let sid = caller.session_id.clone();
+    state.write(move |c| Ok(crate::auth::session::end(c, &sid, "logout")?)).await?;
+    let mut res = HttpResponse::SeeOther();
+    crate::api::auth::clear_web_cookies(&mut res, &state.auth);
+    Ok(res.insert_header(("Location", "/")).finish())
+}
+
+/// The new-file form.
+#[derive(Deserialize)]
+pub struct NewFileForm {
+    csrf: Option<String>,
+    subject: Option<String>,
+    classification: Option<String>,
+}
+
+/// Opens a file and shows it.
+async fn new_file(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<NewFileForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let input = efile::file::NewFile {
+        subject: f.subject.unwrap_or_default(),
+        classification: f.classification.filter(|c| !c.is_empty()),
+        priority: None,
+        workflow: None,
+        section_id: None,
+        head: None,
+    };
+    let id = state.write(move |c| Ok(efile::file::create(c, &caller.actor(), input)?)).await?;
+    Ok(see_other(&format!("/files/{id}")))
+}
+
+/// A paragraph of the note sheet as the page shows it.
+struct NoteLine {
+    id: String,
+    seq: i64,
+    body: String,
+    draft: bool,
+    mine: bool,
+    by: String,
+    when: String,
+}
+
+/// A movement as the timeline shows it.
+struct Step {
+    sent_at: String,
+    when: String,
+    action: String,
+    from: String,
+    to: String,
+    remarks: Option<String>,
+    opened: bool,
+}
+
+#[derive(Template)]
+#[template(path = "file.html")]
+struct FilePage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    f: efile::file::FileView,
+    notes: Vec<NoteLine>,
+    holder: String,
+    workflow: Option<String>,
+    timeline: Vec<Step>,
+    csrf: String,
+    can_act: bool,
+    actions: Vec<(&'static str, &'static str)>,
+    posts: Vec<(String, String)>,
+}
+
+async fn render_file(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    id: String,
+    flash: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let c2 = caller.clone();
+    let (f, moves, posts, refs) = state
+        .write(move |c| {
+            let actor = c2.actor();
+            let f = efile::file::view(c, &actor, &id)?;
+            let moves = efile::movements::timeline(c, &actor, &id)?;
+            let posts = crate::org::search_posts(c, None, None, 200, &crate::org::today())?;
+            let refs = efile::Refs::load(
+                c,
+                f.notes.iter().map(|n| Some(n.author_post_id.as_str())),
+                f.notes.iter().map(|n| n.author_user_id.as_str()),
+            )?;
+            Ok((f, moves, posts, refs))
+        })
+        .await?;
+    let me_id = caller.principal.viewer.user_id.clone();
+    let notes = f
+        .notes
+        .iter()
+        .map(|n| NoteLine {
+            id: n.id.clone(),
+            seq: n.seq,
+            body: n.body.clone(),
+            draft: n.status == "draft",
+            mine: n.author_user_id == me_id,
+            by: format!(
+                "{}, {}",
+                refs.user_ref(&n.author_user_id).name.unwrap_or_default(),
+                post_label(&refs.post_ref(Some(&n.author_post_id)))
+            ),
+            when: short_time(n.signed_at.as_deref().unwrap_or(&n.created_at)),
+        })
+        .collect();
+    let can_act = f.holder_post.as_ref().is_some_and(|p| Some(&p.id) == caller.acting_post_id.as_ref());
+    let timeline = moves
+        .into_iter()
+        .map(|m| Step {
+            when: short_time(&m.sent_at),
+            sent_at: m.sent_at,
+            action: m.action,
+            from: post_label(&m.from_post),
+            to: post_label(&m.to_post),
+            remarks: m.remarks,
+            opened: m.opened_at.is_some(),
+        })
+        .collect();
+    let posts = posts
+        .items
+        .into_iter()
+        .map(|p| {
+            let who = p.holder.map(|h| format!(" — {}", h.name)).unwrap_or_default();
+            (p.code, format!("{}{who}", p.title))
+        })
+        .collect();
+    let holder = post_label(&f.holder_post);
+    let workflow = f.workflow.as_ref().map(|w| match &w.step {
+        Some(s) => format!("{} at {s}", w.id),
+        None => format!("{} ({})", w.id, w.state),
+    });
+    let fr = frame(state, &caller, flash).await?;
+    let page = FilePage {
+        t: &EN,
+        csrf: caller.csrf.clone().unwrap_or_default(),
+        notes,
+        me: fr.me,
+        flash: fr.flash,
+        idle_seconds: fr.idle_seconds,
+        holder,
+        workflow,
+        timeline,
+        can_act,
+        actions: vec![
+            ("forward", "Forward (mark to a post)"),
+            ("return", "Return to where it came from"),
+            ("approve", "Approve (workflow decision)"),
+            ("refer", "Refer for advice"),
+            ("park", "Park"),
+            ("close", "Close"),
+        ],
+        posts,
+        f,
+    };
+    Ok(html(status, page.render()))
+}
+
+/// The file page: note sheet, correspondence, movement, timeline.
+async fn file(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    render_file(&state, caller, path.into_inner(), None, StatusCode::OK).await
+}
+
+/// After a failed action: the file again, saying why (or the error page if
+/// the file itself cannot be shown).
+async fn file_with_error(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    id: String,
+    e: PageError,
+) -> Result<HttpResponse, PageError> {
+    match e {
+        PageError::Shown(status, _, message) if status != StatusCode::NOT_FOUND => {
+            render_file(state, caller, id, Some(message), status).await
+        }
+        other => Err(other),
+    }
+}
+
+/// The note form.
+#[derive(Deserialize)]
+pub struct NoteForm {
+    csrf: Option<String>,
+    body: Option<String>,
+}
+
+async fn add_note(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<NoteForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let id = path.into_inner();
+    let (c2, id2) = (caller.clone(), id.clone());
+    let body = f.body.unwrap_or_default().replace("\r\n", "\n");
+    match state.write(move |c| Ok(efile::notes::add(c, &c2.actor(), &id2, &body)?)).await {
+        Ok(n) => Ok(see_other(&format!("/files/{id}#note-{}", n.seq))),
+        Err(e) => file_with_error(&state, caller, id, e.into()).await,
+    }
+}
+
+/// The sign form.
+#[derive(Deserialize)]
+pub struct SignForm {
+    csrf: Option<String>,
+    pin: Option<String>,
+}
+
+async fn sign_note(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<SignForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let (id, note_id) = path.into_inner();
+    let (st, c2, id2) = (state.clone(), caller.clone(), id.clone());
+    let pin = f.pin.unwrap_or_default();
+    let signed = web::block(move || {
+        let (sessions, session, secret) = (&st.signing_sessions, &c2.session_id, c2.signing_secret.as_ref());
+        let keep = |key: &crate::signing::keys::ActiveKey, pkcs8: &[u8]| sessions.put(session, secret, key, pkcs8);
+        efile::notes::sign(&st.db, &c2.actor(), &id2, &note_id, crate::signing::keys::Proof::Pin(pin), keep)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    match signed {
+        Ok(n) => Ok(see_other(&format!("/files/{id}#note-{}", n.seq))),
+        Err(e) => file_with_error(&state, caller, id, e.into()).await,
+    }
+}
+
+/// The movement form.
+#[derive(Deserialize)]
+pub struct MoveForm {
+    csrf: Option<String>,
+    action: Option<String>,
+    to: Option<String>,
+    remarks: Option<String>,
+    pin: Option<String>,
+}
+
+async fn move_file(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<MoveForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let id = path.into_inner();
+    // The destination as typed: a post code (from the list), resolved to its id.
+    let to_code = f.to.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let to_post_id = match to_code {
+        Some(code) => {
+            let c = code.clone();
+            let found = state.read(move |conn| Ok(crate::org::post_id_by_code(conn, &c)?)).await?;
+            match found {
+                Some(p) => Some(p),
+                None => {
+                    let e = PageError::Shown(
+                        StatusCode::BAD_REQUEST,
+                        String::new(),
+                        format!("No post has the code {code}."),
+                    );
+                    return file_with_error(&state, caller, id, e).await;
+                }
+            }
+        }
+        None => None,
+    };
+    let input = efile::movements::MoveInput {
+        action: f.action.unwrap_or_default(),
+        to_post_id,
+        remarks: f.remarks,
+        due_at: None,
+        priority: None,
+    };
+    let pin = f.pin.filter(|p| !p.is_empty());
+    let (st, c2, id2) = (state.clone(), caller.clone(), id.clone());
+    let moved = web::block(move || {
+        let key = || crate::api::signing::mover_key(&st, &c2, pin.as_deref());
+        efile::movements::move_signed(&st.db, &c2.actor(), &id2, input, None, key)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    match moved {
+        Ok(_) => Ok(see_other("/")),
+        Err(e) => file_with_error(&state, caller, id, e.into()).await,
+    }
+}
+
+/// A line of the sent page.
+struct SentLine {
+    kind: &'static str,
+    id: String,
+    number: String,
+    subject: String,
+    action: String,
+    to: String,
+    now_with: String,
+    sent_at: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "sent.html")]
+struct SentPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    items: Vec<SentLine>,
+}
+
+async fn sent(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let c2 = caller.clone();
+    let (items, _) = state.read(move |c| Ok(efile::inbox::sent(c, &c2.actor(), 0, 200)?)).await?;
+    let items = items
+        .into_iter()
+        .map(|i| SentLine {
+            kind: i.item.kind,
+            number: i.item.file_no.clone().or(i.item.diary_no.clone()).unwrap_or_default(),
+            id: i.item.id,
+            subject: i.item.subject,
+            action: i.action,
+            to: post_label(&i.to_post),
+            now_with: post_label(&i.now_with),
+            when: short_time(&i.sent_at),
+            sent_at: i.sent_at,
+        })
+        .collect();
+    let f = frame(&state, &caller, None).await?;
+    let page = SentPage { t: &EN, me: f.me, flash: f.flash, idle_seconds: f.idle_seconds, items };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The stylesheet, script, icon and Urdu font, built into the binary.
+async fn asset(path: web::Path<String>) -> HttpResponse {
+    let (body, ctype): (&'static [u8], &str) = match path.as_str() {
+        "daftar.css" => (include_bytes!("../../assets/web/daftar.css"), "text/css; charset=utf-8"),
+        "daftar.js" => (include_bytes!("../../assets/web/daftar.js"), "text/javascript; charset=utf-8"),
+        "favicon.svg" => (include_bytes!("../../assets/web/favicon.svg"), "image/svg+xml"),
+        "NotoNaskhArabic-Regular.woff2" => {
+            (include_bytes!("../../assets/fonts/NotoNaskhArabic-Regular.woff2"), "font/woff2")
+        }
+        _ => return HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("not found"),
+    };
+    HttpResponse::Ok().content_type(ctype).insert_header(("Cache-Control", "public, max-age=3600")).body(body)
+}

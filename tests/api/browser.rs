@@ -1,0 +1,309 @@
+//! The web inbox in a real browser: headless Chromium driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs).
+//! Without them the suite is skipped, saying so. Screenshots of each page
+//! are saved under `target/browser-screens/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::signing::PIN;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A WebDriver session on a chromedriver of its own.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    shots: std::path::PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium; `None` (and a note) if either is missing.
+    fn start() -> Option<Browser> {
+        let (driver, chromium) = ("/usr/bin/chromedriver", "/usr/bin/chromium");
+        if !std::path::Path::new(driver).exists() || !std::path::Path::new(chromium).exists() {
+            eprintln!(
+                "skipping the browser suite: {driver} or {chromium} is not installed (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {"binary": chromium, "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"
+            ]}
+        }}});
+        let r: Value =
+            ureq::post(&format!("{base}/session")).send_json(caps).expect("new session").into_json().unwrap();
+        let session = r["value"]["sessionId"].as_str().expect("session id").to_owned();
+        let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screens");
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Browser { driver: child, base, session, shots })
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!("{}/session/{}{rest}", self.base, self.session)
+    }
+
+    fn post(&self, rest: &str, body: Value) -> Value {
+        match ureq::post(&self.url(rest)).send_json(body) {
+            Ok(r) => r.into_json().unwrap(),
+            Err(ureq::Error::Status(_, r)) => panic!("webdriver {rest}: {}", r.into_string().unwrap_or_default()),
+            Err(e) => panic!("webdriver {rest}: {e}"),
+        }
+    }
+
+    fn get(&self, rest: &str) -> Value {
+        ureq::get(&self.url(rest)).call().unwrap().into_json().unwrap()
+    }
+
+    fn open(&self, url: &str) {
+        self.post("/url", json!({"url": url}));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(r) = ureq::post(&self.url("/element")).send_json(json!({"using": "css selector", "value": css})) {
+                let v: Value = r.into_json().unwrap();
+                return v["value"][ELEMENT].as_str().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no element {css} on {}", self.current());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn all(&self, css: &str) -> Vec<String> {
+        let v = self.post("/elements", json!({"using": "css selector", "value": css}));
+        v["value"].as_array().unwrap().iter().map(|e| e[ELEMENT].as_str().unwrap().to_owned()).collect()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.post(&format!("/element/{e}/clear"), json!({}));
+        self.post(&format!("/element/{e}/value"), json!({"text": text}));
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.post(&format!("/element/{e}/click"), json!({}));
+    }
+
+    fn select(&self, css: &str, value: &str) {
+        self.click(&format!("{css} option[value=\"{value}\"]"));
+    }
+
+    fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.get(&format!("/element/{e}/text"))["value"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let e = self.find(css);
+        self.get(&format!("/element/{e}/attribute/{name}"))["value"].as_str().map(str::to_owned)
+    }
+
+    fn title(&self) -> String {
+        self.get("/title")["value"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn current(&self) -> String {
+        self.get("/url")["value"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn source(&self) -> String {
+        self.get("/source")["value"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn shot(&self, name: &str) {
+        use base64::Engine;
+        let v = self.get("/screenshot");
+        let png = base64::engine::general_purpose::STANDARD.decode(v["value"].as_str().unwrap()).unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Console messages at error level since the last call.
+    fn console_errors(&self) -> Vec<String> {
+        match ureq::post(&self.url("/se/log")).send_json(json!({"type": "browser"})) {
+            Ok(r) => {
+                let v: Value = r.into_json().unwrap_or_default();
+                v["value"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|e| e["level"] == "SEVERE")
+                            .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// What every page must have: a title, one h1, labelled inputs, no console errors.
+    fn check_page(&self, name: &str) {
+        self.shot(name);
+        assert!(!self.title().is_empty(), "{name}: no <title>");
+        assert_eq!(self.all("h1").len(), 1, "{name}: not exactly one <h1>");
+        let src = self.source();
+        for input in self.all("input:not([type=hidden]), select, textarea") {
+            let id = self.get(&format!("/element/{input}/attribute/id"))["value"].as_str().unwrap_or("").to_owned();
+            assert!(
+                !id.is_empty() && src.contains(&format!("for=\"{id}\"")),
+                "{name}: an input without a label ({id})"
+            );
+        }
+        let errors = self.console_errors();
+        assert!(errors.is_empty(), "{name}: console errors {errors:?}");
+    }
+
+    fn login(&self, app: &TestApp, user: &str) {
+        self.open(&format!("{}/", app.base));
+        self.type_into("#username", user);
+        self.type_into("#password", crate::helpers::DEMO_PASSWORD);
+        self.click("form[action='/login'] button");
+        self.find("main h1");
+        assert!(self.text("main h1").contains("Inbox"), "{user} did not reach the inbox: {}", self.source());
+    }
+
+    fn logout(&self) {
+        self.click("form[action='/logout'] button");
+        self.find("#username");
+    }
+
+    /// Sends the open file to the post with `code`, signing the move.
+    fn forward(&self, code: &str) {
+        self.select("#action", "forward");
+        self.type_into("#to", code);
+        self.type_into("#move-pin", PIN);
+        self.click("form[action$='/move'] button");
+        self.find("main h1");
+        assert!(self.text("main h1").contains("Inbox"), "the move failed: {}", self.text("main"));
+    }
+}
+
+#[test]
+fn an_officer_notes_and_moves_a_file_up_the_chain_in_the_browser() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    // The SO: log in, open a file, write and sign a note (with Urdu), send it to the DS.
+    b.open(&format!("{}/", app.base));
+    b.check_page("01-login");
+    b.login(&app, "so.moitt");
+    b.check_page("02-inbox-so");
+    b.type_into("#subject", "Broadband for tehsil offices");
+    b.click("form[action='/files'] button");
+    b.find(".fileno");
+    b.check_page("03-new-file");
+    let urdu = "تحصیل دفاتر کے لیے براڈ بینڈ کی منظوری درکار ہے۔";
+    b.type_into("#note-body", &format!("Submitted for approval.\n\n{urdu}"));
+    b.click("form.write button");
+    b.find("li.note.draft");
+    b.type_into("li.note.draft input[name=pin]", PIN);
+    b.click("li.note.draft form button");
+    b.find("li.note:not(.draft)");
+    let body = b.text("li.note .body");
+    assert!(body.contains(urdu), "the Urdu came back changed: {body:?}");
+    assert_eq!(b.attr("li.note .body", "dir").as_deref(), Some("auto"));
+    b.check_page("04-file-signed-note");
+    let file_url = b.current();
+    b.forward("MOITT/DS-ADMIN");
+    b.logout();
+    // The DS finds it unopened in the inbox, opens it, sends it on.
+    b.login(&app, "ds.moitt");
+    assert!(!b.all("tr.unopened").is_empty(), "the file is not marked unopened");
+    b.click("tr.unopened a");
+    b.find(".fileno");
+    b.check_page("05-file-at-ds");
+    b.forward("MOITT/JS-ADMIN");
+    b.logout();
+    b.login(&app, "js.moitt");
+    b.click("tr.unopened a");
+    b.forward("MOITT/SECRETARY");
+    b.check_page("06-sent-on");
+    b.open(&format!("{}/sent", app.base));
+    b.check_page("07-sent");
+    b.logout();
+    // The Secretary: the timeline shows each step.
+    b.login(&app, "secretary.moitt");
+    b.open(&file_url);
+    let steps = b.all(".timeline li");
+    assert_eq!(steps.len(), 3, "three moves in the timeline: {}", b.text(".timeline"));
+    let timeline = b.text(".timeline");
+    for code in ["MOITT/DS-ADMIN", "MOITT/JS-ADMIN", "MOITT/SECRETARY"] {
+        assert!(timeline.contains(code), "{code} missing from the timeline: {timeline}");
+    }
+    b.check_page("08-timeline-at-secretary");
+}
+
+#[test]
+fn a_form_without_the_anti_csrf_token_is_refused() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    // Log in through the form, as a browser does, keeping the cookies.
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let r = agent
+        .post(&format!("{}/login", app.base))
+        .send_form(&[("username", "so.moitt"), ("password", crate::helpers::DEMO_PASSWORD)]);
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(r.status(), 303);
+    let cookies: Vec<String> = r
+        .all("set-cookie")
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .filter(|c| !c.ends_with('='))
+        .map(str::to_owned)
+        .collect();
+    let session = cookies.iter().find(|c| c.starts_with("daftar_session=")).expect("session cookie").clone();
+    let csrf =
+        cookies.iter().find(|c| c.starts_with("daftar_csrf=")).unwrap().trim_start_matches("daftar_csrf=").to_owned();
+    let post = |fields: &[(&str, &str)]| match agent
+        .post(&format!("{}/files", app.base))
+        .set("Cookie", &session)
+        .send_form(fields)
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(post(&[("subject", "Forged")]), 403, "no token");
+    assert_eq!(post(&[("subject", "Forged"), ("csrf", "0000")]), 403, "wrong token");
+    assert_eq!(post(&[("subject", "Genuine"), ("csrf", &csrf)]), 303, "the page's own form");
+    // A page asked for without a session is the login page, not an error.
+    let r = agent.get(&format!("{}/", app.base)).call().unwrap();
+    assert!(r.into_string().unwrap().contains("id=\"username\""));
+}
