@@ -27,6 +27,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
         .route("/sent", web::get().to(sent))
+        .route("/queue", web::get().to(queue))
+        .route("/queue/approve", web::post().to(approve_many))
+        .route("/search", web::get().to(search))
         .route("/files", web::post().to(new_file))
         .route("/files/{id}", web::get().to(file))
         .route("/files/{id}/notes", web::post().to(add_note))
@@ -257,6 +260,8 @@ struct InboxPage<'a> {
     kind: String,
     csrf: String,
     classes: Vec<&'static str>,
+    workflows: Vec<(String, String)>,
+    fields: Vec<(String, String)>,
 }
 
 /// `?kind=` of the inbox page.
@@ -315,6 +320,16 @@ async fn home(
         items,
         kind: kind_word,
         classes: Clearance::ALL.iter().filter(|c| **c <= ceiling).map(|c| c.as_str()).collect(),
+        workflows: state.workflows.iter().map(|w| (w.id().to_owned(), w.workflow.name.clone())).collect(),
+        fields: {
+            let mut all: Vec<(String, String)> = Vec::new();
+            for f in state.workflows.iter().flat_map(|w| w.workflow.fields.iter()) {
+                if !all.iter().any(|(n, _)| *n == f.name) {
+                    all.push((f.name.clone(), f.unit.clone()));
+                }
+            }
+            all
+        },
     };
     Ok(html(StatusCode::OK, page.render()))
 }
@@ -398,28 +413,40 @@ async fn logout(
     Ok(res.insert_header(("Location", "/")).finish())
 }
 
-/// The new-file form.
-#[derive(Deserialize)]
-pub struct NewFileForm {
-    csrf: Option<String>,
-    subject: Option<String>,
-    classification: Option<String>,
-}
-
-/// Opens a file and shows it.
+/// Opens a file (on an approval chain, if one is chosen) and shows it.
 async fn new_file(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<NewFileForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+    let pairs = form.into_inner();
+    let field =
+        |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
+    check_csrf(&caller, field("csrf").as_deref())?;
+    let bad = |m: String| PageError::Shown(StatusCode::BAD_REQUEST, "Please check what you entered".into(), m);
+    let workflow = match field("workflow") {
+        None => None,
+        Some(id) => {
+            let loaded =
+                state.workflows.iter().find(|w| w.id() == id).ok_or_else(|| bad("No such approval chain.".into()))?;
+            // Only the fields this chain declares are taken from the form.
+            let mut fields = std::collections::BTreeMap::new();
+            for f in &loaded.workflow.fields {
+                if let Some(v) = field(&format!("field-{}", f.name)) {
+                    let n: f64 =
+                        v.replace(',', "").parse().map_err(|_| bad(format!("{} must be a number.", f.name)))?;
+                    fields.insert(f.name.clone(), n);
+                }
+            }
+            Some((loaded.clone(), fields))
+        }
+    };
     let input = efile::file::NewFile {
-        subject: f.subject.unwrap_or_default(),
-        classification: f.classification.filter(|c| !c.is_empty()),
+        subject: field("subject").unwrap_or_default(),
+        classification: field("classification"),
         priority: None,
-        workflow: None,
+        workflow,
         section_id: None,
         head: None,
     };
@@ -746,6 +773,191 @@ async fn sent(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
         .collect();
     let f = frame(&state, &caller, None).await?;
     let page = SentPage { t: &EN, me: f.me, flash: f.flash, idle_seconds: f.idle_seconds, items };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    items: Vec<crate::workflow::queue::QueueItem>,
+    csrf: String,
+}
+
+async fn queue_page(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    flash: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let c2 = caller.clone();
+    let (items, _) = state.read(move |c| Ok(crate::workflow::queue::queue(c, &c2.actor(), 0, 200)?)).await?;
+    let f = frame(state, &caller, flash).await?;
+    let page = QueuePage {
+        t: &EN,
+        me: f.me,
+        flash: f.flash,
+        idle_seconds: f.idle_seconds,
+        items,
+        csrf: caller.csrf.clone().unwrap_or_default(),
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+/// The approval queue, with bulk approval.
+async fn queue(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    queue_page(&state, caller, None).await
+}
+
+/// Approves the files ticked in the queue with one PIN; says what happened to each.
+async fn approve_many(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    // Repeated `file` fields: the form as pairs.
+    let pairs = form.into_inner();
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    check_csrf(&caller, field("csrf").as_deref())?;
+    let files: Vec<String> = pairs.iter().filter(|(n, _)| n == "file").map(|(_, v)| v.clone()).collect();
+    if files.is_empty() || files.len() > crate::workflow::queue::BULK_MAX {
+        let msg = format!("Select 1 to {} files to approve.", crate::workflow::queue::BULK_MAX);
+        return queue_page(&state, caller, Some(msg)).await;
+    }
+    let (note, pin) = (field("note").filter(|n| !n.trim().is_empty()), field("pin").unwrap_or_default());
+    let (st, c2) = (state.clone(), caller.clone());
+    let outcome = web::block(move || -> Result<(usize, Vec<String>), ApiError> {
+        let opened = crate::api::signing::mover_key(&st, &c2, Some(&pin))?
+            .ok_or_else(|| ApiError::forbidden("you have no server-mode signing key to use a PIN with"))?;
+        let done = crate::workflow::queue::approve_many(&st.db, &c2.actor(), &files, None, note.as_deref(), &opened);
+        let ok = done.iter().filter(|(_, r)| r.is_ok()).count();
+        let refused =
+            done.into_iter().filter_map(|(_, r)| r.err()).map(|e| ApiError::from(e).detail().message).collect();
+        Ok((ok, refused))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let flash = match outcome {
+        Ok((ok, refused)) if refused.is_empty() => format!("Approved {ok} files."),
+        Ok((ok, refused)) => format!("Approved {ok} files; {} refused: {}", refused.len(), refused.join("; ")),
+        Err(e) => e.detail().message,
+    };
+    queue_page(&state, caller, Some(flash)).await
+}
+
+/// A search hit as the page shows it.
+struct HitLine {
+    href: String,
+    number: String,
+    kind: String,
+    subject: String,
+    snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    q: String,
+    kind: String,
+    kinds: [&'static str; 4],
+    searched: bool,
+    error: Option<String>,
+    total: usize,
+    hits: Vec<HitLine>,
+    facets: Vec<(&'static str, Vec<(String, u64)>)>,
+}
+
+/// `?q=&kind=` of the search page.
+#[derive(Deserialize)]
+pub struct SearchForm {
+    q: Option<String>,
+    kind: Option<String>,
+}
+
+/// Search, with facets and highlighted snippets.
+async fn search(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Query<SearchForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    let q: String = f.q.unwrap_or_default().trim().chars().take(1000).collect();
+    let kind = f.kind.filter(|k| ["file", "note", "document", "receipt"].contains(&k.as_str())).unwrap_or_default();
+    let mut page = SearchPage {
+        t: &EN,
+        me: None,
+        flash: None,
+        idle_seconds: 0,
+        kinds: ["file", "note", "document", "receipt"],
+        searched: !q.is_empty(),
+        error: None,
+        total: 0,
+        hits: Vec::new(),
+        facets: Vec::new(),
+        q: q.clone(),
+        kind: kind.clone(),
+    };
+    if !q.is_empty() {
+        let index = state.search.clone().ok_or_else(|| {
+            PageError::Shown(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable".into(),
+                "Search is unavailable on this server; try again.".into(),
+            )
+        })?;
+        let params = crate::search::query::Params {
+            q,
+            kind: (!kind.is_empty()).then_some(kind),
+            limit: 50,
+            ..Default::default()
+        };
+        let viewer = caller.principal.viewer.clone();
+        let found = state
+            .read(move |c| {
+                let sight = crate::domain::access::Sight::of(&viewer, crate::store::now_micros());
+                Ok(crate::search::query::search(&index, c, &sight, &params))
+            })
+            .await?;
+        match found {
+            Ok(r) => {
+                page.total = r.total;
+                page.hits = r
+                    .items
+                    .into_iter()
+                    .map(|h| HitLine {
+                        href: match (&h.file_id, &h.receipt_id) {
+                            (Some(f), _) => format!("/files/{f}"),
+                            _ => "/".into(),
+                        },
+                        number: h.file_no,
+                        kind: h.kind,
+                        subject: h.subject,
+                        snippet: h.snippet,
+                    })
+                    .collect();
+                let sorted = |m: std::collections::BTreeMap<String, u64>| m.into_iter().collect::<Vec<_>>();
+                page.facets = vec![
+                    ("Kind", sorted(r.facets.kind)),
+                    ("Status", sorted(r.facets.status)),
+                    ("Year", sorted(r.facets.year)),
+                ];
+            }
+            Err(crate::search::query::QueryError::Syntax { message, .. }) => page.error = Some(message),
+            Err(crate::search::query::QueryError::Index(e)) => return Err(ApiError::unavailable(&e).into()),
+        }
+    }
+    let fr = frame(&state, &caller, None).await?;
+    page.me = fr.me;
+    page.idle_seconds = fr.idle_seconds;
     Ok(html(StatusCode::OK, page.render()))
 }
 

@@ -307,3 +307,51 @@ fn a_form_without_the_anti_csrf_token_is_refused() {
     let r = agent.get(&format!("{}/", app.base)).call().unwrap();
     assert!(r.into_string().unwrap().contains("id=\"username\""));
 }
+
+#[test]
+fn a_secretary_approves_from_the_queue_and_an_officer_finds_the_note() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    // The SO opens a file on the noting chain, notes it and submits it.
+    b.login(&app, "so.moitt");
+    b.type_into("#subject", "Revision of leave rules");
+    b.select("#workflow", "secretariat-noting");
+    b.click("form[action='/files'] button");
+    b.find(".fileno");
+    b.type_into("#note-body", "The quillwort committee recommends the revision.");
+    b.click("form.write button");
+    b.type_into("li.note.draft input[name=pin]", PIN);
+    b.click("li.note.draft form button");
+    b.find("li.note:not(.draft)");
+    b.select("#action", "approve");
+    b.type_into("#move-pin", PIN);
+    b.click("form[action$='/move'] button");
+    b.find("main h1");
+    // Found by a word of the note, highlighted.
+    b.open(&format!("{}/search?q=quillwort", app.base));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.all("ol.results li").is_empty() {
+        assert!(Instant::now() < deadline, "the note was never found: {}", b.text("main"));
+        std::thread::sleep(Duration::from_millis(200));
+        b.open(&format!("{}/search?q=quillwort", app.base));
+    }
+    assert!(b.source().contains("<b>quillwort</b>"), "no highlighted snippet");
+    b.check_page("09-search");
+    b.logout();
+    // The DS approves it from the queue with one PIN.
+    b.login(&app, "ds.moitt");
+    b.open(&format!("{}/queue", app.base));
+    b.check_page("10-queue");
+    b.click("input[name=file]");
+    b.type_into("#bulk-pin", PIN);
+    b.click("form[action='/queue/approve'] button");
+    b.find(".flash");
+    assert!(b.text(".flash").contains("Approved 1 files"), "{}", b.text("main"));
+    assert!(b.all("input[name=file]").is_empty(), "the file left the DS's queue");
+    b.check_page("11-queue-after-approval");
+    b.logout();
+    // It now waits on the JS.
+    b.login(&app, "js.moitt");
+    b.open(&format!("{}/queue", app.base));
+    assert_eq!(b.all("input[name=file]").len(), 1, "{}", b.text("main"));
+}
