@@ -26,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
+        .route("/desk", web::post().to(switch_desk))
         .route("/sent", web::get().to(sent))
         .route("/queue", web::get().to(queue))
         .route("/queue/approve", web::post().to(approve_many))
@@ -43,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct Me {
     name: String,
     post: Option<String>,
+    /// Every post held today: (id, title, acting now).
+    desks: Vec<(String, String, bool)>,
     csrf: String,
 }
 
@@ -180,6 +183,13 @@ async fn signed_in(req: &HttpRequest) -> Result<Caller, PageError> {
     if claims.csrf.is_none() {
         return Err(PageError::SignIn);
     }
+    // The desk chosen with the switcher, if it is still one they hold.
+    let chosen = req.cookie("daftar_post").map(|c| c.value().to_owned()).filter(|p| !p.is_empty() && p.len() <= 64);
+    if let Some(post) = chosen {
+        if let Ok(c) = caller_of(&state, claims.clone(), Some(post)).await {
+            return Ok(c);
+        }
+    }
     caller_of(&state, claims, None).await.map_err(|e| match e.code().status().as_u16() {
         401 => PageError::SignIn,
         _ => e.into(),
@@ -203,9 +213,15 @@ fn check_csrf(caller: &Caller, given: Option<&str>) -> Result<(), PageError> {
 async fn frame(state: &web::Data<AppState>, caller: &Caller, flash: Option<String>) -> Result<Frame, PageError> {
     let (user, acting) = (caller.principal.viewer.user_id.clone(), caller.acting_post_id.clone());
     let held = state.read(move |c| Ok(crate::org::posts_held(c, &user, &crate::org::today())?)).await?;
-    let post = held.into_iter().find(|p| Some(&p.id) == acting.as_ref()).map(|p| p.title);
+    let post = held.iter().find(|p| Some(&p.id) == acting.as_ref()).map(|p| p.title.clone());
+    let desks = held.into_iter().map(|p| (p.id.clone(), p.title, Some(&p.id) == acting.as_ref())).collect();
     Ok(Frame {
-        me: Some(Me { name: caller.principal.name.clone(), post, csrf: caller.csrf.clone().unwrap_or_default() }),
+        me: Some(Me {
+            name: caller.principal.name.clone(),
+            post,
+            desks,
+            csrf: caller.csrf.clone().unwrap_or_default(),
+        }),
         flash,
         idle_seconds: state.config.auth.session_idle_minutes * 60,
     })
@@ -411,6 +427,34 @@ async fn logout(
     let mut res = HttpResponse::SeeOther();
     crate::api::auth::clear_web_cookies(&mut res, &state.auth);
     Ok(res.insert_header(("Location", "/")).finish())
+}
+
+/// The switcher's form.
+#[derive(Deserialize)]
+pub struct DeskForm {
+    csrf: Option<String>,
+    post: Option<String>,
+}
+
+/// Acts at another post the officer holds today (kept in a cookie for this browser).
+async fn switch_desk(req: HttpRequest, form: web::Form<DeskForm>) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let post = f.post.unwrap_or_default();
+    if !caller.principal.viewer.holds(&post, crate::store::now_micros()) {
+        return Err(PageError::Shown(
+            StatusCode::FORBIDDEN,
+            "Not allowed".into(),
+            "That is not a post you hold today.".into(),
+        ));
+    }
+    let cookie = actix_web::cookie::Cookie::build("daftar_post", post)
+        .path("/")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish();
+    Ok(HttpResponse::SeeOther().cookie(cookie).insert_header(("Location", "/")).finish())
 }
 
 /// Opens a file (on an approval chain, if one is chosen) and shows it.

@@ -74,6 +74,8 @@ pub struct Text {
     pub workflow: &'static str,
     pub no_workflow: &'static str,
     pub if_asked: &'static str,
+    pub act_at: &'static str,
+    pub switch: &'static str,
 }
 
 /// English.
@@ -150,4 +152,6 @@ pub const EN: Text = Text {
     workflow: "Approval chain",
     no_workflow: "None (move it by hand)",
     if_asked: "— if the chain asks for it",
+    act_at: "Act at the post",
+    switch: "Switch",
 };

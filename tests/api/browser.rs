@@ -355,3 +355,50 @@ fn a_secretary_approves_from_the_queue_and_an_officer_finds_the_note() {
     b.open(&format!("{}/queue", app.base));
     assert_eq!(b.all("input[name=file]").len(), 1, "{}", b.text("main"));
 }
+
+#[test]
+fn every_page_from_the_inbox_is_well_formed_and_a_second_desk_can_be_chosen() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    // The SO also holds the registry desk on additional charge today.
+    let admin = app.login("admin");
+    let so_id = app.get_as(&app.login("so.moitt"), "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let posts = app.get_as(&admin, "/api/v1/posts?q=registry&limit=200");
+    let registry =
+        posts.body["items"].as_array().unwrap().iter().find(|p| p["code"] == "MOITT/REGISTRY").expect("registry desk")
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let r = app.post_as(
+        &admin,
+        &format!("/api/v1/posts/{registry}/assignments"),
+        &json!({"user_id": so_id, "kind": "additional_charge"}),
+    );
+    crate::helpers::done(&app, &r);
+    let Some(b) = Browser::start() else { return };
+    b.login(&app, "so.moitt");
+    // Every page the inbox links to (nav and lists) passes the page checks.
+    b.type_into("#subject", "A file to walk to");
+    b.click("form[action='/files'] button");
+    b.find(".fileno");
+    b.open(&format!("{}/", app.base));
+    let hrefs: Vec<String> = b
+        .all("a[href^='/']")
+        .into_iter()
+        .filter_map(|a| b.get(&format!("/element/{a}/attribute/href"))["value"].as_str().map(str::to_owned))
+        .filter(|h| !h.starts_with("/api/"))
+        .collect();
+    assert!(hrefs.iter().any(|h| h.starts_with("/files/")), "{hrefs:?}");
+    for (i, h) in hrefs.iter().enumerate() {
+        b.open(&format!("{}{h}", app.base));
+        b.check_page(&format!("20-walk-{i:02}"));
+    }
+    // The switcher: act at the registry desk.
+    b.open(&format!("{}/", app.base));
+    assert!(b.text(".who span").contains("Section Officer"), "{}", b.text("header"));
+    b.select("#desk", &registry);
+    b.click("form[action='/desk'] button");
+    b.find("main h1");
+    assert!(b.text(".who span").contains("Diary Clerk"), "now acting at the registry desk: {}", b.text("header"));
+    b.check_page("21-second-desk");
+}
