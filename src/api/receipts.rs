@@ -46,6 +46,71 @@ impl From<ReceiptBody> for NewReceipt {
     }
 }
 
+/// A receipt sent as a multipart form: its fields, its scan (read, not yet
+/// kept), and any other fields (the web inbox's anti-CSRF token).
+pub(crate) struct ReceiptForm {
+    /// The receipt's fields.
+    pub receipt: NewReceipt,
+    /// The scan's title.
+    pub title: String,
+    /// The scan, and its given name.
+    pub file: Option<(crate::blobs::Incoming, Option<String>)>,
+    /// Fields not part of the receipt.
+    pub rest: std::collections::HashMap<String, String>,
+}
+
+/// Reads a multipart receipt form (within the upload limit).
+pub(crate) async fn read_receipt_form(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+) -> Result<ReceiptForm, ApiError> {
+    let limit = state.config.upload_limit_bytes;
+    check_length(req, limit)?;
+    let multipart = Multipart::from_request(req, payload).await.map_err(|_| ApiError::invalid("bad multipart body"))?;
+    let store = BlobStore::new(&state.config.data_dir);
+    let mut upload = read_upload(multipart, &store, limit).await?;
+    let mut field = |name: &str| upload.fields.remove(name).filter(|v| !v.trim().is_empty());
+    let body = ReceiptBody {
+        subject: field("subject").unwrap_or_default(),
+        sender: field("sender").unwrap_or_default(),
+        letter_no: field("letter_no"),
+        letter_date: field("letter_date"),
+        mode: field("mode").unwrap_or_default(),
+        classification: field("classification"),
+        priority: field("priority"),
+    };
+    let title = field("title").unwrap_or_else(|| "Scanned receipt".into());
+    Ok(ReceiptForm { receipt: NewReceipt::from(body), title, file: upload.file.take(), rest: upload.fields })
+}
+
+/// Keeps the scan (if any) and diarises the receipt; returns it as shown.
+pub(crate) async fn diarise_form(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    form: ReceiptForm,
+) -> Result<efile::receipts::ReceiptView, ApiError> {
+    let scan = match form.file {
+        Some((incoming, filename)) => {
+            let store = BlobStore::new(&state.config.data_dir);
+            let stored = web::block(move || store_upload(&store, incoming, filename))
+                .await
+                .map_err(|e| ApiError::internal(&e))??;
+            Some((form.title, stored))
+        }
+        None => None,
+    };
+    let input = form.receipt;
+    state
+        .write(move |c| {
+            let actor = caller.actor();
+            let scan_ref = scan.as_ref().map(|(t, s)| (t.as_str(), s));
+            let id = efile::receipts::diarise(c, &actor, input, scan_ref)?;
+            Ok(efile::receipts::view(c, &actor, &id)?)
+        })
+        .await
+}
+
 /// Diarises an incoming letter (registry): JSON for a physical receipt, or
 /// multipart (the same fields plus the scanned `file`) for an electronic one.
 #[utoipa::path(post, path = "/api/v1/receipts", request_body = ReceiptBody,
@@ -64,50 +129,22 @@ pub async fn diarise(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let mut payload = payload.into_inner();
-    let (input, scan) = if is_multipart {
+    let form = if is_multipart {
         // Nothing is stored for someone who may not diarise at all.
         if !caller.principal.viewer.has_any_role(&[Role::Registry]) {
             return Err(ApiError::forbidden("only the registry of your entity diarises receipts").into());
         }
-        let limit = state.config.upload_limit_bytes;
-        check_length(&req, limit)?;
-        let multipart =
-            Multipart::from_request(&req, &mut payload).await.map_err(|_| ApiError::invalid("bad multipart body"))?;
-        let store = BlobStore::new(&state.config.data_dir);
-        let mut upload = read_upload(multipart, &store, limit).await?;
-        let mut field = |name: &str| upload.fields.remove(name);
-        let body = ReceiptBody {
-            subject: field("subject").unwrap_or_default(),
-            sender: field("sender").unwrap_or_default(),
-            letter_no: field("letter_no"),
-            letter_date: field("letter_date"),
-            mode: field("mode").unwrap_or_default(),
-            classification: field("classification"),
-            priority: field("priority"),
-        };
-        let title = field("title").unwrap_or_else(|| "Scanned receipt".into());
-        let scan = match upload.file.take() {
-            Some((incoming, filename)) => {
-                let stored = web::block(move || store_upload(&store, incoming, filename))
-                    .await
-                    .map_err(|e| ApiError::internal(&e))??;
-                Some((title, stored))
-            }
-            None => None,
-        };
-        (NewReceipt::from(body), scan)
+        read_receipt_form(&state, &req, &mut payload).await?
     } else {
         let json = web::Json::<ReceiptBody>::from_request(&req, &mut payload).await?;
-        (NewReceipt::from(json.into_inner()), None)
+        ReceiptForm {
+            receipt: NewReceipt::from(json.into_inner()),
+            title: String::new(),
+            file: None,
+            rest: Default::default(),
+        }
     };
-    let receipt = state
-        .write(move |c| {
-            let actor = caller.actor();
-            let scan_ref = scan.as_ref().map(|(t, s)| (t.as_str(), s));
-            let id = efile::receipts::diarise(c, &actor, input, scan_ref)?;
-            Ok(efile::receipts::view(c, &actor, &id)?)
-        })
-        .await?;
+    let receipt = diarise_form(&state, caller, form).await?;
     Ok(HttpResponse::Created().json(receipt))
 }
 

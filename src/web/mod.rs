@@ -32,6 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/queue/approve", web::post().to(approve_many))
         .route("/search", web::get().to(search))
         .route("/files", web::post().to(new_file))
+        .route("/receipts", web::post().to(diarise))
+        .route("/receipts/{id}", web::get().to(receipt))
+        .route("/receipts/{id}/move", web::post().to(move_receipt))
         .route("/files/{id}", web::get().to(file))
         .route("/files/{id}/notes", web::post().to(add_note))
         .route("/files/{id}/notes/{note_id}/sign", web::post().to(sign_note))
@@ -278,6 +281,8 @@ struct InboxPage<'a> {
     classes: Vec<&'static str>,
     workflows: Vec<(String, String)>,
     fields: Vec<(String, String)>,
+    registry: bool,
+    modes: Vec<&'static str>,
 }
 
 /// `?kind=` of the inbox page.
@@ -336,6 +341,8 @@ async fn home(
         items,
         kind: kind_word,
         classes: Clearance::ALL.iter().filter(|c| **c <= ceiling).map(|c| c.as_str()).collect(),
+        registry: caller.principal.viewer.has_any_role(&[crate::domain::org::Role::Registry]),
+        modes: ["post", "email", "hand", "fax", "courier"].to_vec(),
         workflows: state.workflows.iter().map(|w| (w.id().to_owned(), w.workflow.name.clone())).collect(),
         fields: {
             let mut all: Vec<(String, String)> = Vec::new();
@@ -551,7 +558,7 @@ async fn render_file(
             let actor = c2.actor();
             let f = efile::file::view(c, &actor, &id)?;
             let moves = efile::movements::timeline(c, &actor, &id)?;
-            let posts = crate::org::search_posts(c, None, None, 200, &crate::org::today())?;
+            let posts = post_choices(c)?;
             let refs = efile::Refs::load(
                 c,
                 f.notes.iter().map(|n| Some(n.author_post_id.as_str())),
@@ -589,14 +596,6 @@ async fn render_file(
             to: post_label(&m.to_post),
             remarks: m.remarks,
             opened: m.opened_at.is_some(),
-        })
-        .collect();
-    let posts = posts
-        .items
-        .into_iter()
-        .map(|p| {
-            let who = p.holder.map(|h| format!(" — {}", h.name)).unwrap_or_default();
-            (p.code, format!("{}{who}", p.title))
         })
         .collect();
     let holder = post_label(&f.holder_post);
@@ -1003,6 +1002,158 @@ async fn search(
     page.me = fr.me;
     page.idle_seconds = fr.idle_seconds;
     Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    r: efile::receipts::ReceiptView,
+    holder: String,
+    csrf: String,
+    can_act: bool,
+    posts: Vec<(String, String)>,
+    files: Vec<(String, String)>,
+}
+
+/// The posts a destination may be typed from: (code, title and holder).
+fn post_choices(conn: &mut crate::store::DbConn) -> Result<Vec<(String, String)>, crate::store::StoreError> {
+    let page = crate::org::search_posts(conn, None, None, 200, &crate::org::today())?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|p| {
+            let who = p.holder.map(|h| format!(" — {}", h.name)).unwrap_or_default();
+            (p.code, format!("{}{who}", p.title))
+        })
+        .collect())
+}
+
+async fn render_receipt(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    id: String,
+    flash: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let c2 = caller.clone();
+    let (r, posts, held) = state
+        .write(move |c| {
+            let actor = c2.actor();
+            let r = efile::receipts::view(c, &actor, &id)?;
+            let posts = post_choices(c)?;
+            let (held, _) = efile::inbox::inbox(c, &actor, efile::inbox::Kind::Files, 0, 200)?;
+            Ok((r, posts, held))
+        })
+        .await?;
+    let can_act =
+        r.holder_post.as_ref().is_some_and(|p| Some(&p.id) == caller.acting_post_id.as_ref()) && r.file.is_none();
+    let files = held
+        .into_iter()
+        .map(|i| (i.item.id, format!("{} {}", i.item.file_no.unwrap_or_default(), i.item.subject)))
+        .collect();
+    let fr = frame(state, &caller, flash).await?;
+    let page = ReceiptPage {
+        t: &EN,
+        me: fr.me,
+        flash: fr.flash,
+        idle_seconds: fr.idle_seconds,
+        holder: post_label(&r.holder_post),
+        csrf: caller.csrf.clone().unwrap_or_default(),
+        can_act,
+        posts,
+        files,
+        r,
+    };
+    Ok(html(status, page.render()))
+}
+
+/// A receipt: its facts and scan, marking it on or putting it up in a file.
+async fn receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    render_receipt(&state, caller, path.into_inner(), None, StatusCode::OK).await
+}
+
+/// Diarises a letter from the registry's form (with its scan, if one is chosen).
+async fn diarise(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    if !caller.principal.viewer.has_any_role(&[crate::domain::org::Role::Registry]) {
+        return Err(PageError::Shown(
+            StatusCode::FORBIDDEN,
+            "Not allowed".into(),
+            "Only the registry of your entity diarises letters.".into(),
+        ));
+    }
+    let mut payload = payload.into_inner();
+    let form = crate::api::receipts::read_receipt_form(&state, &req, &mut payload).await?;
+    check_csrf(&caller, form.rest.get("csrf").map(String::as_str))?;
+    let r = crate::api::receipts::diarise_form(&state, caller, form).await?;
+    Ok(see_other(&format!("/receipts/{}", r.id)))
+}
+
+/// The receipt movement form.
+#[derive(Deserialize)]
+pub struct ReceiptMoveForm {
+    csrf: Option<String>,
+    action: Option<String>,
+    to: Option<String>,
+    file_id: Option<String>,
+    remarks: Option<String>,
+}
+
+async fn move_receipt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<ReceiptMoveForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let id = path.into_inner();
+    let to_post_id = match f.to.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+        Some(code) => {
+            let c = code.clone();
+            match state.read(move |conn| Ok(crate::org::post_id_by_code(conn, &c)?)).await? {
+                Some(p) => Some(p),
+                None => {
+                    let msg = format!("No post has the code {code}.");
+                    return render_receipt(&state, caller, id, Some(msg), StatusCode::BAD_REQUEST).await;
+                }
+            }
+        }
+        None => None,
+    };
+    let put_up_in = f.file_id.clone();
+    let input = efile::receipts::ReceiptMove {
+        action: f.action.unwrap_or_default(),
+        to_post_id,
+        file_id: f.file_id,
+        remarks: f.remarks,
+        due_at: None,
+        priority: None,
+    };
+    let (c2, id2) = (caller.clone(), id.clone());
+    match state.write(move |c| Ok(efile::receipts::move_receipt(c, &c2.actor(), &id2, input)?)).await {
+        Ok(_) => Ok(see_other(&put_up_in.map_or_else(|| "/".to_owned(), |f| format!("/files/{f}")))),
+        Err(e) => match PageError::from(e) {
+            PageError::Shown(status, _, message) if status != StatusCode::NOT_FOUND => {
+                render_receipt(&state, caller, id, Some(message), status).await
+            }
+            other => Err(other),
+        },
+    }
 }
 
 /// The stylesheet, script, icon and Urdu font, built into the binary.

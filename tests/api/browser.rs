@@ -402,3 +402,43 @@ fn every_page_from_the_inbox_is_well_formed_and_a_second_desk_can_be_chosen() {
     assert!(b.text(".who span").contains("Diary Clerk"), "now acting at the registry desk: {}", b.text("header"));
     b.check_page("21-second-desk");
 }
+
+#[test]
+fn the_registry_diarises_a_letter_with_its_scan_and_the_officer_puts_it_up() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    let scan = b.shots.join("letter-scan.pdf");
+    std::fs::write(&scan, crate::documents::PDF).unwrap();
+    b.login(&app, "registry.moitt");
+    b.type_into("#r-subject", "Request for broadband in Tehsil Murree");
+    b.type_into("#r-sender", "Deputy Commissioner, Rawalpindi");
+    b.type_into("#r-letter", "DC/RWP/2026/118");
+    b.post(&format!("/element/{}/value", b.find("#r-file")), json!({"text": scan.to_string_lossy()}));
+    b.click("form[action='/receipts'] button");
+    b.find("dl.facts");
+    b.check_page("30-receipt-diarised");
+    let diary = b.text("h1 .fileno");
+    assert!(diary.starts_with("MOITT/R/"), "{diary}");
+    assert_eq!(b.all("main ul li a[href^='/api/v1/documents/']").len(), 1, "the scan is listed");
+    b.type_into("#to", "MOITT/SO-ADMIN");
+    b.click("form[aria-labelledby='fwd-h'] button");
+    b.find("main h1");
+    b.logout();
+    // The SO opens it from the inbox and puts it up in a file they hold.
+    b.login(&app, "so.moitt");
+    b.type_into("#subject", "Broadband for Murree");
+    b.click("form[action='/files'] button");
+    let file_url = {
+        b.find(".fileno");
+        b.current()
+    };
+    b.open(&format!("{}/", app.base));
+    b.click(&format!("a[href^='/receipts/']"));
+    b.find("dl.facts");
+    b.check_page("31-receipt-at-so");
+    b.click("form[aria-labelledby='putup-h'] button");
+    b.find(".fileno");
+    assert_eq!(b.current(), file_url, "back on the file it was put up in");
+    assert!(!b.all(".correspondence li a").is_empty(), "the letter is in the file's correspondence");
+    b.check_page("32-file-with-receipt");
+}
