@@ -733,24 +733,12 @@ async fn move_file(
     check_csrf(&caller, f.csrf.as_deref())?;
     let id = path.into_inner();
     // The destination as typed: a post code (from the list), resolved to its id.
-    let to_code = f.to.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    let to_post_id = match to_code {
-        Some(code) => {
-            let c = code.clone();
-            let found = state.read(move |conn| Ok(crate::org::post_id_by_code(conn, &c)?)).await?;
-            match found {
-                Some(p) => Some(p),
-                None => {
-                    let e = PageError::Shown(
-                        StatusCode::BAD_REQUEST,
-                        String::new(),
-                        format!("No post has the code {code}."),
-                    );
-                    return file_with_error(&state, caller, id, e).await;
-                }
-            }
+    let to_post_id = match destination(&state, f.to).await? {
+        Ok(p) => p,
+        Err(msg) => {
+            let e = PageError::Shown(StatusCode::BAD_REQUEST, String::new(), msg);
+            return file_with_error(&state, caller, id, e).await;
         }
-        None => None,
     };
     let input = efile::movements::MoveInput {
         action: f.action.unwrap_or_default(),
@@ -1019,6 +1007,18 @@ struct ReceiptPage<'a> {
     files: Vec<(String, String)>,
 }
 
+/// A destination as typed (a post code, from the list) as a post id:
+/// `Ok(None)` when nothing was typed, `Err(message)` when no post has it.
+async fn destination(
+    state: &web::Data<AppState>,
+    typed: Option<String>,
+) -> Result<Result<Option<String>, String>, PageError> {
+    let Some(code) = typed.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else { return Ok(Ok(None)) };
+    let c = code.clone();
+    let found = state.read(move |conn| Ok(crate::org::post_id_by_code(conn, &c)?)).await?;
+    Ok(found.map(Some).ok_or_else(|| format!("No post has the code {code}.")))
+}
+
 /// The posts a destination may be typed from: (code, title and holder).
 fn post_choices(conn: &mut crate::store::DbConn) -> Result<Vec<(String, String)>, crate::store::StoreError> {
     let page = crate::org::search_posts(conn, None, None, 200, &crate::org::today())?;
@@ -1122,18 +1122,9 @@ async fn move_receipt(
     let f = form.into_inner();
     check_csrf(&caller, f.csrf.as_deref())?;
     let id = path.into_inner();
-    let to_post_id = match f.to.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
-        Some(code) => {
-            let c = code.clone();
-            match state.read(move |conn| Ok(crate::org::post_id_by_code(conn, &c)?)).await? {
-                Some(p) => Some(p),
-                None => {
-                    let msg = format!("No post has the code {code}.");
-                    return render_receipt(&state, caller, id, Some(msg), StatusCode::BAD_REQUEST).await;
-                }
-            }
-        }
-        None => None,
+    let to_post_id = match destination(&state, f.to).await? {
+        Ok(p) => p,
+        Err(msg) => return render_receipt(&state, caller, id, Some(msg), StatusCode::BAD_REQUEST).await,
     };
     let put_up_in = f.file_id.clone();
     let input = efile::receipts::ReceiptMove {
