@@ -62,11 +62,7 @@ pub async fn enrol(
     if b.mode == "server" && b.pin.is_none() {
         return Err(ApiError::invalid_field("pin", "is required in server mode"));
     }
-    let (st, uid) = (state.clone(), caller.user_id().to_owned());
-    web::block(move || crate::auth::login::reauthenticate(&st.db, st.auth.throttle(), &uid, &password))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| super::auth::reauth_error(e, "the password is wrong"))?;
+    reauthenticate(&state, caller.user_id(), password).await?;
     let key = match b.mode.as_str() {
         "server" => {
             let pin = b.pin.unwrap_or_default();
@@ -84,9 +80,32 @@ pub async fn enrol(
         }
         _ => return Err(ApiError::invalid_field("mode", "must be server or client")),
     };
-    let ca = state.ca.clone();
-    let (serial, pem) = state.write(move |c| Ok(keys::enrol(c, &ca, caller.user_id(), key)?)).await?;
+    let (serial, pem) = enrol_key(&state, caller.user_id(), key).await?;
     Ok(HttpResponse::Created().json(json!({"certificate_serial": serial, "certificate_pem": pem})))
+}
+
+/// Checks the account password again (throttled), before a key is enrolled.
+pub(crate) async fn reauthenticate(
+    state: &web::Data<AppState>,
+    user_id: &str,
+    password: String,
+) -> Result<(), ApiError> {
+    let (st, uid) = (state.clone(), user_id.to_owned());
+    web::block(move || crate::auth::login::reauthenticate(&st.db, st.auth.throttle(), &uid, &password))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| super::auth::reauth_error(e, "the password is wrong"))
+}
+
+/// Enrols a new key for the user (the CA certifies it; the old one is
+/// superseded): its certificate's serial and PEM.
+pub(crate) async fn enrol_key(
+    state: &web::Data<AppState>,
+    user_id: &str,
+    key: keys::NewKey,
+) -> Result<(String, String), ApiError> {
+    let (ca, uid) = (state.ca.clone(), user_id.to_owned());
+    state.write(move |c| Ok(keys::enrol(c, &ca, &uid, key)?)).await
 }
 
 /// The exact bytes a client-mode key signs to enrol (its proof of possession).

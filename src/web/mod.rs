@@ -29,6 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/desk", web::post().to(switch_desk))
         .route("/sent", web::get().to(sent))
         .route("/queue", web::get().to(queue))
+        .route("/keys", web::get().to(keys_page))
+        .route("/keys", web::post().to(enrol))
         .route("/queue/approve", web::post().to(approve_many))
         .route("/search", web::get().to(search))
         .route("/files", web::post().to(new_file))
@@ -1144,6 +1146,96 @@ async fn move_receipt(
             }
             other => Err(other),
         },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "keys.html")]
+struct KeysPage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    error: Option<String>,
+    /// (mode, certificate serial) of the key in use.
+    key: Option<(String, String)>,
+    csrf: String,
+}
+
+async fn render_keys(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    flash: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let user = caller.principal.viewer.user_id.clone();
+    let key = state
+        .read(move |c| match crate::signing::keys::active_key(c, &user) {
+            Ok(k) => Ok(Some((k.mode, k.serial))),
+            // No key yet (or only revoked ones).
+            Err(crate::signing::SignError::Forbidden(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    let fr = frame(state, caller, flash).await?;
+    let page = KeysPage {
+        t: &EN,
+        me: fr.me,
+        flash: fr.flash,
+        idle_seconds: fr.idle_seconds,
+        error,
+        key,
+        csrf: caller.csrf.clone().unwrap_or_default(),
+    };
+    Ok(html(status, page.render()))
+}
+
+/// My key: the certificate in use, and enrolling a new key.
+async fn keys_page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    render_keys(&state, &caller, None, None, StatusCode::OK).await
+}
+
+/// The enrolment form.
+#[derive(Deserialize)]
+pub struct EnrolForm {
+    csrf: Option<String>,
+    password: Option<String>,
+    pin: Option<String>,
+    pin2: Option<String>,
+}
+
+/// Enrols a new server-mode key under a new PIN, after the password again.
+async fn enrol(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<EnrolForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let (pin, pin2) = (f.pin.unwrap_or_default(), f.pin2.unwrap_or_default());
+    if pin != pin2 {
+        return render_keys(&state, &caller, None, Some("The two PINs differ.".into()), StatusCode::BAD_REQUEST).await;
+    }
+    let result = async {
+        crate::api::signing::reauthenticate(&state, caller.user_id(), f.password.unwrap_or_default()).await?;
+        let key = web::block(move || crate::signing::keys::new_server_key(&pin))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
+        crate::api::signing::enrol_key(&state, caller.user_id(), key).await
+    }
+    .await;
+    match result {
+        Ok((serial, _)) => {
+            let msg = format!("Your new key is enrolled; its certificate's serial is {serial}.");
+            render_keys(&state, &caller, Some(msg), None, StatusCode::OK).await
+        }
+        Err(e) => {
+            let status = e.code().status();
+            render_keys(&state, &caller, None, Some(e.detail().message), status).await
+        }
     }
 }
 

@@ -90,6 +90,14 @@ pub struct Text {
     pub diarise: &'static str,
     pub scan: &'static str,
     pub diarise_it: &'static str,
+    pub my_key: &'static str,
+    pub key_mode: &'static str,
+    pub certificate: &'static str,
+    pub no_key: &'static str,
+    pub enrol: &'static str,
+    pub enrol_explain: &'static str,
+    pub new_pin: &'static str,
+    pub repeat_pin: &'static str,
 }
 
 /// English.
@@ -182,4 +190,12 @@ pub const EN: Text = Text {
     diarise: "Diarise a letter (registry)",
     scan: "Scan (PDF or image), optional",
     diarise_it: "Diarise",
+    my_key: "My signing key",
+    key_mode: "Kind",
+    certificate: "Certificate (serial)",
+    no_key: "You have no signing key yet: enrol one to sign notes.",
+    enrol: "Enrol a new key",
+    enrol_explain: "A new key is kept on the server, sealed under a PIN only you know; the old one stops signing, and what it signed stays valid.",
+    new_pin: "New signing PIN (at least 6 digits)",
+    repeat_pin: "The PIN again",
 };

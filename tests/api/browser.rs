@@ -442,3 +442,38 @@ fn the_registry_diarises_a_letter_with_its_scan_and_the_officer_puts_it_up() {
     assert!(!b.all(".correspondence li a").is_empty(), "the letter is in the file's correspondence");
     b.check_page("32-file-with-receipt");
 }
+
+#[test]
+fn an_officer_enrols_a_new_key_and_signs_with_its_pin() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    b.login(&app, "so.moitt");
+    b.open(&format!("{}/keys", app.base));
+    let old_serial = b.text("dl.facts a");
+    b.check_page("40-my-key");
+    b.type_into("#k-password", crate::helpers::DEMO_PASSWORD);
+    b.type_into("#k-pin", "975310");
+    b.type_into("#k-pin2", "975310");
+    b.click("form[action='/keys'] button");
+    b.find(".flash");
+    let new_serial = b.text("dl.facts a");
+    assert_ne!(new_serial, old_serial, "a new certificate");
+    assert!(b.text(".flash").contains(&new_serial));
+    // The new PIN signs; the old one no longer does.
+    b.open(&format!("{}/", app.base));
+    b.type_into("#subject", "Signed with the new key");
+    b.click("form[action='/files'] button");
+    b.type_into("#note-body", "Under the new key.");
+    b.click("form.write button");
+    b.type_into("li.note.draft input[name=pin]", PIN);
+    b.click("li.note.draft form button");
+    b.find(".flash");
+    assert!(!b.all("li.note.draft").is_empty(), "the old PIN must not sign");
+    // The refusal was a 403 page, which the console reports: expected here.
+    let refused = b.console_errors();
+    assert!(refused.iter().all(|e| e.contains("403")), "{refused:?}");
+    b.type_into("li.note.draft input[name=pin]", "975310");
+    b.click("li.note.draft form button");
+    b.find("li.note:not(.draft)");
+    b.check_page("41-signed-with-new-key");
+}
