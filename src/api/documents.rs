@@ -134,17 +134,31 @@ pub async fn upload(
     let (c1, f1) = (caller.clone(), file_id.clone());
     state.read(move |c| Ok(efile::actionable_file(c, &c1.actor(), &f1).map(|_| ())?)).await?;
     let store = BlobStore::new(&state.config.data_dir);
-    let mut upload = read_upload(payload, &store, limit).await?;
+    let upload = read_upload(payload, &store, limit).await?;
+    let doc = attach_upload(&state, (*caller).clone(), file_id, upload).await?;
+    Ok(HttpResponse::Created().json(doc))
+}
+
+/// Keeps an uploaded document (`file`, `title`, `kind`) and attaches it to
+/// the file: what the API's upload and the web inbox's form both do once
+/// the body is read (and, for the form, its anti-CSRF token checked).
+pub(crate) async fn attach_upload(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    file_id: String,
+    mut upload: Upload,
+) -> Result<efile::documents::DocumentView, ApiError> {
     let (incoming, filename) = upload.file.take().ok_or_else(|| ApiError::invalid_field("file", "is required"))?;
-    let title = upload.fields.remove("title").or_else(|| filename.clone()).unwrap_or_default();
+    let title =
+        upload.fields.remove("title").filter(|t| !t.trim().is_empty()).or_else(|| filename.clone()).unwrap_or_default();
     let kind = upload.fields.remove("kind").unwrap_or_else(|| "enclosure".into());
     let (title, kind) = efile::documents::check_meta(&title, &kind)?;
+    let store = BlobStore::new(&state.config.data_dir);
     let stored =
         web::block(move || store_upload(&store, incoming, filename)).await.map_err(|e| ApiError::internal(&e))??;
-    let doc = state
+    state
         .write(move |c| Ok(efile::documents::attach_to_file(c, &caller.actor(), &file_id, &title, kind, &stored)?))
-        .await?;
-    Ok(HttpResponse::Created().json(doc))
+        .await
 }
 
 /// The document's bytes, exactly as stored.

@@ -353,6 +353,11 @@ fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<LinkV
     Ok(links)
 }
 
+/// The id of the file with this number, as written (the caller checks sight).
+pub fn id_by_number(conn: &mut DbConn, file_no: &str) -> QueryResult<Option<String>> {
+    files::table.filter(files::file_no.eq(file_no)).select(files::id).first(conn).optional()
+}
+
 /// Links a file the actor holds to another file the actor may see. Merging
 /// (`merged_into`) also closes the file: its notes continue in the other.
 pub fn link(

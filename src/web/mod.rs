@@ -41,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/files/{id}/notes", web::post().to(add_note))
         .route("/files/{id}/notes/{note_id}/sign", web::post().to(sign_note))
         .route("/files/{id}/move", web::post().to(move_file))
+        .route("/files/{id}/documents", web::post().to(attach))
+        .route("/files/{id}/link", web::post().to(link))
         .route("/assets/{name}", web::get().to(asset))
         .route("/favicon.ico", web::get().to(|| async { see_other("/assets/favicon.svg") }));
 }
@@ -545,6 +547,7 @@ struct FilePage<'a> {
     can_act: bool,
     actions: Vec<(&'static str, &'static str)>,
     posts: Vec<(String, String)>,
+    doc_kinds: [&'static str; 4],
 }
 
 async fn render_file(
@@ -626,6 +629,7 @@ async fn render_file(
             ("close", "Close"),
         ],
         posts,
+        doc_kinds: ["enclosure", "receipt", "dfa", "issued_letter"],
         f,
     };
     Ok(html(status, page.render()))
@@ -759,6 +763,65 @@ async fn move_file(
     .map_err(|e| ApiError::internal(&e))?;
     match moved {
         Ok(_) => Ok(see_other("/")),
+        Err(e) => file_with_error(&state, caller, id, e.into()).await,
+    }
+}
+
+/// Attaches a document from the file page's form.
+async fn attach(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let id = path.into_inner();
+    let limit = state.config.upload_limit_bytes;
+    crate::api::documents::check_length(&req, limit)?;
+    let mut payload = payload.into_inner();
+    let multipart = <actix_multipart::Multipart as actix_web::FromRequest>::from_request(&req, &mut payload)
+        .await
+        .map_err(|_| ApiError::invalid("bad multipart body"))?;
+    let store = crate::blobs::BlobStore::new(&state.config.data_dir);
+    let upload = crate::api::documents::read_upload(multipart, &store, limit).await?;
+    check_csrf(&caller, upload.fields.get("csrf").map(String::as_str))?;
+    match crate::api::documents::attach_upload(&state, caller.clone(), id.clone(), upload).await {
+        Ok(_) => Ok(see_other(&format!("/files/{id}"))),
+        Err(e) => file_with_error(&state, caller, id, e.into()).await,
+    }
+}
+
+/// The link form.
+#[derive(Deserialize)]
+pub struct LinkForm {
+    csrf: Option<String>,
+    file_no: Option<String>,
+    kind: Option<String>,
+}
+
+/// Links the file to another, named by its number as written.
+async fn link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<LinkForm>,
+) -> Result<HttpResponse, PageError> {
+    let caller = signed_in(&req).await?;
+    let f = form.into_inner();
+    check_csrf(&caller, f.csrf.as_deref())?;
+    let id = path.into_inner();
+    let (c2, id2) = (caller.clone(), id.clone());
+    let number = f.file_no.unwrap_or_default().trim().to_owned();
+    let kind = f.kind.unwrap_or_else(|| "reference".into());
+    let linked = state
+        .write(move |c| {
+            // Unknown and invisible numbers answer alike: "no such file".
+            let other = efile::file::id_by_number(c, &number)?.unwrap_or_default();
+            Ok(efile::file::link(c, &c2.actor(), &id2, &other, &kind)?)
+        })
+        .await;
+    match linked {
+        Ok(_) => Ok(see_other(&format!("/files/{id}"))),
         Err(e) => file_with_error(&state, caller, id, e.into()).await,
     }
 }

@@ -98,6 +98,14 @@ pub struct Text {
     pub enrol_explain: &'static str,
     pub new_pin: &'static str,
     pub repeat_pin: &'static str,
+    pub attach: &'static str,
+    pub title: &'static str,
+    pub kind: &'static str,
+    pub document: &'static str,
+    pub link: &'static str,
+    pub other_file_no: &'static str,
+    pub link_kind: &'static str,
+    pub linked: &'static str,
 }
 
 /// English.
@@ -198,4 +206,12 @@ pub const EN: Text = Text {
     enrol_explain: "A new key is kept on the server, sealed under a PIN only you know; the old one stops signing, and what it signed stays valid.",
     new_pin: "New signing PIN (at least 6 digits)",
     repeat_pin: "The PIN again",
+    attach: "Attach a document",
+    title: "Title",
+    kind: "Kind",
+    document: "Document (PDF or image)",
+    link: "Link to another file",
+    other_file_no: "The other file's number, as written",
+    link_kind: "How they relate",
+    linked: "Linked files",
 };

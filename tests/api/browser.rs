@@ -477,3 +477,29 @@ fn an_officer_enrols_a_new_key_and_signs_with_its_pin() {
     b.find("li.note:not(.draft)");
     b.check_page("41-signed-with-new-key");
 }
+
+#[test]
+fn an_officer_attaches_a_document_and_links_another_file() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    let pdf = b.shots.join("comments.pdf");
+    std::fs::write(&pdf, crate::documents::PDF).unwrap();
+    b.login(&app, "so.moitt");
+    b.type_into("#subject", "Earlier correspondence");
+    b.click("form[action='/files'] button");
+    let earlier = b.text("h1 .fileno");
+    b.open(&format!("{}/", app.base));
+    b.type_into("#subject", "Current case");
+    b.click("form[action='/files'] button");
+    b.find(".fileno");
+    b.type_into("#doc-title", "Comments of PTA");
+    b.post(&format!("/element/{}/value", b.find("#doc-file")), json!({"text": pdf.to_string_lossy()}));
+    b.click("form[aria-labelledby='attach-h'] button");
+    b.find(".fileno");
+    assert!(b.text(".correspondence ul").contains("Comments of PTA"), "{}", b.text(".correspondence"));
+    b.type_into("#link-no", &earlier);
+    b.click("form[aria-labelledby='link-h'] button");
+    b.find(".fileno");
+    assert!(b.text(".correspondence").contains(&earlier), "{}", b.text(".correspondence"));
+    b.check_page("50-attached-and-linked");
+}
