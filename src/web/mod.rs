@@ -203,6 +203,61 @@ async fn signed_in(req: &HttpRequest) -> Result<Caller, PageError> {
     })
 }
 
+/// A form whose anti-CSRF token can be read.
+pub trait Csrf {
+    /// The token the form carried.
+    fn csrf(&self) -> Option<&str>;
+}
+
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {$(impl Csrf for $t { fn csrf(&self) -> Option<&str> { self.csrf.as_deref() } })*};
+}
+
+csrf_forms!(CsrfForm, DeskForm, NoteForm, SignForm, MoveForm, LinkForm, ReceiptMoveForm, EnrolForm);
+
+/// A form read as name/value pairs (for repeated fields).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct Pairs(Vec<(String, String)>);
+
+impl Csrf for Pairs {
+    fn csrf(&self) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str())
+    }
+}
+
+/// A form posted by a signed-in officer from one of this session's pages:
+/// every state-changing page handler takes one, so none forgets the check.
+pub struct Posted<T> {
+    caller: Caller,
+    form: T,
+}
+
+impl<T: serde::de::DeserializeOwned + Csrf + 'static> actix_web::FromRequest for Posted<T> {
+    type Error = PageError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let form = web::Form::<T>::from_request(&req, payload);
+        Box::pin(async move {
+            let caller = signed_in(&req).await?;
+            let form = form
+                .await
+                .map_err(|_| {
+                    PageError::Shown(
+                        StatusCode::BAD_REQUEST,
+                        "Please check what you entered".into(),
+                        "The form could not be read.".into(),
+                    )
+                })?
+                .into_inner();
+            check_csrf(&caller, form.csrf())?;
+            Ok(Posted { caller, form })
+        })
+    }
+}
+
 /// Checks a form's anti-CSRF token against the session's.
 fn check_csrf(caller: &Caller, given: Option<&str>) -> Result<(), PageError> {
     let expected = caller.csrf.as_deref().unwrap_or("");
@@ -426,13 +481,8 @@ pub struct CsrfForm {
 }
 
 /// Ends the session and clears its cookies.
-async fn logout(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    check_csrf(&caller, form.csrf.as_deref())?;
+async fn logout(state: web::Data<AppState>, posted: Posted<CsrfForm>) -> Result<HttpResponse, PageError> {
+    let caller = posted.caller;
     let sid = caller.session_id.clone();
     state.write(move |c| Ok(crate::auth::session::end(c, &sid, "logout")?)).await?;
     let mut res = HttpResponse::SeeOther();
@@ -448,10 +498,8 @@ pub struct DeskForm {
 }
 
 /// Acts at another post the officer holds today (kept in a cookie for this browser).
-async fn switch_desk(req: HttpRequest, form: web::Form<DeskForm>) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+async fn switch_desk(posted: Posted<DeskForm>) -> Result<HttpResponse, PageError> {
+    let Posted { caller, form: f } = posted;
     let post = f.post.unwrap_or_default();
     if !caller.principal.viewer.holds(&post, crate::store::now_micros()) {
         return Err(PageError::Shown(
@@ -469,16 +517,10 @@ async fn switch_desk(req: HttpRequest, form: web::Form<DeskForm>) -> Result<Http
 }
 
 /// Opens a file (on an approval chain, if one is chosen) and shows it.
-async fn new_file(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let pairs = form.into_inner();
+async fn new_file(state: web::Data<AppState>, posted: Posted<Pairs>) -> Result<HttpResponse, PageError> {
+    let Posted { caller, form: Pairs(pairs) } = posted;
     let field =
         |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
-    check_csrf(&caller, field("csrf").as_deref())?;
     let bad = |m: String| PageError::Shown(StatusCode::BAD_REQUEST, "Please check what you entered".into(), m);
     let workflow = match field("workflow") {
         None => None,
@@ -670,13 +712,10 @@ pub struct NoteForm {
 
 async fn add_note(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<NoteForm>,
+    posted: Posted<NoteForm>,
 ) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+    let Posted { caller, form: f } = posted;
     let id = path.into_inner();
     let (c2, id2) = (caller.clone(), id.clone());
     let body = f.body.unwrap_or_default().replace("\r\n", "\n");
@@ -695,13 +734,10 @@ pub struct SignForm {
 
 async fn sign_note(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<(String, String)>,
-    form: web::Form<SignForm>,
+    posted: Posted<SignForm>,
 ) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+    let Posted { caller, form: f } = posted;
     let (id, note_id) = path.into_inner();
     let (st, c2, id2) = (state.clone(), caller.clone(), id.clone());
     let pin = f.pin.unwrap_or_default();
@@ -730,13 +766,10 @@ pub struct MoveForm {
 
 async fn move_file(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<MoveForm>,
+    posted: Posted<MoveForm>,
 ) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+    let Posted { caller, form: f } = posted;
     let id = path.into_inner();
     // The destination as typed: a post code (from the list), resolved to its id.
     let to_post_id = match destination(&state, f.to).await? {
@@ -802,13 +835,10 @@ pub struct LinkForm {
 /// Links the file to another, named by its number as written.
 async fn link(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<LinkForm>,
+    posted: Posted<LinkForm>,
 ) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+    let Posted { caller, form: f } = posted;
     let id = path.into_inner();
     let (c2, id2) = (caller.clone(), id.clone());
     let number = f.file_no.unwrap_or_default().trim().to_owned();
@@ -909,16 +939,10 @@ async fn queue(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
 }
 
 /// Approves the files ticked in the queue with one PIN; says what happened to each.
-async fn approve_many(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
+async fn approve_many(state: web::Data<AppState>, posted: Posted<Pairs>) -> Result<HttpResponse, PageError> {
     // Repeated `file` fields: the form as pairs.
-    let pairs = form.into_inner();
+    let Posted { caller, form: Pairs(pairs) } = posted;
     let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    check_csrf(&caller, field("csrf").as_deref())?;
     let files: Vec<String> = pairs.iter().filter(|(n, _)| n == "file").map(|(_, v)| v.clone()).collect();
     if files.is_empty() || files.len() > crate::workflow::queue::BULK_MAX {
         let msg = format!("Select 1 to {} files to approve.", crate::workflow::queue::BULK_MAX);
@@ -1179,13 +1203,10 @@ pub struct ReceiptMoveForm {
 
 async fn move_receipt(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<ReceiptMoveForm>,
+    posted: Posted<ReceiptMoveForm>,
 ) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+    let Posted { caller, form: f } = posted;
     let id = path.into_inner();
     let to_post_id = match destination(&state, f.to).await? {
         Ok(p) => p,
@@ -1270,14 +1291,8 @@ pub struct EnrolForm {
 }
 
 /// Enrols a new server-mode key under a new PIN, after the password again.
-async fn enrol(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<EnrolForm>,
-) -> Result<HttpResponse, PageError> {
-    let caller = signed_in(&req).await?;
-    let f = form.into_inner();
-    check_csrf(&caller, f.csrf.as_deref())?;
+async fn enrol(state: web::Data<AppState>, posted: Posted<EnrolForm>) -> Result<HttpResponse, PageError> {
+    let Posted { caller, form: f } = posted;
     let (pin, pin2) = (f.pin.unwrap_or_default(), f.pin2.unwrap_or_default());
     if pin != pin2 {
         return render_keys(&state, &caller, None, Some("The two PINs differ.".into()), StatusCode::BAD_REQUEST).await;
