@@ -503,3 +503,43 @@ fn an_officer_attaches_a_document_and_links_another_file() {
     assert!(b.text(".correspondence").contains(&earlier), "{}", b.text(".correspondence"));
     b.check_page("50-attached-and-linked");
 }
+
+impl Browser {
+    fn script(&self, js: &str) -> Value {
+        self.post("/execute/sync", json!({"script": js, "args": []}))["value"].clone()
+    }
+}
+
+#[test]
+fn a_note_being_typed_is_kept_and_pages_are_light_and_fit_a_small_screen() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    b.login(&app, "so.moitt");
+    b.type_into("#subject", "A note typed and left");
+    b.click("form[action='/files'] button");
+    b.find(".fileno");
+    let file_url = b.current();
+    // Typed and not submitted: saved as a draft while typed.
+    b.type_into("#note-body", "Half a thought about the budget, typed and never submitted.");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while b.attr("#note-body", "data-saved").is_none() {
+        assert!(Instant::now() < deadline, "the draft was never saved");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    b.open(&file_url);
+    assert!(b.text("li.note.draft .body").contains("Half a thought"), "{}", b.text(".sheet"));
+    // Every page of the walk fits 1024x768 without sideways scrolling, and
+    // weighs under 100 KB with its stylesheet and script (the font aside).
+    b.post("/window/rect", json!({"width": 1024, "height": 768}));
+    let css = ureq::get(&format!("{}/assets/daftar.css", app.base)).call().unwrap().into_string().unwrap().len();
+    let js = ureq::get(&format!("{}/assets/daftar.js", app.base)).call().unwrap().into_string().unwrap().len();
+    for page in ["/", "/sent", "/queue", "/search?q=budget", "/keys", file_url.trim_start_matches(&app.base)] {
+        b.open(&format!("{}{page}", app.base));
+        b.find("main h1");
+        let wide = b.script("return document.documentElement.scrollWidth;").as_u64().unwrap();
+        let inner = b.script("return window.innerWidth;").as_u64().unwrap();
+        assert!(wide <= inner, "{page} scrolls sideways at 1024 wide: {wide} > {inner}");
+        let html = b.source().len();
+        assert!(html + css + js < 100 * 1024, "{page} weighs {} bytes", html + css + js);
+    }
+}
