@@ -441,8 +441,14 @@ impl Periodic {
                 match won {
                     Ok(true) => {
                         metrics.scheduled_run(self.name);
-                        if let Err(e) = (self.run)(&db) {
-                            tracing::error!(schedule = self.name, error = %e, "scheduled work failed");
+                        // A fault in one run (a panic) must not end the schedule for this process.
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.run)(&db))) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::error!(schedule = self.name, error = %e, "scheduled work failed"),
+                            Err(_) => tracing::error!(
+                                schedule = self.name,
+                                "scheduled work panicked; it runs again next period"
+                            ),
                         }
                     }
                     Ok(false) => {}

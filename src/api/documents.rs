@@ -162,15 +162,24 @@ pub(crate) async fn attach_upload(
 }
 
 /// The document's bytes, exactly as stored.
-#[utoipa::path(get, path = "/api/v1/documents/{id}/content", params(("id" = String, Path, description = "document id")),
+/// `?inline=1` of the content route.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct ContentQuery {
+    /// `1`: a PDF is shown in the browser rather than saved (other kinds are always saved).
+    pub inline: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", params(("id" = String, Path, description = "document id"), ContentQuery),
     responses((status = 200, description = "the bytes"), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn content(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
     path: web::Path<String>,
+    q: web::Query<ContentQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
+    let want_inline = q.inline.as_deref() == Some("1");
     let (sha, mime, filename, title) =
         state.read(move |c| Ok(efile::documents::visible(c, &caller.actor(), &id)?)).await?;
     let store = BlobStore::new(&state.config.data_dir);
@@ -185,10 +194,13 @@ pub async fn content(
         format!("{}.{ext}", title.chars().filter(|c| c.is_alphanumeric() || *c == ' ').collect::<String>())
     });
     let mime: mime::Mime = mime.parse().map_err(|_| ApiError::internal(&"stored mime"))?;
+    let inline = want_inline && mime == mime::APPLICATION_PDF;
     let file = file
         .set_content_type(mime)
         .set_content_disposition(ContentDisposition {
-            disposition: DispositionType::Attachment,
+            // Only a PDF (its type sniffed from its bytes when stored, never
+            // taken from the client) is ever shown inline, and only when asked.
+            disposition: if inline { DispositionType::Inline } else { DispositionType::Attachment },
             parameters: vec![DispositionParam::Filename(name)],
         })
         .use_etag(true)

@@ -88,7 +88,12 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
             crate::workflow::register(conn, loaded)?;
             let fields_json = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
             super::route::start(conn, &id, loaded.id(), &loaded.hash, &fields_json)?;
-            Some(json!({"id": loaded.id(), "hash": loaded.hash, "fields": fields}))
+            // Canonical ledger payloads carry no floats: the values as decimal text.
+            let as_text: BTreeMap<&String, String> = fields
+                .iter()
+                .map(|(k, v)| (k, if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { v.to_string() }))
+                .collect();
+            Some(json!({"id": loaded.id(), "hash": loaded.hash, "fields": as_text}))
         }
         None => None,
     };

@@ -78,6 +78,12 @@ both_backends!(documents_are_kept_byte_for_byte, |backend| {
     let mut bytes = Vec::new();
     resp.into_reader().read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes, PDF);
+    // Asked for inline (the web inbox's link), a PDF is shown, not saved.
+    let inline = ureq::get(&format!("{}/api/v1/documents/{id}/content?inline=1", app.base))
+        .set("Authorization", &format!("Bearer {so}"))
+        .call()
+        .unwrap();
+    assert!(inline.header("content-disposition").unwrap().starts_with("inline"));
 
     // The same content again is stored once.
     let (status, again) = post_multipart(&app, &so, &format!("/api/v1/files/{file}/documents"), &ctype, &body);

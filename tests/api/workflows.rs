@@ -226,6 +226,9 @@ both_backends!(finance_must_concur_before_a_large_purchase_moves_on, |backend| {
     );
     let (_, wf) = holder(&app, &js, &file);
     assert_eq!(wf["step"], "joint-secretary");
+    // The ledger (the file's declared amount among its events) still verifies.
+    let r = app.get_as(&app.login("admin"), "/api/v1/ledger/verify");
+    assert!(r.status == 200 && r.body["ok"] == true, "{}", r.text);
     // Finance's signed note is on the note sheet.
     let f = app.get_as(&so, &format!("/api/v1/files/{file}"));
     assert!(
