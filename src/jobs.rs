@@ -65,6 +65,25 @@ pub struct SlaReminder {
     pub concurrence_id: Option<String>,
 }
 
+/// One email to one recipient, composed when its event's recipients were
+/// found: sending it is all that is left (retried with backoff for about a
+/// day; the same `Message-ID` on every attempt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    /// Stable across retries: receivers can tell a repeat.
+    pub message_id: String,
+    /// The recipient's user id.
+    pub user_id: String,
+    /// Their address.
+    pub to: String,
+    /// Subject line (never a classified file's subject).
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
 /// Every kind of job, with its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -76,6 +95,8 @@ pub enum Job {
     SlaReminder(SlaReminder),
     /// Take a document's text out for search (`search.extract`).
     ExtractText(ExtractText),
+    /// Send one email (`mail.send`).
+    Email(Email),
 }
 
 /// Why a stored job could not be read back.
@@ -89,7 +110,7 @@ pub struct BadJob {
 impl Job {
     /// Every kind this version knows how to run.
     pub const KINDS: &'static [&'static str] =
-        &["search.index", "mail.movement", "mail.sla_reminder", "search.extract"];
+        &["search.index", "mail.movement", "mail.sla_reminder", "search.extract", "mail.send"];
 
     /// The stored kind.
     pub fn kind(&self) -> &'static str {
@@ -98,6 +119,7 @@ impl Job {
             Job::MovementMail(_) => "mail.movement",
             Job::SlaReminder(_) => "mail.sla_reminder",
             Job::ExtractText(_) => "search.extract",
+            Job::Email(_) => "mail.send",
         }
     }
 
@@ -108,6 +130,7 @@ impl Job {
             Job::MovementMail(m) => serde_json::to_string(m),
             Job::SlaReminder(r) => serde_json::to_string(r),
             Job::ExtractText(t) => serde_json::to_string(t),
+            Job::Email(e) => serde_json::to_string(e),
         };
         v.expect("job payloads are plain structs")
     }
@@ -120,6 +143,7 @@ impl Job {
             "mail.movement" => serde_json::from_str(payload).map(Job::MovementMail).map_err(bad),
             "mail.sla_reminder" => serde_json::from_str(payload).map(Job::SlaReminder).map_err(bad),
             "search.extract" => serde_json::from_str(payload).map(Job::ExtractText).map_err(bad),
+            "mail.send" => serde_json::from_str(payload).map(Job::Email).map_err(bad),
             other => Err(BadJob { kind: other.to_owned(), reason: "unknown kind".into() }),
         }
     }
@@ -147,6 +171,28 @@ impl Job {
 /// Enqueues a job inside the caller's transaction.
 pub fn enqueue(conn: &mut DbConn, job: &Job) -> QueryResult<String> {
     Ok(enqueue_all(conn, std::slice::from_ref(job))?.remove(0))
+}
+
+/// Enqueues a job under an id of the caller's choosing, once: a second
+/// enqueue of the same id does nothing (`false`). `max_attempts` sets how
+/// long it is retried.
+pub fn enqueue_once(conn: &mut DbConn, id: &str, job: &Job, max_attempts: i32) -> QueryResult<bool> {
+    let now = now_micros();
+    let payload = job.payload();
+    let row = (
+        jobs::id.eq(id),
+        jobs::kind.eq(job.kind()),
+        jobs::payload.eq(payload.as_str()),
+        jobs::status.eq("queued"),
+        jobs::attempts.eq(0),
+        jobs::max_attempts.eq(max_attempts),
+        jobs::run_at.eq(now),
+        jobs::created_at.eq(now),
+        jobs::updated_at.eq(now),
+    );
+    let n =
+        crate::on_backend!(conn, |c| diesel::insert_into(jobs::table).values(row).on_conflict_do_nothing().execute(c))?;
+    Ok(n == 1)
 }
 
 /// Enqueues several jobs in one statement; returns their ids in order.
@@ -313,6 +359,7 @@ pub fn perform(_db: &Db, job: &Job) -> Result<(), String> {
         Job::MovementMail(_) => Ok(()),
         Job::SlaReminder(_) => Ok(()),
         Job::ExtractText(_) => Err("text extraction needs the server's blob store".into()),
+        Job::Email(_) => Err("sending mail needs the server's mailer".into()),
     }
 }
 

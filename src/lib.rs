@@ -16,6 +16,7 @@ pub mod domain;
 pub mod efile;
 pub mod jobs;
 pub mod ledger;
+pub mod mail;
 pub mod metrics;
 pub mod org;
 pub mod pki;

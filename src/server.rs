@@ -96,7 +96,11 @@ impl Server {
         };
         crate::clock::set_calendar(config.calendar()?);
         let metrics = Arc::new(Metrics::default());
-        let background = start_background(&config, &db, &metrics, &ca);
+        let mailer = crate::mail::Mailer::from_config(&config)?;
+        if !mailer.sends() {
+            tracing::warn!("smtp.url is not set: email notifications are recorded, not sent");
+        }
+        let background = start_background(&config, &db, &metrics, &ca, mailer);
         let search = open_search(&config, &db, &background);
         let state = AppState {
             db,
@@ -194,6 +198,7 @@ fn start_background(
     db: &Db,
     metrics: &Arc<Metrics>,
     ca: &Arc<crate::pki::Ca>,
+    mailer: crate::mail::Mailer,
 ) -> crate::jobs::Background {
     let ca = ca.clone();
     let max_age = chrono::Duration::hours(config.jobs.checkpoint_every_hours.max(1));
@@ -210,8 +215,11 @@ fn start_background(
     let sla = crate::workflow::sla::periodic(std::time::Duration::from_secs(config.sla.sweep_every_seconds));
     // Jobs whose work needs this server's parts; the rest the queue does itself.
     let blobs = crate::blobs::BlobStore::new(&config.data_dir);
+    let mailer = Arc::new(mailer);
     let handler: crate::jobs::Handler = Arc::new(move |db, job| match job {
         crate::jobs::Job::ExtractText(t) => crate::search::extract::run(db, &blobs, &t.document_id),
+        crate::jobs::Job::MovementMail(m) => crate::mail::fan_out_movement(db, &mailer, &m.movement_id),
+        crate::jobs::Job::Email(e) => mailer.send(e),
         other => crate::jobs::perform(db, other),
     });
     crate::jobs::Background::start(db, metrics, config.jobs.workers, handler, vec![sealer, sla])

@@ -14,6 +14,7 @@ mod efile;
 mod jobs;
 mod layering;
 mod ledger;
+mod mail;
 mod migrations;
 mod operations;
 mod org;
