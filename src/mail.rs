@@ -83,28 +83,94 @@ impl Mailer {
     }
 }
 
-/// What a movement's email says.
-struct MovementVars<'a> {
+/// What a notice says.
+struct NoticeVars<'a> {
     what: &'a str,
     number: &'a str,
     subject: Option<&'a str>,
-    desk: &'a str,
-    from: &'a str,
-    when: &'a str,
+    line: &'a str,
     link: &'a str,
     deployment: &'a str,
 }
 
 #[derive(Template)]
-#[template(path = "mail/movement.txt")]
-struct MovementText<'a> {
-    v: &'a MovementVars<'a>,
+#[template(path = "mail/notice.txt")]
+struct NoticeText<'a> {
+    v: &'a NoticeVars<'a>,
 }
 
 #[derive(Template)]
-#[template(path = "mail/movement.html")]
-struct MovementHtml<'a> {
-    v: &'a MovementVars<'a>,
+#[template(path = "mail/notice.html")]
+struct NoticeHtml<'a> {
+    v: &'a NoticeVars<'a>,
+}
+
+/// One notice about a file or receipt, to the holders of a post.
+struct Notice<'a> {
+    /// Names the event: with the recipient, the email's job id and Message-ID.
+    key: String,
+    /// `file` or `receipt`.
+    kind: &'static str,
+    /// Its id.
+    id: &'a str,
+    /// The post whose holders are told.
+    post: &'a str,
+    /// What happened, after "A file" (`has been marked to you`).
+    headline: &'a str,
+    /// A sentence of detail.
+    line: String,
+}
+
+/// Composes a notice for each holder of its post who may see the object,
+/// and enqueues each email once.
+fn notify(c: &mut DbConn, mailer: &Mailer, n: Notice<'_>) -> Result<(), crate::store::StoreError> {
+    let (number, subject, class): (String, String, String) = match n.kind {
+        "file" => files::table.find(n.id).select((files::file_no, files::subject, files::classification)).first(c)?,
+        _ => receipts::table
+            .find(n.id)
+            .select((receipts::diary_no, receipts::subject, receipts::classification))
+            .first(c)?,
+    };
+    let class: Clearance = crate::store::stored(&class)?;
+    let what = if class > Clearance::Restricted {
+        format!("A {class} {} {}", n.kind, n.headline)
+    } else {
+        format!("A {} {}", n.kind, n.headline)
+    };
+    let shown_subject = (class <= Clearance::Restricted).then_some(subject.as_str());
+    let link = format!("{}/{}s/{}", mailer.base_url, n.kind, n.id);
+    for (user_id, to) in holders_with_email(c, n.post)? {
+        // Only someone who may see it now is told of it.
+        let Some(principal) = crate::auth::principal::load(c, &user_id)? else { continue };
+        let sees = match n.kind {
+            "file" => crate::efile::visible_file(c, &principal.viewer, n.id).is_ok(),
+            _ => crate::efile::visible_receipt(c, &principal.viewer, n.id).is_ok(),
+        };
+        if !sees {
+            continue;
+        }
+        let v = NoticeVars {
+            what: &what,
+            number: &number,
+            subject: shown_subject,
+            line: &n.line,
+            link: &link,
+            deployment: &mailer.organisation,
+        };
+        let email = Email {
+            message_id: format!("<{}.{user_id}@daftar>", n.key),
+            user_id: user_id.clone(),
+            to,
+            subject: match shown_subject {
+                Some(s) => format!("{what}: {number} — {s}"),
+                None => format!("{what}: {number}"),
+            },
+            text: NoticeText { v: &v }.render().unwrap_or_default(),
+            html: NoticeHtml { v: &v }.render().unwrap_or_default(),
+        };
+        jobs::enqueue_once(c, &format!("mail-{}-{user_id}", n.key), &Job::Email(email), MAX_ATTEMPTS)?;
+    }
+    Ok(())
 }
 
 /// The holders of `post` today with an address: (user id, email).
@@ -125,7 +191,7 @@ fn holders_with_email(conn: &mut DbConn, post: &str) -> QueryResult<Vec<(String,
 /// (once, however often this runs).
 pub fn fan_out_movement(db: &Db, mailer: &Mailer, movement_id: &str) -> Result<(), String> {
     db.write_tx(|c| -> Result<(), crate::store::StoreError> {
-        type Row = (Option<String>, Option<String>, Option<String>, Option<String>, i64);
+        type Row = (Option<String>, Option<String>, Option<String>, Option<String>, i64, String);
         let row: Option<Row> = movements::table
             .find(movement_id)
             .select((
@@ -134,76 +200,67 @@ pub fn fan_out_movement(db: &Db, mailer: &Mailer, movement_id: &str) -> Result<(
                 movements::to_post_id,
                 movements::from_post_id,
                 movements::sent_at,
+                movements::action,
             ))
             .first(c)
             .optional()?;
-        let Some((file_id, receipt_id, Some(to_post), from_post, sent_at)) = row else { return Ok(()) };
-        let (kind, id, number, subject, class) = match (&file_id, &receipt_id) {
-            (Some(f), _) => {
-                let (no, subject, class): (String, String, String) =
-                    files::table.find(f).select((files::file_no, files::subject, files::classification)).first(c)?;
-                ("file", f.clone(), no, subject, class)
-            }
-            (None, Some(r)) => {
-                let (no, subject, class): (String, String, String) = receipts::table
-                    .find(r)
-                    .select((receipts::diary_no, receipts::subject, receipts::classification))
-                    .first(c)?;
-                ("receipt", r.clone(), no, subject, class)
-            }
+        let Some((file_id, receipt_id, Some(to_post), from_post, sent_at, action)) = row else { return Ok(()) };
+        let (kind, id) = match (&file_id, &receipt_id) {
+            (Some(f), _) => ("file", f.clone()),
+            (None, Some(r)) => ("receipt", r.clone()),
             _ => return Ok(()),
         };
-        let class: Clearance = crate::store::stored(&class)?;
         let desk: String = posts::table.find(&to_post).select(posts::code).first(c)?;
         let from: String = match &from_post {
             Some(p) => posts::table.find(p).select(posts::title).first(c)?,
             None => "Daftar".into(),
         };
-        let what = if class > Clearance::Restricted {
-            format!("A {class} {kind} has been marked to you")
-        } else {
-            format!("A {kind} has been marked to you")
-        };
-        let shown_subject = (class <= Clearance::Restricted).then_some(subject.as_str());
-        let link = format!("{}/{}s/{id}", mailer.base_url, kind);
         let when = crate::clock::civil_minute(sent_at);
-        for (user_id, to) in holders_with_email(c, &to_post)? {
-            // Only someone who may see it now is told of it.
-            let Some(principal) = crate::auth::principal::load(c, &user_id)? else { continue };
-            let sees = match kind {
-                "file" => crate::efile::visible_file(c, &principal.viewer, &id).is_ok(),
-                _ => crate::efile::visible_receipt(c, &principal.viewer, &id).is_ok(),
-            };
-            if !sees {
-                continue;
+        let (headline, line) = if action == "escalate" {
+            (
+                "has been escalated to you",
+                format!(
+                    "Escalated to your desk ({desk}) by the SLA clock on {when}: its step was not decided in time."
+                ),
+            )
+        } else {
+            ("has been marked to you", format!("Marked to your desk ({desk}) by {from} on {when}."))
+        };
+        let notice = Notice { key: movement_id.to_owned(), kind, id: &id, post: &to_post, headline, line };
+        notify(c, mailer, notice)
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Reminds the desk a step (or a concurrence) waits on that it is overdue.
+pub fn fan_out_reminder(db: &Db, mailer: &Mailer, r: &jobs::SlaReminder) -> Result<(), String> {
+    use crate::store::schema::{concurrences, sla_breaches};
+    db.write_tx(|c| -> Result<(), crate::store::StoreError> {
+        let (post, key, line) = match (&r.concurrence_id, r.entry) {
+            (Some(cid), _) => {
+                let found: Option<(String, String, i64)> = concurrences::table
+                    .find(cid)
+                    .select((concurrences::post_id, concurrences::entity_code, concurrences::due_at))
+                    .first(c)
+                    .optional()?;
+                let Some((post, entity, due)) = found else { return Ok(()) };
+                let line = format!("The concurrence of {entity} was due on {}.", crate::clock::civil_minute(due));
+                (post, format!("conc-{cid}"), line)
             }
-            let v = MovementVars {
-                what: &what,
-                number: &number,
-                subject: shown_subject,
-                desk: &desk,
-                from: &from,
-                when: &when,
-                link: &link,
-                deployment: &mailer.organisation,
-            };
-            let text = MovementText { v: &v }.render().unwrap_or_default();
-            let html = MovementHtml { v: &v }.render().unwrap_or_default();
-            let subject_line = match shown_subject {
-                Some(s) => format!("{what}: {number} — {s}"),
-                None => format!("{what}: {number}"),
-            };
-            let email = Email {
-                message_id: format!("<{movement_id}.{user_id}@daftar>"),
-                user_id: user_id.clone(),
-                to,
-                subject: subject_line,
-                text,
-                html,
-            };
-            jobs::enqueue_once(c, &format!("mail-{movement_id}-{user_id}"), &Job::Email(email), MAX_ATTEMPTS)?;
-        }
-        Ok(())
+            (None, Some(entry)) => {
+                let found: Option<(String, i64)> = sla_breaches::table
+                    .find((&r.file_id, entry))
+                    .select((sla_breaches::post_id, sla_breaches::due_at))
+                    .first(c)
+                    .optional()?;
+                let Some((post, due)) = found else { return Ok(()) };
+                let line = format!("The decision asked of your desk was due on {}.", crate::clock::civil_minute(due));
+                (post, format!("sla-{}-{entry}", r.file_id), line)
+            }
+            (None, None) => return Ok(()),
+        };
+        let notice = Notice { key, kind: "file", id: &r.file_id, post: &post, headline: "is past its deadline", line };
+        notify(c, mailer, notice)
     })
     .map_err(|e| e.to_string())
 }

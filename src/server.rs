@@ -220,6 +220,7 @@ fn start_background(
         crate::jobs::Job::ExtractText(t) => crate::search::extract::run(db, &blobs, &t.document_id),
         crate::jobs::Job::MovementMail(m) => crate::mail::fan_out_movement(db, &mailer, &m.movement_id),
         crate::jobs::Job::Email(e) => mailer.send(e),
+        crate::jobs::Job::SlaReminder(r) => crate::mail::fan_out_reminder(db, &mailer, r),
         other => crate::jobs::perform(db, other),
     });
     crate::jobs::Background::start(db, metrics, config.jobs.workers, handler, vec![sealer, sla])

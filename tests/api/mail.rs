@@ -160,3 +160,42 @@ both_backends!(mail_waits_for_a_stopped_smtp_server_and_none_is_lost_or_doubled,
     ids.dedup();
     assert_eq!(ids.len(), 10, "ten different messages");
 });
+
+both_backends!(an_overdue_step_mails_a_reminder_and_its_escalation, |backend| {
+    if !aiosmtpd_available() {
+        eprintln!("skipping the mail suite: python3 -m aiosmtpd is not available (pip install aiosmtpd)");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let maildir = scratch.path().join("mail");
+    let smtp = start_smtp(free_port(), &maildir);
+    let Some(app) = app_mailing_to(backend, smtp.port) else { return };
+    let so = app.login("so.moitt");
+    let r = app.post_as(&so, "/api/v1/files", &json!({"subject": "A slow case", "workflow": "secretariat-noting"}));
+    let file = r.body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(&so, &format!("/api/v1/files/{file}/movements"), &json!({"action": "approve", "pin": PIN}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(wait_for(&maildir, 1, Duration::from_secs(20)).len(), 1, "the DS is told first");
+    // Ten days later the DS has not decided: a reminder to the DS, and the
+    // file escalated to the JS, who is told.
+    let later = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(["sla", "sweep", "--now", &later])
+        .current_dir(app.test_db.dir.path())
+        .env("DAFTAR_DATABASE_URL", &app.test_db.url)
+        .env("DAFTAR_DATA_DIR", app.test_db.dir.path())
+        .env("DAFTAR_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mail = wait_for(&maildir, 3, Duration::from_secs(30));
+    assert_eq!(mail.len(), 3, "{mail:?}");
+    assert!(
+        mail.iter().any(|m| m.contains("To: ds.moitt@") && m.contains("past its deadline")),
+        "no reminder: {mail:?}"
+    );
+    assert!(
+        mail.iter().any(|m| m.contains("To: js.moitt@") && m.contains("escalated to you")),
+        "no escalation: {mail:?}"
+    );
+});
