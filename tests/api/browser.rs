@@ -174,7 +174,8 @@ impl Browser {
     /// What every page must have: a title, one h1, labelled inputs, no console errors.
     fn check_page(&self, name: &str) {
         self.shot(name);
-        assert!(!self.title().is_empty(), "{name}: no <title>");
+        let title = self.title();
+        assert!(!title.is_empty() && !title.contains('<'), "{name}: no plain <title>: {title:?}");
         assert_eq!(self.all("h1").len(), 1, "{name}: not exactly one <h1>");
         let src = self.source();
         for input in self.all("input:not([type=hidden]), select, textarea") {
@@ -410,6 +411,7 @@ fn the_registry_diarises_a_letter_with_its_scan_and_the_officer_puts_it_up() {
     let scan = b.shots.join("letter-scan.pdf");
     std::fs::write(&scan, crate::documents::PDF).unwrap();
     b.login(&app, "registry.moitt");
+    b.check_page("29-registry-inbox");
     b.type_into("#r-subject", "Request for broadband in Tehsil Murree");
     b.type_into("#r-sender", "Deputy Commissioner, Rawalpindi");
     b.type_into("#r-letter", "DC/RWP/2026/118");
