@@ -40,14 +40,9 @@ impl AuthState {
         &self.throttle
     }
 
-    /// Session lifetimes.
-    pub fn lifetimes(&self) -> Lifetimes {
-        self.life
-    }
-
-    /// The hash unknown users are checked against.
-    pub fn dummy_hash(&self) -> &str {
-        &self.dummy_hash
+    /// What a login is checked and issued with (the API's and the web inbox's alike).
+    pub fn gate(&self) -> login::Gate<'_> {
+        login::Gate { keys: &self.keys, throttle: &self.throttle, life: self.life, dummy_hash: &self.dummy_hash }
     }
 
     /// Whether the client address comes from `X-Forwarded-For`.
@@ -196,18 +191,14 @@ pub async fn login(
     let ip = client_ip(&req, state.auth.trust_forwarded_for);
     let account = username.trim().to_lowercase();
     let st = state.clone();
-    let issued = web::block(move || {
-        let a = &st.auth;
-        let gate = login::Gate { keys: &a.keys, throttle: &a.throttle, life: a.life, dummy_hash: &a.dummy_hash };
-        login::login(&st.db, gate, &account, &pw, &ip, kind)
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
-    .map_err(|e| match e {
-        login::LoginError::Throttled(wait) => ApiError::rate_limited(wait),
-        login::LoginError::Refused => ApiError::unauthenticated("wrong username or password"),
-        login::LoginError::Store(e) => e.into(),
-    })?;
+    let issued = web::block(move || login::login(&st.db, st.auth.gate(), &account, &pw, &ip, kind))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| match e {
+            login::LoginError::Throttled(wait) => ApiError::rate_limited(wait),
+            login::LoginError::Refused => ApiError::unauthenticated("wrong username or password"),
+            login::LoginError::Store(e) => e.into(),
+        })?;
     Ok(token_response(&state.auth, issued, kind))
 }
 

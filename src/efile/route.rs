@@ -97,6 +97,9 @@ pub struct Decision {
     pub arrives: Position,
     /// The definition it follows.
     pub workflow: std::sync::Arc<Workflow>,
+    /// The part of the org chart it was routed over (it also holds the heads
+    /// of every entity the workflow may ask to concur).
+    pub chart: route::Chart,
 }
 
 /// The facts the engine routes a file by.
@@ -172,7 +175,7 @@ pub fn decide(
         Route::Done { post } if decision && at_step.is_some() => (post, Position::Done),
         Route::Done { post } => (post, Position::Originator),
     };
-    Ok(Some(Decision { to_post, arrives, workflow: wf }))
+    Ok(Some(Decision { to_post, arrives, workflow: wf, chart }))
 }
 
 /// Refuses an approval while a concurrence of the current step is awaited or was refused.
@@ -229,7 +232,7 @@ pub fn arrive(
     let mut asked = Vec::new();
     if let Position::Step(i) = d.arrives {
         let moved = FileRow { holder_post_id: d.to_post.clone(), ..file.clone() };
-        asked = ask_concurrences(conn, &moved, &arrived, &d.workflow, i, now)?;
+        asked = ask_concurrences(conn, &moved, &arrived, &d.workflow, &d.chart, i, now)?;
     }
     let from_step = match Position::of(route) {
         Position::Step(i) => Some(d.workflow.steps[i].get_ref().id.clone()),
@@ -278,6 +281,7 @@ fn ask_concurrences(
     file: &FileRow,
     route: &RouteRow,
     wf: &Workflow,
+    chart: &route::Chart,
     step: usize,
     now: i64,
 ) -> Result<Vec<serde_json::Value>, EfileError> {
@@ -292,10 +296,9 @@ fn ask_concurrences(
     if needed.is_empty() {
         return Ok(Vec::new());
     }
-    let chart = crate::workflow::chart_for(conn, wf, &[&file.holder_post_id])?;
     let mut asked = Vec::new();
     for c in needed {
-        let post = route::head_of(&chart, &c.entity, &facts).map_err(route_error)?;
+        let post = route::head_of(chart, &c.entity, &facts).map_err(route_error)?;
         let sla = Sla::parse(&c.sla).unwrap_or(Sla::WorkingDays(1));
         let due = crate::clock::calendar().due(sla, now);
         let id = new_id();

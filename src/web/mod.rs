@@ -439,14 +439,7 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<Log
     let st = state.clone();
     let account = username.clone();
     let issued = web::block(move || {
-        let a = &st.auth;
-        let gate = crate::auth::login::Gate {
-            keys: a.keys(),
-            throttle: a.throttle(),
-            life: a.lifetimes(),
-            dummy_hash: a.dummy_hash(),
-        };
-        crate::auth::login::login(&st.db, gate, &account, &password, &ip, crate::auth::session::Kind::Web)
+        crate::auth::login::login(&st.db, st.auth.gate(), &account, &password, &ip, crate::auth::session::Kind::Web)
     })
     .await;
     match issued {
@@ -695,10 +688,15 @@ async fn file_with_error(
     id: String,
     e: PageError,
 ) -> Result<HttpResponse, PageError> {
+    let (message, status) = shown_again(e)?;
+    render_file(state, caller, id, Some(message), status).await
+}
+
+/// How a failed action on a page is answered: the same page again, saying
+/// why (`Ok`), unless the thing itself cannot be shown (`Err`, the error page).
+fn shown_again(e: PageError) -> Result<(String, StatusCode), PageError> {
     match e {
-        PageError::Shown(status, _, message) if status != StatusCode::NOT_FOUND => {
-            render_file(state, caller, id, Some(message), status).await
-        }
+        PageError::Shown(status, _, message) if status != StatusCode::NOT_FOUND => Ok((message, status)),
         other => Err(other),
     }
 }
@@ -1224,12 +1222,10 @@ async fn move_receipt(
     let (c2, id2) = (caller.clone(), id.clone());
     match state.write(move |c| Ok(efile::receipts::move_receipt(c, &c2.actor(), &id2, input)?)).await {
         Ok(_) => Ok(see_other(&put_up_in.map_or_else(|| "/".to_owned(), |f| format!("/files/{f}")))),
-        Err(e) => match PageError::from(e) {
-            PageError::Shown(status, _, message) if status != StatusCode::NOT_FOUND => {
-                render_receipt(&state, caller, id, Some(message), status).await
-            }
-            other => Err(other),
-        },
+        Err(e) => {
+            let (message, status) = shown_again(e.into())?;
+            render_receipt(&state, caller, id, Some(message), status).await
+        }
     }
 }
 
