@@ -48,6 +48,8 @@ pub struct Config {
     pub sla: SlaConfig,
     /// Full-text search.
     pub search: SearchConfig,
+    /// Compliance certificates.
+    pub compliance: ComplianceConfig,
     /// If set, `/metrics` answers only `Authorization: Bearer <this>`; if
     /// not, only direct requests from this machine (loopback, not forwarded
     /// by a proxy).
@@ -151,6 +153,16 @@ pub struct SearchConfig {
     pub index_dir: Option<PathBuf>,
 }
 
+/// Compliance certificates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplianceConfig {
+    /// A PEM file of the CA certificates of other deployments whose
+    /// certificates are accepted on import (this deployment's own CA is
+    /// always trusted).
+    pub trusted_cas: Option<PathBuf>,
+}
+
 /// SMTP relay for notifications.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -183,6 +195,7 @@ impl Default for Config {
             workflows_dir: PathBuf::from("workflows"),
             sla: SlaConfig::default(),
             search: SearchConfig::default(),
+            compliance: ComplianceConfig::default(),
             log: "info".into(),
             log_format: "text".into(),
         }
@@ -213,6 +226,7 @@ const ENV_KEYS: &[&str] = &[
     "workflows_dir",
     "sla",
     "search",
+    "compliance",
 ];
 
 impl Config {

@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod bundle;
 pub mod cli;
 pub mod clock;
+pub mod compliance;
 pub mod config;
 pub mod demo;
 pub mod domain;

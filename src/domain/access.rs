@@ -207,6 +207,31 @@ pub fn may_administer(viewer: &Viewer, entity_id: Option<&str>) -> bool {
     })
 }
 
+/// Whether `viewer` is an entity's administrative secretary at `now`:
+/// holds one of its head posts (`head_posts`: secretary, director general,
+/// chairman or managing director), regularly or on acting charge.
+pub fn is_head(viewer: &Viewer, head_posts: &[String], now: i64) -> bool {
+    viewer.held.iter().any(|h| h.covers(now) && head_posts.contains(&h.post_id))
+}
+
+/// Whether `viewer` may read an entity's compliance metrics and
+/// certificates: the `compliance` role (every entity, never file contents),
+/// the entity's `auditor`, or its administrative secretary.
+pub fn may_see_compliance(viewer: &Viewer, entity_id: &str, head_posts: &[String], now: i64) -> bool {
+    viewer
+        .roles
+        .iter()
+        .any(|(r, scope)| *r == Role::Compliance || (*r == Role::Auditor && scope.as_deref() == Some(entity_id)))
+        || is_head(viewer, head_posts, now)
+}
+
+/// Whether `viewer` may keep an entity's register of physical files: its
+/// `registry` or `org_admin`, or a `sysadmin`.
+pub fn may_keep_register(viewer: &Viewer, entity_id: &str) -> bool {
+    may_administer(viewer, Some(entity_id))
+        || viewer.roles.iter().any(|(r, scope)| *r == Role::Registry && scope.as_deref() == Some(entity_id))
+}
+
 /// Why an action was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denied {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod canonical;
+pub mod compliance;
 pub mod efile;
 pub mod merkle;
 pub mod org;

@@ -472,5 +472,41 @@ diesel::allow_tables_to_appear_in_same_query!(
     file_routes,
     document_texts,
     concurrences,
-    sla_breaches
+    sla_breaches,
+    physical_files,
+    compliance_certificates
 );
+
+diesel::table! {
+    physical_files (id) {
+        id -> Text,
+        entity_id -> Text,
+        reference -> Text,
+        subject -> Text,
+        opened_on -> Text,
+        registered_at -> BigInt,
+        registered_by -> Text,
+        retired_at -> Nullable<BigInt>,
+        retired_how -> Nullable<Text>,
+        e_file_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    compliance_certificates (id) {
+        id -> Text,
+        entity_id -> Nullable<Text>,
+        entity_code -> Text,
+        entity_name -> Text,
+        period_from -> Text,
+        period_to -> Text,
+        version -> Integer,
+        source -> Text,
+        metrics -> Text,
+        pdf_sha256 -> Text,
+        signer -> Text,
+        issued_by_user -> Nullable<Text>,
+        issued_at -> BigInt,
+        superseded_by -> Nullable<Text>,
+    }
+}

@@ -10,6 +10,12 @@ use rcgen::{
 };
 use ring::rand::SecureRandom;
 
+use der::element as der_element;
+
+pub mod cms;
+pub mod der;
+pub mod pades;
+
 /// The CA's distinguished name; the issuer is rebuilt from it and the key.
 const CA_NAME: &str = "Daftar Deployment CA";
 
@@ -183,26 +189,6 @@ pub fn spki_from_pem(pem: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
-/// A minimal DER reader: (tag, contents, rest) of the first element.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        (rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize), &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = input.len() - rest.len();
-    Some((tag, &rest[..len], &input[..header + len], &rest[len..]))
-}
-
 /// The parts of an X.509 certificate a verifier needs: the signed TBS bytes,
 /// the issuer's signature over them, and the subject's public key (SPKI DER).
 pub struct CertParts<'a> {
@@ -214,6 +200,10 @@ pub struct CertParts<'a> {
     pub spki: &'a [u8],
     /// The serial number's bytes.
     pub serial: &'a [u8],
+    /// The issuer's Name, the whole DER element.
+    pub issuer: &'a [u8],
+    /// The subject's Name, the whole DER element.
+    pub subject: &'a [u8],
 }
 
 /// Splits a DER certificate into what verification needs.
@@ -229,12 +219,12 @@ pub fn cert_parts(der: &[u8]) -> Option<CertParts<'_>> {
         fields = after; // explicit version
     }
     let (0x02, serial, _, after) = der_element(fields)? else { return None };
-    let mut rest = after;
-    for _ in 0..4 {
-        rest = der_element(rest)?.3; // signature, issuer, validity, subject
-    }
+    let rest = der_element(after)?.3; // signature algorithm
+    let (0x30, _, issuer, rest) = der_element(rest)? else { return None };
+    let rest = der_element(rest)?.3; // validity
+    let (0x30, _, subject, rest) = der_element(rest)? else { return None };
     let (0x30, _, spki, _) = der_element(rest)? else { return None };
-    Some(CertParts { tbs, signature, spki, serial })
+    Some(CertParts { tbs, signature, spki, serial, issuer, subject })
 }
 
 /// The DER inside a PEM block of the given label.
@@ -269,6 +259,46 @@ pub fn issued_by(cert_pem: &str, ca_pem: &str) -> bool {
         (Some(c), Some(a)) => verify_p256(a.spki, c.tbs, c.signature),
         _ => false,
     }
+}
+
+/// Which of `cas` (DER certificates) issued `cert` (DER): the one whose
+/// subject is the certificate's issuer and whose key verifies its signature.
+pub fn issuer_among<'a>(cert: &[u8], cas: &'a [Vec<u8>]) -> Option<&'a [u8]> {
+    let c = cert_parts(cert)?;
+    cas.iter()
+        .map(Vec::as_slice)
+        .find(|ca| cert_parts(ca).is_some_and(|a| a.subject == c.issuer && verify_p256(a.spki, c.tbs, c.signature)))
+}
+
+/// SHA-256 fingerprint of a DER certificate, as `AA:BB:…`.
+pub fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Every certificate in a PEM text, DER.
+pub fn pem_certificates(pem: &str) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    let mut body: Option<String> = None;
+    for line in pem.lines().map(str::trim) {
+        match (&mut body, line) {
+            (None, "-----BEGIN CERTIFICATE-----") => body = Some(String::new()),
+            (Some(b), "-----END CERTIFICATE-----") => {
+                if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b.as_bytes()) {
+                    out.push(der);
+                }
+                body = None;
+            }
+            (Some(b), l) => b.push_str(l),
+            (None, _) => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
