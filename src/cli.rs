@@ -52,10 +52,20 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
-    /// Verify a file bundle (.zip) offline and print a report of every item.
+    /// Verify a file bundle (.zip) or a compliance certificate (.pdf) offline.
     Verify {
-        /// The bundle, as exported by GET /api/v1/files/{id}/export.
+        /// The bundle (GET /api/v1/files/{id}/export) or certificate PDF.
         path: PathBuf,
+        /// For a certificate: the CA certificate(s) to trust, PEM (e.g. the
+        /// issuing deployment's /api/v1/pki/ca.pem). Without it the CA
+        /// carried in the signature is used and its fingerprint printed.
+        #[arg(long, value_name = "PEM")]
+        ca: Option<PathBuf>,
+    },
+    /// Compliance certificates and MoITT's consolidated report.
+    Compliance {
+        #[command(subcommand)]
+        command: ComplianceCommand,
     },
     /// The tamper-evident ledger.
     Ledger {
@@ -91,6 +101,44 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ComplianceCommand {
+    /// Issue an entity's certificate for a period, signed with the
+    /// secretary's key (their PIN is read from standard input).
+    Certificate {
+        /// Entity code, e.g. MOITT.
+        #[arg(long)]
+        entity: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        /// Where to write the signed PDF.
+        #[arg(long)]
+        out: PathBuf,
+        /// The administrative secretary's login name.
+        #[arg(long)]
+        user: String,
+    },
+    /// The consolidated report of every entity, to standard output or --out.
+    Consolidate {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        /// json, csv or pdf.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -265,10 +313,10 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search)")),
         },
-        Command::Verify { path } => {
+        Command::Verify { path, ca } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if bytes.starts_with(b"%PDF") {
-                return Err("compliance certificates (.pdf) are verified once the compliance issue lands".into());
+                return verify_certificate(&bytes, ca.as_deref());
             }
             let items = crate::bundle::verify(&bytes)?;
             let bad = items.iter().filter(|i| !i.ok).count();
@@ -282,6 +330,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err(format!("bundle is NOT valid: {bad} of {} items failed", items.len()))
             }
         }
+        Command::Compliance { command } => compliance_command(&config, command),
         Command::Workflow { command } => {
             let db = open_migrated(&config)?;
             let facts = {
@@ -496,13 +545,150 @@ fn init_logging(config: &Config) {
 
 /// Reads a password from standard input: the first line, without its newline.
 fn read_password() -> Result<String, String> {
+    read_secret("password")
+}
+
+/// Reads a secret (`what`) from standard input: the first line, without its newline.
+fn read_secret(what: &str) -> Result<String, String> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
-        eprint!("password (input is shown; pipe it in to hide it): ");
+        eprint!("{what} (input is shown; pipe it in to hide it): ");
     }
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the {what}: {e}"))?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// `daftar verify cert.pdf`: the signature, the whole-document coverage,
+/// the chain to a CA, and the figures certified.
+fn verify_certificate(pdf: &[u8], ca: Option<&std::path::Path>) -> Result<(), String> {
+    use crate::compliance::certificate;
+    let signer = crate::pki::pades::verify(pdf).map_err(|e| format!("certificate is NOT valid: {e}"))?;
+    println!("OK   signature                        PAdES (ETSI.CAdES.detached), covers the whole document");
+    let trusted = match ca {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let cas = crate::pki::pem_certificates(&pem);
+            if cas.is_empty() {
+                return Err(format!("{} holds no PEM certificate", path.display()));
+            }
+            cas
+        }
+        None => {
+            let carried = certificate::carried_roots(&signer);
+            println!("NOTE trust                            no --ca given: using the CA carried in the file");
+            carried
+        }
+    };
+    let v = certificate::verify(pdf, &trusted).map_err(|e| format!("certificate is NOT valid: {e}"))?;
+    let f = &v.facts;
+    println!(
+        "OK   signer                           {} ({}), {}",
+        f["signer"]["name"].as_str().unwrap_or(""),
+        f["signer"]["username"].as_str().unwrap_or(""),
+        f["signer"]["designation"].as_str().unwrap_or("")
+    );
+    println!("OK   certificate authority            SHA-256 {}", v.ca_fingerprint);
+    println!(
+        "     entity                           {} ({})",
+        f["entity"]["name"].as_str().unwrap_or(""),
+        f["entity"]["code"].as_str().unwrap_or("")
+    );
+    println!(
+        "     period                           {} to {}",
+        f["from"].as_str().unwrap_or(""),
+        f["to"].as_str().unwrap_or("")
+    );
+    println!("     version                          {}", f["version"]);
+    println!(
+        "     ledger checkpoint                {} entries, root {}",
+        f["checkpoint"]["size"],
+        f["checkpoint"]["root_hash"].as_str().unwrap_or("")
+    );
+    if let Ok(m) = serde_json::from_value::<crate::domain::compliance::Metrics>(f["metrics"].clone()) {
+        for (label, value) in certificate::metric_rows(&m) {
+            println!("     {label:<36} {value}");
+        }
+    }
+    println!("certificate is valid");
+    Ok(())
+}
+
+fn compliance_command(config: &Config, command: ComplianceCommand) -> Result<(), String> {
+    use crate::compliance::{self, Period, certificate, report};
+    let db = open_migrated(config)?;
+    let blobs = crate::blobs::BlobStore::new(&config.data_dir);
+    let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+    match command {
+        ComplianceCommand::Certificate { entity, from, to, out, user } => {
+            let period = Period::parse(&from, &to).map_err(|e| e.to_string())?;
+            let (e, heads, principal) = {
+                let mut c = db.reader().map_err(|e| e.to_string())?;
+                let e = compliance::entity(&mut c, &entity)
+                    .map_err(|e| e.to_string())?
+                    .ok_or(format!("no entity {entity}"))?;
+                let heads = compliance::head_posts(&mut c, &e).map_err(|e| e.to_string())?;
+                let id: Option<String> = {
+                    use crate::store::schema::users;
+                    use diesel::prelude::*;
+                    users::table
+                        .filter(users::username.eq(&user))
+                        .select(users::id)
+                        .first(&mut c)
+                        .optional()
+                        .map_err(|e| e.to_string())?
+                };
+                let id = id.ok_or(format!("no user {user}"))?;
+                let p = crate::auth::principal::load(&mut c, &id)
+                    .map_err(|e| e.to_string())?
+                    .ok_or(format!("no user {user}"))?;
+                (e, heads, p)
+            };
+            if !crate::domain::access::is_head(&principal.viewer, &heads, crate::store::now_micros()) {
+                return Err(format!("{user} is not the administrative secretary of {}", e.code));
+            }
+            let key = {
+                let mut c = db.reader().map_err(|e| e.to_string())?;
+                crate::signing::keys::active_key(&mut c, &principal.viewer.user_id).map_err(|e| e.to_string())?
+            };
+            let pin = read_secret("signing PIN")?;
+            let open = crate::signing::pin::open_with_pin(&db, &key, &pin, |_| {}).map_err(|e| e.to_string())?;
+            let opened = crate::signing::pin::Opened { key, open, by_pin: true };
+            let cert =
+                certificate::issue(&db, &ca, &blobs, config, &principal.viewer.user_id, &heads, &e, period, &opened)
+                    .map_err(|e| e.to_string())?;
+            let pdf = certificate::pdf_of(&blobs, &cert).map_err(|e| e.to_string())?;
+            std::fs::write(&out, pdf).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            println!(
+                "issued certificate {} (version {}) for {} {} to {}: {}",
+                cert.id,
+                cert.version,
+                e.code,
+                cert.from,
+                cert.to,
+                out.display()
+            );
+            Ok(())
+        }
+        ComplianceCommand::Consolidate { from, to, format, out } => {
+            let period = Period::parse(&from, &to).map_err(|e| e.to_string())?;
+            let trusted = certificate::trusted_cas(&ca, config);
+            let r = report::build(&db, &blobs, &trusted, period).map_err(|e| e.to_string())?;
+            let bytes = match format.as_str() {
+                "json" => serde_json::to_vec_pretty(&report::json(&r)).unwrap_or_default(),
+                "csv" => report::csv(&r).into_bytes(),
+                "pdf" => report::pdf(&r, &config.organisation).map_err(|e| e.to_string())?,
+                other => return Err(format!("unknown format `{other}` (json, csv or pdf)")),
+            };
+            match out {
+                Some(path) => std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display())),
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
+                }
+            }
+        }
+    }
 }
 
 fn user_command(db: &Db, command: UserCommand) -> Result<(), String> {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod compliance;
 pub mod documents;
 pub mod error;
 pub mod files;
@@ -187,7 +188,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/workflows/{id}", web::get().to(workflows::show))
                 .route("/sent", web::get().to(files::sent))
                 .route("/org/units", web::get().to(org::list_units))
-                .route("/posts", web::get().to(org::list_posts)),
+                .route("/posts", web::get().to(org::list_posts))
+                .route("/compliance/metrics", web::get().to(compliance::metrics))
+                .route("/compliance/certificates", web::post().to(compliance::issue))
+                .route("/compliance/certificates", web::get().to(compliance::list))
+                .route("/compliance/certificates/import", web::post().to(compliance::import))
+                .route("/compliance/certificates/{id}", web::get().to(compliance::show))
+                .route("/compliance/certificates/{id}/pdf", web::get().to(compliance::pdf))
+                .route("/compliance/consolidated", web::get().to(compliance::consolidated))
+                .route("/compliance/physical-files", web::post().to(compliance::register_physical))
+                .route("/compliance/physical-files", web::get().to(compliance::list_physical))
+                .route("/compliance/physical-files/{id}/retire", web::post().to(compliance::retire_physical)),
         )
         .default_service(web::to(not_found));
 }

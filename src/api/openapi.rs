@@ -25,6 +25,9 @@ use super::error::{ErrorBody, ErrorDetail};
         super::receipts::move_receipt, super::ledger::verify, super::ledger::checkpoint,
         super::signing::revoke, super::files::export, super::workflows::list, super::workflows::show,
         super::queue::list, super::queue::approve, super::queue::answer, super::search::search,
+        super::compliance::metrics, super::compliance::issue, super::compliance::list, super::compliance::show,
+        super::compliance::pdf, super::compliance::import, super::compliance::consolidated,
+        super::compliance::register_physical, super::compliance::list_physical, super::compliance::retire_physical,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
@@ -34,6 +37,9 @@ use super::error::{ErrorBody, ErrorDetail};
         super::files::NewFile, super::files::NoteBody, super::files::NewMovement, super::files::NewLink,
         super::signing::Enrol, super::signing::SignRequest, super::signing::MovementSignature, super::receipts::ReceiptBody, super::receipts::ReceiptMovement,
         super::queue::BulkApprove, super::queue::ConcurrenceAnswer,
+        super::compliance::IssueCertificate, super::compliance::RegisterPhysical,
+        crate::compliance::certificate::CertificateView, crate::compliance::physical::NewPhysical,
+        crate::compliance::physical::Physical, crate::compliance::physical::Retire,
     )),
     modifiers(&BearerAuth)
 )]

@@ -258,7 +258,7 @@ fn draw(facts: &Value, entity: &Entity, period: Period, m: &Metrics, s: &Signato
     y -= 26.0;
     p.text(MARGIN, y, 11.0, true, &s.name);
     y -= 14.0;
-    p.text(MARGIN, y, 10.5, false, &format!("{}, {}", s.designation, entity.name));
+    p.text(MARGIN, y, 10.5, false, &s.designation);
     y -= 14.0;
     p.text(
         MARGIN,
@@ -506,6 +506,12 @@ pub fn verify(pdf: &[u8], trusted: &[Vec<u8>]) -> Result<Verified, String> {
         return Err("the certificate names a signer other than the one whose key signed it".into());
     }
     Ok(Verified { facts, ca_fingerprint: pki::fingerprint(ca), signer_certificate: signer.certificate })
+}
+
+/// The self-signed (CA) certificates a signature carries: what an offline
+/// check trusts when no CA is named.
+pub fn carried_roots(signer: &pki::cms::Signer) -> Vec<Vec<u8>> {
+    signer.certificates.iter().filter(|c| pki::cert_parts(c).is_some_and(|p| p.issuer == p.subject)).cloned().collect()
 }
 
 /// Whether a stored certificate still verifies: `verified` or `invalid`.

@@ -229,6 +229,17 @@ pub fn retire(
     Ok(view(entity, (row.0, row.1, row.2, row.3, row.4, Some(now), Some(how.how.clone()), how.e_file_id.clone())))
 }
 
+/// The entity whose register holds physical file `id`.
+pub fn entity_of(conn: &mut DbConn, id: &str) -> Result<Entity, ComplianceError> {
+    let entity_id: String = physical_files::table
+        .find(id)
+        .select(physical_files::entity_id)
+        .first(conn)
+        .optional()?
+        .ok_or(ComplianceError::NotFound)?;
+    super::entity(conn, &entity_id)?.ok_or(ComplianceError::NotFound)
+}
+
 /// The register, newest first: those still on it, or all.
 pub fn list(
     conn: &mut DbConn,

@@ -103,7 +103,7 @@ pub fn metrics(c: &Counts) -> Metrics {
 }
 
 fn shown(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}"))
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}%"))
 }
 
 /// The certificate's statement of adoption, worded by the figures: full
@@ -130,7 +130,7 @@ pub fn statement(entity: &str, m: &Metrics) -> String {
         }
     };
     format!(
-        "{files} Receipts received electronically: {}%. Notes signed: {}%. Officers active on the system: {}%.",
+        "{files} Receipts received electronically: {}. Notes signed: {}. Officers active on the system: {}.",
         shown(m.e_receipts_pct),
         shown(m.signed_notes_pct),
         shown(m.active_users_pct)
@@ -141,7 +141,7 @@ pub fn statement(entity: &str, m: &Metrics) -> String {
 pub const SCORE_FORMULA: &str = "score = 0.40 x adoption% + 0.10 x e-receipts% + 0.10 x signed-notes% + 0.10 x active-users% \
 + 0.15 x speed% + 0.15 x within-SLA%, where speed% = 100 if the median disposal is at most 72 hours, else \
 100 x 72 / median hours (0 if nothing was disposed of), and within-SLA% = 100 x (1 - over-SLA / e-files), \
-at least 0 (100 with no e-files and nothing over SLA). A figure with nothing to measure counts as 0.";
+at least 0 (0 with no e-files). A figure with nothing to measure counts as 0, so an entity with no activity scores 0.";
 
 /// The score of `m` (one decimal), per [`SCORE_FORMULA`].
 pub fn score(m: &Metrics) -> f64 {
@@ -151,13 +151,8 @@ pub fn score(m: &Metrics) -> f64 {
         Some(h) if h <= 72.0 => 100.0,
         Some(h) => 100.0 * 72.0 / h,
     };
-    let within = if m.e_files > 0 {
-        (100.0 * (1.0 - m.pending_over_sla as f64 / m.e_files as f64)).max(0.0)
-    } else if m.pending_over_sla == 0 {
-        100.0
-    } else {
-        0.0
-    };
+    let within =
+        if m.e_files > 0 { (100.0 * (1.0 - m.pending_over_sla as f64 / m.e_files as f64)).max(0.0) } else { 0.0 };
     let s = 0.40 * or0(m.adoption_pct)
         + 0.10 * or0(m.e_receipts_pct)
         + 0.10 * or0(m.signed_notes_pct)
@@ -232,6 +227,7 @@ mod tests {
         assert_eq!(m.pending_over_sla, 2);
         // 0.4×90 + 0.1×75 + 0.1×75 + 0.1×80 + 0.15×100 + 0.15×100×(1 − 2/9)
         assert_eq!(score(&m), 85.7);
+        assert_eq!(score(&metrics(&Counts::default())), 0.0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod bundle;
 mod cli;
+mod compliance;
 mod documents;
 mod efile;
 mod jobs;
