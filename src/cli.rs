@@ -40,7 +40,7 @@ enum Command {
     },
     /// Measure costs against same-run baselines (run a release build).
     Bench {
-        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue` or `search`.
+        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue`, `search` or `compliance`.
         what: String,
         /// For `efile` and `search`: a PostgreSQL admin URL to run on a scratch database there.
         #[arg(long)]
@@ -311,7 +311,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::search::run(notes, env("DAFTAR_BENCH_ROUNDS", 30), postgres.as_deref())?);
                 Ok(())
             }
-            other => Err(format!("unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search)")),
+            "compliance" => {
+                let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+                let files = env("DAFTAR_BENCH_FILES", 200_000);
+                print!("{}", crate::bench::compliance::run(files, env("DAFTAR_BENCH_MOVES", 30).max(1))?);
+                Ok(())
+            }
+            other => Err(format!(
+                "unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search, compliance)"
+            )),
         },
         Command::Verify { path, ca } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -113,12 +113,26 @@ pub async fn issue(
     body: web::Json<IssueCertificate>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let period = period_of(Some(&b.from), Some(&b.to))?;
+    let view = issue_as(&state, caller, b.entity, Some(&b.from), Some(&b.to), b.pin).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Issues a certificate as `caller` (the API's and the web page's one way):
+/// the entity's secretary only (checked before the PIN is tried), with the PIN.
+pub(crate) async fn issue_as(
+    state: &web::Data<AppState>,
+    caller: Caller,
+    entity: String,
+    from: Option<&str>,
+    to: Option<&str>,
+    pin: String,
+) -> Result<certificate::CertificateView, ApiError> {
+    let period = period_of(from, to)?;
     let st = state.clone();
-    let view = web::block(move || -> Result<certificate::CertificateView, ApiError> {
+    web::block(move || -> Result<certificate::CertificateView, ApiError> {
         let (entity, heads) = {
             let mut c = st.db.reader()?;
-            let e = compliance::entity(&mut c, b.entity.trim())?.ok_or_else(ApiError::not_found)?;
+            let e = compliance::entity(&mut c, entity.trim())?.ok_or_else(ApiError::not_found)?;
             let heads = compliance::head_posts(&mut c, &e)?;
             if !crate::domain::access::is_head(&caller.principal.viewer, &heads, crate::store::now_micros()) {
                 return Err(ApiError::forbidden(format!(
@@ -128,14 +142,13 @@ pub async fn issue(
             }
             (e, heads)
         };
-        let opened = super::signing::mover_key(&st, &caller, Some(&b.pin))?
+        let opened = super::signing::mover_key(&st, &caller, Some(&pin))?
             .ok_or_else(|| ApiError::forbidden("you have no server-mode signing key to use a PIN with"))?;
         let blobs = BlobStore::new(&st.config.data_dir);
         Ok(certificate::issue(&st.db, &st.ca, &blobs, &st.config, caller.user_id(), &heads, &entity, period, &opened)?)
     })
     .await
-    .map_err(|e| ApiError::internal(&e))??;
-    Ok(HttpResponse::Created().json(view))
+    .map_err(|e| ApiError::internal(&e))?
 }
 
 /// The certificate `id` if the caller may see its entity's compliance.

@@ -1,6 +1,7 @@
 //! `daftar bench`: measured costs, each reported next to a baseline run in the
 //! same process, so the numbers compare across machines as ratios.
 
+pub mod compliance;
 pub mod search;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -147,6 +147,25 @@ pub fn entity_for(conn: &mut DbConn, viewer: &Viewer, code_or_id: &str) -> Resul
     if may_see_compliance(viewer, &e.id, &heads, now_micros()) { Ok(e) } else { Err(ComplianceError::NotFound) }
 }
 
+/// The entities whose compliance `viewer` may see, each with whether they
+/// are its administrative secretary now (`compliance` sees every entity).
+pub fn entities_for(conn: &mut DbConn, viewer: &Viewer) -> QueryResult<Vec<(Entity, bool)>> {
+    let all = entities(conn)?;
+    let codes: Vec<String> = all.iter().map(|e| e.code.clone()).collect();
+    let heads = crate::workflow::heads_of(conn, &codes)?;
+    let now = now_micros();
+    Ok(all
+        .into_iter()
+        .filter_map(|e| {
+            let h: Vec<String> = heads.iter().filter(|(c, _)| *c == e.code).map(|(_, p)| p.clone()).collect();
+            may_see_compliance(viewer, &e.id, &h, now).then(|| {
+                let secretary = is_head(viewer, &h, now);
+                (e, secretary)
+            })
+        })
+        .collect())
+}
+
 /// Whether `viewer` is the entity's administrative secretary now.
 pub fn is_secretary(conn: &mut DbConn, viewer: &Viewer, entity: &Entity) -> QueryResult<bool> {
     Ok(is_head(viewer, &head_posts(conn, entity)?, now_micros()))

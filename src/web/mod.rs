@@ -8,6 +8,7 @@
 //! `/api/v1/auth/resume` when it runs out, and every form that changes
 //! anything carries the session's anti-CSRF token.
 
+pub mod compliance;
 pub mod text;
 
 use actix_web::http::StatusCode;
@@ -43,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/files/{id}/move", web::post().to(move_file))
         .route("/files/{id}/documents", web::post().to(attach))
         .route("/files/{id}/link", web::post().to(link))
+        .route("/compliance", web::get().to(compliance::page))
+        .route("/compliance/certificates", web::post().to(compliance::issue))
         .route("/assets/{name}", web::get().to(asset))
         .route("/favicon.ico", web::get().to(|| async { see_other("/assets/favicon.svg") }));
 }
@@ -54,6 +57,9 @@ pub struct Me {
     /// Every post held today: (id, title, acting now).
     desks: Vec<(String, String, bool)>,
     csrf: String,
+    /// Whether the compliance page has something for them (role `compliance`
+    /// or `auditor`, or a head post held).
+    compliance: bool,
 }
 
 /// What a page needs beyond its own data.
@@ -213,7 +219,17 @@ macro_rules! csrf_forms {
     ($($t:ty),*) => {$(impl Csrf for $t { fn csrf(&self) -> Option<&str> { self.csrf.as_deref() } })*};
 }
 
-csrf_forms!(CsrfForm, DeskForm, NoteForm, SignForm, MoveForm, LinkForm, ReceiptMoveForm, EnrolForm);
+csrf_forms!(
+    CsrfForm,
+    DeskForm,
+    NoteForm,
+    SignForm,
+    MoveForm,
+    LinkForm,
+    ReceiptMoveForm,
+    EnrolForm,
+    compliance::IssueForm
+);
 
 /// A form read as name/value pairs (for repeated fields).
 #[derive(Deserialize)]
@@ -276,6 +292,9 @@ async fn frame(state: &web::Data<AppState>, caller: &Caller, flash: Option<Strin
     let (user, acting) = (caller.principal.viewer.user_id.clone(), caller.acting_post_id.clone());
     let held = state.read(move |c| Ok(crate::org::posts_held(c, &user, &crate::org::today())?)).await?;
     let post = held.iter().find(|p| Some(&p.id) == acting.as_ref()).map(|p| p.title.clone());
+    use crate::domain::org::Role;
+    let compliance = held.iter().any(|p| crate::domain::org::is_head_designation(&p.designation))
+        || caller.principal.viewer.roles.iter().any(|(r, _)| matches!(r, Role::Compliance | Role::Auditor));
     let desks = held.into_iter().map(|p| (p.id.clone(), p.title, Some(&p.id) == acting.as_ref())).collect();
     Ok(Frame {
         me: Some(Me {
@@ -283,6 +302,7 @@ async fn frame(state: &web::Data<AppState>, caller: &Caller, flash: Option<Strin
             post,
             desks,
             csrf: caller.csrf.clone().unwrap_or_default(),
+            compliance,
         }),
         flash,
         idle_seconds: state.config.auth.session_idle_minutes * 60,

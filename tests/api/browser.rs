@@ -123,14 +123,49 @@ impl Browser {
         self.click(&format!("{css} option[value=\"{value}\"]"));
     }
 
+    /// Reads `what` of the element `css`, finding it again if the page
+    /// changed under it between finding and reading (a navigation racing
+    /// the read on a loaded machine).
+    fn read(&self, css: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = self.find(css);
+            if let Ok(r) = ureq::get(&self.url(&format!("/element/{e}/{what}"))).call() {
+                return r.into_json::<Value>().unwrap()["value"].clone();
+            }
+            assert!(Instant::now() < deadline, "cannot read {what} of {css} on {}", self.current());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn text(&self, css: &str) -> String {
-        let e = self.find(css);
-        self.get(&format!("/element/{e}/text"))["value"].as_str().unwrap_or("").to_owned()
+        self.read(css, "text").as_str().unwrap_or("").to_owned()
     }
 
     fn attr(&self, css: &str, name: &str) -> Option<String> {
-        let e = self.find(css);
-        self.get(&format!("/element/{e}/attribute/{name}"))["value"].as_str().map(str::to_owned)
+        self.read(css, &format!("attribute/{name}")).as_str().map(str::to_owned)
+    }
+
+    /// Waits until the element `css` says `needle` (a navigation may still be
+    /// on its way); false if it never does.
+    fn shows(&self, css: &str, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.text(css).contains(needle) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        true
+    }
+
+    /// Waits until the browser is at `url`.
+    fn wait_for_url(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.current() != url {
+            assert!(Instant::now() < deadline, "never reached {url}: at {}", self.current());
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn title(&self) -> String {
@@ -194,8 +229,7 @@ impl Browser {
         self.type_into("#username", user);
         self.type_into("#password", crate::helpers::DEMO_PASSWORD);
         self.click("form[action='/login'] button");
-        self.find("main h1");
-        assert!(self.text("main h1").contains("Inbox"), "{user} did not reach the inbox: {}", self.source());
+        assert!(self.shows("main h1", "Inbox"), "{user} did not reach the inbox: {}", self.source());
     }
 
     fn logout(&self) {
@@ -209,8 +243,7 @@ impl Browser {
         self.type_into("#to", code);
         self.type_into("#move-pin", PIN);
         self.click("form[action$='/move'] button");
-        self.find("main h1");
-        assert!(self.text("main h1").contains("Inbox"), "the move failed: {}", self.text("main"));
+        assert!(self.shows("main h1", "Inbox"), "the move failed: {}", self.text("main"));
     }
 }
 
@@ -439,8 +472,8 @@ fn the_registry_diarises_a_letter_with_its_scan_and_the_officer_puts_it_up() {
     b.find("dl.facts");
     b.check_page("31-receipt-at-so");
     b.click("form[aria-labelledby='putup-h'] button");
+    b.wait_for_url(&file_url); // back on the file it was put up in
     b.find(".fileno");
-    assert_eq!(b.current(), file_url, "back on the file it was put up in");
     assert!(!b.all(".correspondence li a").is_empty(), "the letter is in the file's correspondence");
     b.check_page("32-file-with-receipt");
 }
@@ -544,4 +577,39 @@ fn a_note_being_typed_is_kept_and_pages_are_light_and_fit_a_small_screen() {
         let html = b.source().len();
         assert!(html + css + js < 100 * 1024, "{page} weighs {} bytes", html + css + js);
     }
+}
+
+#[test]
+fn a_secretary_issues_the_certificate_and_moitt_sees_every_entity_ranked() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    // An officer has no compliance page in the menu, and nothing on it.
+    b.login(&app, "so.moitt");
+    assert!(b.all("nav a[href='/compliance']").is_empty(), "an officer sees no Compliance link");
+    b.open(&format!("{}/compliance", app.base));
+    assert!(b.text("main").contains("no entity's compliance figures"), "{}", b.text("main"));
+    b.logout();
+    // The Secretary sees MoITT's figures and certifies them with the PIN.
+    b.login(&app, "secretary.moitt");
+    b.click("nav a[href='/compliance']");
+    b.find("#entity-MOITT");
+    assert!(b.text("#entity-MOITT").contains("Physical files on the register"), "{}", b.text("main"));
+    b.check_page("20-compliance-secretary");
+    b.type_into("#pin-MOITT", PIN);
+    b.click("form[action='/compliance/certificates'] button");
+    b.find(".flash");
+    assert!(b.text(".flash").contains("Certificate issued: version 1"), "{}", b.text("main"));
+    let pdf = b.attr("#entity-MOITT a[href$='/pdf']", "href").expect("a link to the signed PDF");
+    assert!(pdf.contains("/api/v1/compliance/certificates/"), "{pdf}");
+    b.check_page("21-compliance-issued");
+    b.logout();
+    // MoITT's compliance cell sees every entity ranked, MoITT's certificate verified.
+    b.login(&app, "compliance.moitt");
+    b.open(&format!("{}/compliance", app.base));
+    b.find("#consolidated");
+    let rows = b.all("#consolidated tbody tr");
+    assert_eq!(rows.len(), 6, "{}", b.text("#consolidated"));
+    assert!(b.text("#consolidated").contains("verified"), "{}", b.text("#consolidated"));
+    assert!(b.attr("a[href*='format=csv']", "href").is_some());
+    b.check_page("22-compliance-consolidated");
 }
