@@ -584,7 +584,12 @@ fn verify_certificate(pdf: &[u8], ca: Option<&std::path::Path>) -> Result<(), St
         }
         None => {
             let carried = certificate::carried_roots(&signer);
-            println!("NOTE trust                            no --ca given: using the CA carried in the file");
+            println!(
+                "NOTE trust                            no --ca given: checked against the CA carried in the file;"
+            );
+            println!(
+                "                                      compare its fingerprint below with the issuing deployment's CA"
+            );
             carried
         }
     };
@@ -635,7 +640,7 @@ fn compliance_command(config: &Config, command: ComplianceCommand) -> Result<(),
                 let e = compliance::entity(&mut c, &entity)
                     .map_err(|e| e.to_string())?
                     .ok_or(format!("no entity {entity}"))?;
-                let heads = compliance::head_posts(&mut c, &e).map_err(|e| e.to_string())?;
+                let heads_all = compliance::head_posts(&mut c, &e).map_err(|e| e.to_string())?;
                 let id: Option<String> = {
                     use crate::store::schema::users;
                     use diesel::prelude::*;
@@ -650,9 +655,14 @@ fn compliance_command(config: &Config, command: ComplianceCommand) -> Result<(),
                 let p = crate::auth::principal::load(&mut c, &id)
                     .map_err(|e| e.to_string())?
                     .ok_or(format!("no user {user}"))?;
+                let now = crate::store::now_micros();
+                let heads: Vec<String> = heads_all
+                    .into_iter()
+                    .filter(|h| crate::domain::access::is_head(&p.viewer, std::slice::from_ref(h), now))
+                    .collect();
                 (e, heads, p)
             };
-            if !crate::domain::access::is_head(&principal.viewer, &heads, crate::store::now_micros()) {
+            if heads.is_empty() {
                 return Err(format!("{user} is not the administrative secretary of {}", e.code));
             }
             let key = {

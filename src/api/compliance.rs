@@ -133,8 +133,8 @@ pub(crate) async fn issue_as(
         let (entity, heads) = {
             let mut c = st.db.reader()?;
             let e = compliance::entity(&mut c, entity.trim())?.ok_or_else(ApiError::not_found)?;
-            let heads = compliance::head_posts(&mut c, &e)?;
-            if !crate::domain::access::is_head(&caller.principal.viewer, &heads, crate::store::now_micros()) {
+            let heads = compliance::heads_held(&mut c, &caller.principal.viewer, &e)?;
+            if heads.is_empty() {
                 return Err(ApiError::forbidden(format!(
                     "only the administrative secretary of {} issues its certificate",
                     e.code

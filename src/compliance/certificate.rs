@@ -391,6 +391,19 @@ pub fn issue(
                                 "checkpoint": {"size": checkpoint.size, "root_hash": checkpoint.root_hash}}),
             },
         )?;
+        crate::jobs::enqueue(
+            c,
+            &crate::jobs::Job::tell_entity(
+                &entity.id,
+                &format!("certificate-{id}"),
+                &format!("The e-Office compliance certificate of {} was issued", entity.code),
+                &format!(
+                    "{} issued the compliance certificate of {} for {} to {} (version {version}).",
+                    s.name, entity.name, period.from, period.to
+                ),
+                "/compliance",
+            ),
+        )?;
         Ok(())
     })?;
     let mut c = db.reader()?;
@@ -500,9 +513,17 @@ pub fn verify(pdf: &[u8], trusted: &[Vec<u8>]) -> Result<Verified, String> {
     if facts["type"] != DATA_TYPE {
         return Err("the PDF's data is not a Daftar compliance certificate".into());
     }
+    // The facts must name the key that signed them: its certificate's
+    // serial, and the login the CA wrote into its name as "Name (login)".
+    let parts = pki::cert_parts(&signer.certificate).ok_or("the signer's certificate cannot be read")?;
     let username = facts["signer"]["username"].as_str().unwrap_or_default();
-    let subject = pki::cert_parts(&signer.certificate).map(|p| p.subject.to_vec()).unwrap_or_default();
-    if username.is_empty() || !subject.windows(username.len()).any(|w| w == username.as_bytes()) {
+    let login_ok = !username.is_empty()
+        && username.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && common_name(parts.subject).is_some_and(|cn| cn.ends_with(&format!("({username})")));
+    let serial = facts["signer"]["certificate_serial"].as_str().unwrap_or_default();
+    let serial_ok =
+        !serial.is_empty() && pki::hex(parts.serial).trim_start_matches('0') == serial.trim_start_matches('0');
+    if !login_ok || !serial_ok {
         return Err("the certificate names a signer other than the one whose key signed it".into());
     }
     Ok(Verified { facts, ca_fingerprint: pki::fingerprint(ca), signer_certificate: signer.certificate })
@@ -512,6 +533,24 @@ pub fn verify(pdf: &[u8], trusted: &[Vec<u8>]) -> Result<Verified, String> {
 /// check trusts when no CA is named.
 pub fn carried_roots(signer: &pki::cms::Signer) -> Vec<Vec<u8>> {
     signer.certificates.iter().filter(|c| pki::cert_parts(c).is_some_and(|p| p.issuer == p.subject)).cloned().collect()
+}
+
+/// The common name in a DER Name, if it has one.
+fn common_name(name: &[u8]) -> Option<String> {
+    use pki::der::{element, elements};
+    const CN: [u8; 5] = [0x06, 0x03, 0x55, 0x04, 0x03];
+    let (_, rdns, _, _) = element(name)?;
+    for (_, rdn, _) in elements(rdns)? {
+        for (_, atv, _) in elements(rdn)? {
+            let fields = elements(atv)?;
+            if let [(_, _, kind), (_, value, _)] = fields.as_slice()
+                && *kind == CN
+            {
+                return String::from_utf8(value.to_vec()).ok();
+            }
+        }
+    }
+    None
 }
 
 /// Whether a stored certificate still verifies: `verified` or `invalid`.
@@ -571,12 +610,19 @@ pub fn import(
         as i32;
     let m: Metrics = serde_json::from_value(f["metrics"].clone())
         .map_err(|_| ComplianceError::Rejected("the certificate's figures cannot be read".into()))?;
+    crate::domain::compliance::plausible(&m)
+        .map_err(|e| ComplianceError::Rejected(format!("the certificate's figures are not consistent: {e}")))?;
     let issued_at = chrono::DateTime::parse_from_rfc3339(&field("issued_at")?)
         .map_err(|_| ComplianceError::Rejected("the certificate's issue time cannot be read".into()))?
         .timestamp_micros();
     let sha = crate::pki::hex(ring::digest::digest(&ring::digest::SHA256, pdf).as_ref());
     {
         let mut c = db.reader()?;
+        if super::entity(&mut c, &code)?.is_some() {
+            return Err(ComplianceError::Rejected(format!(
+                "{code} is an entity of this deployment: its certificate is issued here by its secretary, not imported"
+            )));
+        }
         let same: Option<String> = cc::table.filter(cc::pdf_sha256.eq(&sha)).select(cc::id).first(&mut c).optional()?;
         if let Some(id) = same {
             return get(&mut c, &id)?.ok_or(ComplianceError::NotFound);

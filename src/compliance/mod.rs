@@ -110,15 +110,25 @@ impl Period {
     /// Parses `YYYY-MM-DD` dates: `from` ≤ `to`, and the period begun.
     pub fn parse(from: &str, to: &str) -> Result<Period, ComplianceError> {
         let day = |field: &'static str, s: &str| {
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map_err(|_| ComplianceError::Invalid(field, "must be a date, YYYY-MM-DD".into()))
+            let s = s.trim();
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|_| s.len() == 10)
+                .ok_or_else(|| ComplianceError::Invalid(field, "must be a date, YYYY-MM-DD".into()))
         };
         let (from, to) = (day("from", from)?, day("to", to)?);
+        let first = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+        if from < first {
+            return Err(ComplianceError::Invalid("from", "must be in 2000 or later".into()));
+        }
         if from > to {
             return Err(ComplianceError::Invalid("to", "must not be before `from`".into()));
         }
-        if from > crate::clock::today() {
-            return Err(ComplianceError::Invalid("from", "the period has not begun".into()));
+        if to > crate::clock::today() {
+            return Err(ComplianceError::Invalid(
+                "to",
+                "must not be after today: figures are of what has happened".into(),
+            ));
         }
         Ok(Period { from, to })
     }
@@ -134,9 +144,22 @@ impl Period {
     }
 }
 
-/// The entity's head posts (secretary, director general, chairman, managing director).
+/// The entity's head posts: those of its own unit (not of a wing or
+/// department under it) whose designation is secretary, director general,
+/// chairman or managing director.
 pub fn head_posts(conn: &mut DbConn, entity: &Entity) -> QueryResult<Vec<String>> {
-    Ok(crate::workflow::heads_of(conn, std::slice::from_ref(&entity.code))?.into_iter().map(|(_, p)| p).collect())
+    let rows: Vec<(String, String)> = posts::table
+        .filter(posts::org_unit_id.eq(&entity.id))
+        .order(posts::code)
+        .select((posts::id, posts::designation))
+        .load(conn)?;
+    Ok(rows.into_iter().filter(|(_, d)| crate::domain::org::is_head_designation(d)).map(|(id, _)| id).collect())
+}
+
+/// Of the entity's head posts, those `viewer` holds now (empty: not its secretary).
+pub fn heads_held(conn: &mut DbConn, viewer: &Viewer, entity: &Entity) -> QueryResult<Vec<String>> {
+    let now = now_micros();
+    Ok(head_posts(conn, entity)?.into_iter().filter(|h| is_head(viewer, std::slice::from_ref(h), now)).collect())
 }
 
 /// The entity `code_or_id`, if `viewer` may see its compliance figures; a
@@ -150,20 +173,16 @@ pub fn entity_for(conn: &mut DbConn, viewer: &Viewer, code_or_id: &str) -> Resul
 /// The entities whose compliance `viewer` may see, each with whether they
 /// are its administrative secretary now (`compliance` sees every entity).
 pub fn entities_for(conn: &mut DbConn, viewer: &Viewer) -> QueryResult<Vec<(Entity, bool)>> {
-    let all = entities(conn)?;
-    let codes: Vec<String> = all.iter().map(|e| e.code.clone()).collect();
-    let heads = crate::workflow::heads_of(conn, &codes)?;
     let now = now_micros();
-    Ok(all
-        .into_iter()
-        .filter_map(|e| {
-            let h: Vec<String> = heads.iter().filter(|(c, _)| *c == e.code).map(|(_, p)| p.clone()).collect();
-            may_see_compliance(viewer, &e.id, &h, now).then(|| {
-                let secretary = is_head(viewer, &h, now);
-                (e, secretary)
-            })
-        })
-        .collect())
+    let mut out = Vec::new();
+    for e in entities(conn)? {
+        let h = head_posts(conn, &e)?;
+        if may_see_compliance(viewer, &e.id, &h, now) {
+            let secretary = is_head(viewer, &h, now);
+            out.push((e, secretary));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `viewer` is the entity's administrative secretary now.
@@ -179,7 +198,15 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
     let e_files: i64 = files::table
         .filter(files::entity_id.eq(e))
         .filter(files::created_at.lt(end))
-        .filter(files::status.ne("closed").or(files::held_since.ge(start)))
+        // A closed file counts if it was closed in the period or after.
+        .filter(
+            files::status.ne("closed").or(diesel::dsl::exists(
+                movements::table
+                    .filter(movements::file_id.eq(files::id.nullable()))
+                    .filter(movements::action.eq("close"))
+                    .filter(movements::sent_at.ge(start)),
+            )),
+        )
         .select(count_star())
         .first(conn)?;
     let (from, to) = (period.from.to_string(), period.to.to_string());
@@ -207,16 +234,21 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
         .select(post_assignments::user_id)
         .distinct()
         .load(conn)?;
-    let mut active = 0;
-    for chunk in holders.chunks(500) {
-        active += movements::table
-            .filter(movements::by_user_id.eq_any(chunk))
-            .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
-            .select(movements::by_user_id)
-            .distinct()
-            .load::<String>(conn)?
-            .len() as i64;
+    // Who moved something at one of the entity's posts in the period.
+    let entity_posts: Vec<String> =
+        posts::table.inner_join(org_units::table).filter(org_units::entity_id.eq(e)).select(posts::id).load(conn)?;
+    let mut acted = std::collections::HashSet::new();
+    for chunk in entity_posts.chunks(500) {
+        acted.extend(
+            movements::table
+                .filter(movements::from_post_id.eq_any(chunk))
+                .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
+                .select(movements::by_user_id)
+                .distinct()
+                .load::<String>(conn)?,
+        );
     }
+    let active = holders.iter().filter(|h| acted.contains(*h)).count() as i64;
 
     let by_status: Vec<(String, i64)> = notes::table
         .inner_join(files::table.on(files::id.eq(notes::file_id)))
@@ -279,7 +311,8 @@ fn over_sla(conn: &mut DbConn, entity: &Entity, start: i64, end: i64) -> QueryRe
         .filter(file_routes::step_due_at.ge(start).and(file_routes::step_due_at.lt(end.min(now))))
         .select((file_routes::file_id, file_routes::entry))
         .load(conn)?;
-    let unswept = waiting.iter().filter(|w| !recorded.contains(w)).count() as i64;
+    let recorded_set: std::collections::HashSet<&(String, i64)> = recorded.iter().collect();
+    let unswept = waiting.iter().filter(|w| !recorded_set.contains(w)).count() as i64;
     let late_concurrences: i64 = concurrences::table
         .filter(concurrences::entity_code.eq(&entity.code))
         .filter(concurrences::due_at.ge(start).and(concurrences::due_at.lt(end.min(now))))

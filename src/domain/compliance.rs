@@ -102,6 +102,27 @@ pub fn metrics(c: &Counts) -> Metrics {
     }
 }
 
+/// Whether figures read from elsewhere (an imported certificate) could
+/// have come from [`metrics`]: percentages within 0–100, counts not
+/// negative, adoption exactly what the file counts give.
+pub fn plausible(m: &Metrics) -> Result<(), String> {
+    let pcts = [m.adoption_pct, m.e_receipts_pct, m.active_users_pct, m.signed_notes_pct];
+    if pcts.iter().flatten().any(|p| !(0.0..=100.0).contains(p)) {
+        return Err("a percentage is outside 0 to 100".into());
+    }
+    if m.e_files < 0 || m.physical_files < 0 || m.pending_over_sla < 0 {
+        return Err("a count is negative".into());
+    }
+    let times = [m.median_disposal_hours, m.p90_disposal_hours, m.avg_movements_per_file];
+    if times.iter().flatten().any(|t| !t.is_finite() || *t < 0.0) {
+        return Err("a time or average is negative or not a number".into());
+    }
+    if m.adoption_pct != pct(m.e_files, m.e_files.saturating_add(m.physical_files)) {
+        return Err("the adoption percentage does not follow from the file counts".into());
+    }
+    Ok(())
+}
+
 fn shown(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}%"))
 }
@@ -228,6 +249,21 @@ mod tests {
         // 0.4×90 + 0.1×75 + 0.1×75 + 0.1×80 + 0.15×100 + 0.15×100×(1 − 2/9)
         assert_eq!(score(&m), 85.7);
         assert_eq!(score(&metrics(&Counts::default())), 0.0);
+    }
+
+    #[test]
+    fn imported_figures_must_be_ones_metrics_could_give() {
+        let good = metrics(&Counts { e_files: 3, physical_files: 1, ..Counts::default() });
+        assert!(plausible(&good).is_ok());
+        let mut bad = good.clone();
+        bad.adoption_pct = Some(100.0);
+        assert!(plausible(&bad).is_err());
+        bad = good.clone();
+        bad.e_receipts_pct = Some(1e300);
+        assert!(plausible(&bad).is_err());
+        bad = good;
+        bad.pending_over_sla = -1;
+        assert!(plausible(&bad).is_err());
     }
 
     #[test]

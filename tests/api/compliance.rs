@@ -222,6 +222,16 @@ both_backends!(only_the_entitys_secretary_certifies, |backend| {
     );
     assert_eq!(r.status, 400);
     assert!(r.body["error"]["details"]["fields"]["to"].is_string(), "{}", r.text);
+    // Figures are of what has happened: no period reaching past today.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
+    for to in [tomorrow.as_str(), "+10000-12-31"] {
+        let r = app.post_as(
+            &secretary,
+            "/api/v1/compliance/certificates",
+            &json!({"entity": "MOITT", "from": today(), "to": to, "pin": PIN}),
+        );
+        assert_eq!(r.status, 400, "{to}: {}", r.text);
+    }
     // The secretary of Finance certifies Finance, not MoITT.
     let fin = app.login("secretary.fin");
     assert_eq!(issue(&app, &fin, "FIN").0, 201);
@@ -337,19 +347,58 @@ both_backends!(a_reissue_supersedes_and_never_overwrites, |backend| {
     assert_eq!(ledger.body["ok"], true, "{}", ledger.text);
 });
 
-/// A certificate issued in another deployment, imported here.
-fn foreign_certificate(backend: Backend) -> Option<(TestApp, Vec<u8>)> {
+/// Another deployment with an entity this one does not have (NTC, an SOE
+/// under MoITT, loaded by `daftar org import`), whose managing director
+/// enrols a key and certifies it: the PDF, and the same deployment's MoITT
+/// certificate.
+fn foreign_certificates(backend: Backend) -> Option<(TestApp, Vec<u8>, Vec<u8>)> {
     let other = spawn_app(backend)?;
+    let chart = other.test_db.dir.path().join("ntc.toml");
+    std::fs::write(
+        &chart,
+        format!(
+            "[[unit]]\ncode = \"NTC\"\nname = \"National Telecom Corporation\"\nkind = \"soe\"\nparent = \"MOITT\"\n\n\
+             [[post]]\ncode = \"NTC/MD\"\nunit = \"NTC\"\ndesignation = \"managing_director\"\ntitle = \"Managing Director, NTC\"\n\n\
+             [[user]]\nusername = \"md.ntc\"\nname = \"MD NTC\"\nemail = \"md.ntc@ntc.example\"\nclearance = \"top_secret\"\n\
+             password = \"{}\"\nposts = [\"NTC/MD\"]\n",
+            crate::helpers::DEMO_PASSWORD
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(["org", "import"])
+        .arg(&chart)
+        .current_dir(other.test_db.dir.path())
+        .env("DAFTAR_DATABASE_URL", &other.test_db.url)
+        .env("DAFTAR_DATA_DIR", other.test_db.dir.path())
+        .env("DAFTAR_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = other.login("md.ntc");
+    let r = other.post_as(
+        &md,
+        "/api/v1/me/keys",
+        &json!({"mode": "server", "pin": PIN, "password": crate::helpers::DEMO_PASSWORD}),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    let (status, ntc) = issue(&other, &md, "NTC");
+    assert_eq!(status, 201, "{ntc}");
+    let (_, _, ntc_pdf) =
+        get_bytes(&other, &md, &format!("/api/v1/compliance/certificates/{}/pdf", ntc["id"].as_str().unwrap()));
     let secretary = other.login("secretary.moitt");
-    let (status, cert) = issue(&other, &secretary, "MOITT");
-    assert_eq!(status, 201, "{cert}");
-    let (_, _, pdf) =
-        get_bytes(&other, &secretary, &format!("/api/v1/compliance/certificates/{}/pdf", cert["id"].as_str().unwrap()));
-    Some((other, pdf))
+    let (status, moitt) = issue(&other, &secretary, "MOITT");
+    assert_eq!(status, 201, "{moitt}");
+    let (_, _, moitt_pdf) = get_bytes(
+        &other,
+        &secretary,
+        &format!("/api/v1/compliance/certificates/{}/pdf", moitt["id"].as_str().unwrap()),
+    );
+    Some((other, ntc_pdf, moitt_pdf))
 }
 
 both_backends!(certificates_from_another_deployment_are_verified_on_import, |backend| {
-    let Some((other, pdf)) = foreign_certificate(backend) else { return };
+    let Some((other, pdf, moitt_pdf)) = foreign_certificates(backend) else { return };
     // Not trusted here: rejected with the reason, nothing stored.
     let Some(app) = spawn_app(backend) else { return };
     let compliance = app.login("compliance.moitt");
@@ -363,10 +412,14 @@ both_backends!(certificates_from_another_deployment_are_verified_on_import, |bac
     let (status, imported) = post_pdf(&trusting, &compliance, &pdf);
     assert_eq!(status, 201, "{imported}");
     assert_eq!(imported["source"], "imported");
-    assert_eq!(imported["entity"]["code"], "MOITT");
+    assert_eq!(imported["entity"]["code"], "NTC");
     let (again, same) = post_pdf(&trusting, &compliance, &pdf);
     assert_eq!((again, &same["id"]), (201, &imported["id"]), "importing twice stores it once");
-    // Tampered, not a PDF, not the compliance cell.
+    // A certificate for one of this deployment's own entities is issued here, never imported.
+    let (status, body) = post_pdf(&trusting, &compliance, &moitt_pdf);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("entity of this deployment"), "{body}");
+    // Tampered, not a PDF, not the compliance cell, not sent as a PDF.
     let mut changed = pdf.clone();
     let at = changed.windows(7).position(|w| w == b"Adoptio").unwrap();
     changed[at] = b'a';
@@ -382,6 +435,12 @@ both_backends!(certificates_from_another_deployment_are_verified_on_import, |bac
         Some("hello"),
     );
     assert_eq!(r.status, 415, "{}", r.text);
+    // The report lists the imported entity with its certified figures.
+    let today = today();
+    let report = trusting.get_as(&compliance, &format!("/api/v1/compliance/consolidated?from={today}&to={today}"));
+    let ntc = report.body["items"].as_array().unwrap().iter().find(|i| i["entity"]["code"] == "NTC").cloned();
+    let ntc = ntc.unwrap_or_else(|| panic!("NTC is in the report: {}", report.text));
+    assert_eq!(ntc["certificate_status"], "verified", "{ntc}");
 });
 
 both_backends!(the_register_of_physical_files, |backend| {
