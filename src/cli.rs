@@ -62,6 +62,11 @@ enum Command {
         #[arg(long, value_name = "PEM")]
         ca: Option<PathBuf>,
     },
+    /// Email: run the daily mail now.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Compliance certificates and MoITT's consolidated report.
     Compliance {
         #[command(subcommand)]
@@ -102,6 +107,14 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Enqueue now each user's digest of what waits for it (the server sends them).
+    Digest,
+    /// Enqueue now the notices of files and receipts due tomorrow.
+    Due,
 }
 
 #[derive(Subcommand)]
@@ -339,6 +352,22 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Compliance { command } => compliance_command(&config, command),
+        Command::Mail { command } => {
+            let db = open_migrated(&config)?;
+            let mailer = crate::mail::Mailer::from_config(&config)?;
+            match command {
+                MailCommand::Digest => {
+                    let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+                    let n = crate::mail::send_digests(&db, &mailer, &ca)?;
+                    println!("{n} digests enqueued");
+                }
+                MailCommand::Due => {
+                    let n = crate::mail::due_tomorrow(&db, &mailer)?;
+                    println!("{n} files and receipts fall due tomorrow");
+                }
+            }
+            Ok(())
+        }
         Command::Workflow { command } => {
             let db = open_migrated(&config)?;
             let facts = {

@@ -171,6 +171,9 @@ pub struct SmtpConfig {
     pub url: Option<String>,
     /// The From address.
     pub from: Option<String>,
+    /// A PEM file of CA certificates to trust for the relay's TLS, besides
+    /// the public roots (a relay with a private CA's certificate).
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for Config {

@@ -82,6 +82,28 @@ pub struct Email {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// A one-click unsubscribe address (`List-Unsubscribe`), on digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
+}
+
+/// A notice that is not about a movement: to one user (their password or
+/// signing key changed) or to everyone holding a post of an entity (its
+/// compliance certificate was issued). Always sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Names the event: with the recipient, the email's job id and Message-ID.
+    pub key: String,
+    /// One user...
+    pub user_id: Option<String>,
+    /// ...or the holders of an entity's posts.
+    pub entity_id: Option<String>,
+    /// The subject line and headline.
+    pub headline: String,
+    /// A sentence of detail.
+    pub line: String,
+    /// Where in the web inbox to look (a path: `/keys`).
+    pub path: String,
 }
 
 /// Every kind of job, with its payload.
@@ -97,6 +119,8 @@ pub enum Job {
     ExtractText(ExtractText),
     /// Send one email (`mail.send`).
     Email(Email),
+    /// Tell a user or an entity's people of an event of theirs (`mail.notice`).
+    Notice(Notice),
 }
 
 /// Why a stored job could not be read back.
@@ -110,7 +134,7 @@ pub struct BadJob {
 impl Job {
     /// Every kind this version knows how to run.
     pub const KINDS: &'static [&'static str] =
-        &["search.index", "mail.movement", "mail.sla_reminder", "search.extract", "mail.send"];
+        &["search.index", "mail.movement", "mail.sla_reminder", "search.extract", "mail.send", "mail.notice"];
 
     /// The stored kind.
     pub fn kind(&self) -> &'static str {
@@ -120,6 +144,7 @@ impl Job {
             Job::SlaReminder(_) => "mail.sla_reminder",
             Job::ExtractText(_) => "search.extract",
             Job::Email(_) => "mail.send",
+            Job::Notice(_) => "mail.notice",
         }
     }
 
@@ -131,6 +156,7 @@ impl Job {
             Job::SlaReminder(r) => serde_json::to_string(r),
             Job::ExtractText(t) => serde_json::to_string(t),
             Job::Email(e) => serde_json::to_string(e),
+            Job::Notice(n) => serde_json::to_string(n),
         };
         v.expect("job payloads are plain structs")
     }
@@ -144,6 +170,7 @@ impl Job {
             "mail.sla_reminder" => serde_json::from_str(payload).map(Job::SlaReminder).map_err(bad),
             "search.extract" => serde_json::from_str(payload).map(Job::ExtractText).map_err(bad),
             "mail.send" => serde_json::from_str(payload).map(Job::Email).map_err(bad),
+            "mail.notice" => serde_json::from_str(payload).map(Job::Notice).map_err(bad),
             other => Err(BadJob { kind: other.to_owned(), reason: "unknown kind".into() }),
         }
     }
@@ -159,6 +186,30 @@ impl Job {
             file_id: file_id.to_owned(),
             entry,
             concurrence_id: concurrence_id.map(str::to_owned),
+        })
+    }
+
+    /// A notice to one user about their own account (always sent); `key` names the event.
+    pub fn tell_user(user_id: &str, key: &str, headline: &str, line: &str, path: &str) -> Job {
+        Job::Notice(Notice {
+            key: key.to_owned(),
+            user_id: Some(user_id.to_owned()),
+            entity_id: None,
+            headline: headline.to_owned(),
+            line: line.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// A notice to everyone holding a post of an entity.
+    pub fn tell_entity(entity_id: &str, key: &str, headline: &str, line: &str, path: &str) -> Job {
+        Job::Notice(Notice {
+            key: key.to_owned(),
+            user_id: None,
+            entity_id: Some(entity_id.to_owned()),
+            headline: headline.to_owned(),
+            line: line.to_owned(),
+            path: path.to_owned(),
         })
     }
 
@@ -360,6 +411,7 @@ pub fn perform(_db: &Db, job: &Job) -> Result<(), String> {
         Job::SlaReminder(_) => Ok(()),
         Job::ExtractText(_) => Err("text extraction needs the server's blob store".into()),
         Job::Email(_) => Err("sending mail needs the server's mailer".into()),
+        Job::Notice(_) => Ok(()),
     }
 }
 
@@ -397,15 +449,15 @@ impl Worker {
         match outcome {
             Ok(()) => {
                 complete(&mut conn, &job.id)?;
-                self.metrics.job_done();
+                self.metrics.job_done(&job.kind);
             }
             Err(e) => {
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempt, error = %e, "job failed");
                 match fail(&mut conn, &job, &e)? {
-                    Failed::Retried => self.metrics.job_retried(),
+                    Failed::Retried => self.metrics.job_retried(&job.kind),
                     Failed::Dead => {
                         tracing::error!(job = %job.id, kind = %job.kind, "job dead-lettered after its last attempt");
-                        self.metrics.job_dead();
+                        self.metrics.job_dead(&job.kind);
                     }
                 }
             }

@@ -14,6 +14,7 @@ pub struct Metrics {
     buckets: [AtomicU64; 10],
     duration_micros: AtomicU64,
     jobs: [AtomicU64; 3],
+    mail: [AtomicU64; 3],
     scheduled: std::sync::Mutex<Vec<(&'static str, u64)>>,
 }
 
@@ -29,19 +30,26 @@ impl Metrics {
         }
     }
 
-    /// A job finished.
-    pub fn job_done(&self) {
-        self.jobs[0].fetch_add(1, Relaxed);
+    fn job(&self, kind: &str, outcome: usize) {
+        self.jobs[outcome].fetch_add(1, Relaxed);
+        if kind == "mail.send" {
+            self.mail[outcome].fetch_add(1, Relaxed);
+        }
     }
 
-    /// A job failed and will be retried.
-    pub fn job_retried(&self) {
-        self.jobs[1].fetch_add(1, Relaxed);
+    /// A job of `kind` finished (for `mail.send`: an email was sent).
+    pub fn job_done(&self, kind: &str) {
+        self.job(kind, 0);
     }
 
-    /// A job failed for the last time.
-    pub fn job_dead(&self) {
-        self.jobs[2].fetch_add(1, Relaxed);
+    /// A job of `kind` failed and will be retried.
+    pub fn job_retried(&self, kind: &str) {
+        self.job(kind, 1);
+    }
+
+    /// A job of `kind` failed for the last time.
+    pub fn job_dead(&self, kind: &str) {
+        self.job(kind, 2);
     }
 
     /// This process ran a period of the schedule `name`.
@@ -86,6 +94,11 @@ impl Metrics {
         out.push_str("# TYPE daftar_jobs_processed_total counter\n");
         for (outcome, c) in ["done", "retried", "dead"].iter().zip(&self.jobs) {
             let _ = writeln!(out, "daftar_jobs_processed_total{{outcome=\"{outcome}\"}} {}", c.load(Relaxed));
+        }
+        out.push_str("# HELP daftar_mail_total Emails by this process: sent, retried (an attempt failed), dead.\n");
+        out.push_str("# TYPE daftar_mail_total counter\n");
+        for (outcome, c) in ["sent", "retried", "dead"].iter().zip(&self.mail) {
+            let _ = writeln!(out, "daftar_mail_total{{outcome=\"{outcome}\"}} {}", c.load(Relaxed));
         }
         out.push_str("# HELP daftar_scheduled_runs_total Periods of scheduled work run by this process.\n");
         out.push_str("# TYPE daftar_scheduled_runs_total counter\n");

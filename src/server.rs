@@ -200,6 +200,7 @@ fn start_background(
     ca: &Arc<crate::pki::Ca>,
     mailer: crate::mail::Mailer,
 ) -> crate::jobs::Background {
+    let ca_for_mail = ca.clone();
     let ca = ca.clone();
     let max_age = chrono::Duration::hours(config.jobs.checkpoint_every_hours.max(1));
     let sealer = crate::jobs::Periodic {
@@ -216,14 +217,29 @@ fn start_background(
     // Jobs whose work needs this server's parts; the rest the queue does itself.
     let blobs = crate::blobs::BlobStore::new(&config.data_dir);
     let mailer = Arc::new(mailer);
+    let mailer_for_jobs = mailer.clone();
     let handler: crate::jobs::Handler = Arc::new(move |db, job| match job {
         crate::jobs::Job::ExtractText(t) => crate::search::extract::run(db, &blobs, &t.document_id),
-        crate::jobs::Job::MovementMail(m) => crate::mail::fan_out_movement(db, &mailer, &m.movement_id),
-        crate::jobs::Job::Email(e) => mailer.send(e),
-        crate::jobs::Job::SlaReminder(r) => crate::mail::fan_out_reminder(db, &mailer, r),
+        crate::jobs::Job::MovementMail(m) => crate::mail::fan_out_movement(db, &mailer_for_jobs, &m.movement_id),
+        crate::jobs::Job::Email(e) => mailer_for_jobs.send(e),
+        crate::jobs::Job::SlaReminder(r) => crate::mail::fan_out_reminder(db, &mailer_for_jobs, r),
+        crate::jobs::Job::Notice(n) => crate::mail::fan_out_notice(db, &mailer_for_jobs, n),
         other => crate::jobs::perform(db, other),
     });
-    crate::jobs::Background::start(db, metrics, config.jobs.workers, handler, vec![sealer, sla])
+    // Once a day (at the turn of the UTC day): the digests, and what falls due tomorrow.
+    let day = std::time::Duration::from_secs(86_400);
+    let (m1, m2, ca_digest) = (mailer.clone(), mailer.clone(), ca_for_mail);
+    let digest = crate::jobs::Periodic {
+        name: "mail.digest",
+        every: day,
+        run: Box::new(move |db| crate::mail::send_digests(db, &m1, &ca_digest).map(|_| ())),
+    };
+    let due = crate::jobs::Periodic {
+        name: "mail.due",
+        every: day,
+        run: Box::new(move |db| crate::mail::due_tomorrow(db, &m2).map(|_| ())),
+    };
+    crate::jobs::Background::start(db, metrics, config.jobs.workers, handler, vec![sealer, sla, digest, due])
 }
 
 /// Headers on every response: no sniffing, no framing, no referrers, a strict

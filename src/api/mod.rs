@@ -9,6 +9,7 @@ pub mod error;
 pub mod files;
 pub mod health;
 pub mod ledger;
+pub mod notifications;
 pub mod openapi;
 pub mod org;
 pub mod queue;
@@ -144,6 +145,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/auth/logout", web::post().to(auth::logout))
                 .route("/me", web::get().to(auth::me))
                 .route("/me/password", web::post().to(admin::change_password))
+                .route("/me/notifications", web::get().to(notifications::show))
+                .route("/me/notifications", web::put().to(notifications::update))
                 .route("/users", web::post().to(admin::create_user))
                 .route("/users/{id}/disable", web::post().to(admin::disable_user))
                 .route("/posts/{id}/assignments", web::post().to(admin::add_assignment))

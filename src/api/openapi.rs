@@ -28,6 +28,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::compliance::metrics, super::compliance::issue, super::compliance::list, super::compliance::show,
         super::compliance::pdf, super::compliance::import, super::compliance::consolidated,
         super::compliance::register_physical, super::compliance::list_physical, super::compliance::retire_physical,
+        super::notifications::show, super::notifications::update,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,
@@ -40,6 +41,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::compliance::IssueCertificate, super::compliance::RegisterPhysical,
         crate::compliance::certificate::CertificateView, crate::compliance::physical::NewPhysical,
         crate::compliance::physical::Physical, crate::compliance::physical::Retire,
+        super::notifications::Notifications,
     )),
     modifiers(&BearerAuth)
 )]

@@ -105,7 +105,26 @@ pub(crate) async fn enrol_key(
     key: keys::NewKey,
 ) -> Result<(String, String), ApiError> {
     let (ca, uid) = (state.ca.clone(), user_id.to_owned());
-    state.write(move |c| Ok(keys::enrol(c, &ca, &uid, key)?)).await
+    state
+        .write(move |c| {
+            let (serial, pem) = keys::enrol(c, &ca, &uid, key)?;
+            let when = crate::clock::civil_minute(crate::store::now_micros());
+            crate::jobs::enqueue(
+                c,
+                &crate::jobs::Job::tell_user(
+                    &uid,
+                    &format!("key-{serial}"),
+                    "A new signing key was enrolled for you",
+                    &format!(
+                        "A new signing key (certificate {serial}) was enrolled for your Daftar account on {when}; \
+                         your previous key signs no more. If you did not do this, tell your administrator at once."
+                    ),
+                    "/keys",
+                ),
+            )?;
+            Ok((serial, pem))
+        })
+        .await
 }
 
 /// The exact bytes a client-mode key signs to enrol (its proof of possession).

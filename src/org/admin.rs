@@ -510,6 +510,20 @@ pub fn set_password(conn: &mut DbConn, actor: Actor, user_id: &str, password_has
     diesel::update(users::table.find(user_id)).set(users::password_hash.eq(password_hash)).execute(conn)?;
     session::end_all(conn, user_id, "password_changed")?;
     record(conn, actor, "password_changed", Some(user_id), json!({}))?;
+    let when = crate::clock::civil_minute(crate::store::now_micros());
+    crate::jobs::enqueue(
+        conn,
+        &crate::jobs::Job::tell_user(
+            user_id,
+            &format!("password-{}", crate::store::new_id()),
+            "Your Daftar password was changed",
+            &format!(
+                "The password of your Daftar account was changed on {when} and every session of yours was ended. \
+                 If you did not change it, tell your administrator at once."
+            ),
+            "/",
+        ),
+    )?;
     Ok(())
 }
 

@@ -474,7 +474,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     concurrences,
     sla_breaches,
     physical_files,
-    compliance_certificates
+    compliance_certificates,
+    notification_prefs,
+    mail_digest_items,
+    mail_once
 );
 
 diesel::table! {
@@ -508,5 +511,31 @@ diesel::table! {
         issued_by_user -> Nullable<Text>,
         issued_at -> BigInt,
         superseded_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notification_prefs (user_id) {
+        user_id -> Text,
+        marked -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mail_digest_items (id) {
+        id -> Text,
+        user_id -> Text,
+        line -> Text,
+        link -> Text,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mail_once (key) {
+        key -> Text,
+        at -> BigInt,
     }
 }

@@ -32,6 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/queue", web::get().to(queue))
         .route("/keys", web::get().to(keys_page))
         .route("/keys", web::post().to(enrol))
+        .route("/notifications", web::post().to(save_notifications))
+        .route("/notifications/unsubscribe", web::get().to(unsubscribe_ask))
+        .route("/notifications/unsubscribe", web::post().to(unsubscribe))
         .route("/queue/approve", web::post().to(approve_many))
         .route("/search", web::get().to(search))
         .route("/files", web::post().to(new_file))
@@ -228,6 +231,7 @@ csrf_forms!(
     LinkForm,
     ReceiptMoveForm,
     EnrolForm,
+    NotifyForm,
     compliance::IssueForm
 );
 
@@ -1260,6 +1264,9 @@ struct KeysPage<'a> {
     /// (mode, certificate serial) of the key in use.
     key: Option<(String, String)>,
     csrf: String,
+    /// How they hear of files marked to them.
+    marked: String,
+    preferences: [(&'static str, &'static str); 3],
 }
 
 async fn render_keys(
@@ -1270,12 +1277,15 @@ async fn render_keys(
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let user = caller.principal.viewer.user_id.clone();
-    let key = state
-        .read(move |c| match crate::signing::keys::active_key(c, &user) {
-            Ok(k) => Ok(Some((k.mode, k.serial))),
-            // No key yet (or only revoked ones).
-            Err(crate::signing::SignError::Forbidden(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+    let (key, marked) = state
+        .read(move |c| {
+            let key = match crate::signing::keys::active_key(c, &user) {
+                Ok(k) => Some((k.mode, k.serial)),
+                // No key yet (or only revoked ones).
+                Err(crate::signing::SignError::Forbidden(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            Ok((key, crate::mail::preference(c, &user)?))
         })
         .await?;
     let fr = frame(state, caller, flash).await?;
@@ -1287,8 +1297,75 @@ async fn render_keys(
         error,
         key,
         csrf: caller.csrf.clone().unwrap_or_default(),
+        marked,
+        preferences: [("immediately", EN.notify_immediately), ("digest", EN.notify_digest), ("off", EN.notify_off)],
     };
     Ok(html(status, page.render()))
+}
+
+/// The email-preference form.
+#[derive(Deserialize)]
+pub struct NotifyForm {
+    csrf: Option<String>,
+    marked: String,
+}
+
+/// Saves how the officer hears of files marked to them.
+async fn save_notifications(state: web::Data<AppState>, posted: Posted<NotifyForm>) -> Result<HttpResponse, PageError> {
+    let Posted { caller, form } = posted;
+    match crate::api::notifications::set_as(&state, caller.user_id().to_owned(), form.marked).await {
+        Ok(_) => {
+            render_keys(&state, &caller, Some("Your email preference is saved.".into()), None, StatusCode::OK).await
+        }
+        Err(e) => render_keys(&state, &caller, None, Some(e.detail().message), e.code().status()).await,
+    }
+}
+
+/// `?u=&t=` of an unsubscribe link.
+#[derive(Deserialize)]
+pub struct Unsubscribe {
+    u: String,
+    t: String,
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage<'a> {
+    t: &'a Text,
+    me: Option<Me>,
+    flash: Option<String>,
+    idle_seconds: i64,
+    action: Option<String>,
+    message: &'a str,
+}
+
+fn unsubscribe_page(status: StatusCode, action: Option<String>, message: &str) -> HttpResponse {
+    let page = UnsubscribePage { t: &EN, me: None, flash: None, idle_seconds: 0, action, message };
+    html(status, page.render())
+}
+
+/// The link in a digest: asks before it changes anything (mail scanners follow links).
+async fn unsubscribe_ask(state: web::Data<AppState>, q: web::Query<Unsubscribe>) -> HttpResponse {
+    if !crate::mail::unsubscribe_token_ok(&state.ca, &q.u, &q.t) {
+        return unsubscribe_page(StatusCode::NOT_FOUND, None, EN.unsubscribe_bad);
+    }
+    let action = format!(
+        "/notifications/unsubscribe?u={}&t={}",
+        askama::filters::urlencode(&q.u).map(|u| u.to_string()).unwrap_or_default(),
+        askama::filters::urlencode(&q.t).map(|t| t.to_string()).unwrap_or_default()
+    );
+    unsubscribe_page(StatusCode::OK, Some(action), EN.unsubscribe_ask)
+}
+
+/// One-click unsubscribe (RFC 8058): the signed link itself is the proof,
+/// so no sign-in and no anti-CSRF token are needed; it only turns mail off.
+async fn unsubscribe(state: web::Data<AppState>, q: web::Query<Unsubscribe>) -> Result<HttpResponse, PageError> {
+    if !crate::mail::unsubscribe_token_ok(&state.ca, &q.u, &q.t) {
+        return Ok(unsubscribe_page(StatusCode::NOT_FOUND, None, EN.unsubscribe_bad));
+    }
+    let user = q.u.clone();
+    state.write(move |c| Ok(crate::mail::set_preference(c, &user, "off")?)).await?;
+    Ok(unsubscribe_page(StatusCode::OK, None, EN.unsubscribe_done))
 }
 
 /// My key: the certificate in use, and enrolling a new key.

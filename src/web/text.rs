@@ -132,6 +132,17 @@ pub struct Text {
     pub c_download: &'static str,
     pub c_statement: &'static str,
     pub c_formula: &'static str,
+    pub notifications: &'static str,
+    pub notify_explain: &'static str,
+    pub notify_how: &'static str,
+    pub notify_immediately: &'static str,
+    pub notify_digest: &'static str,
+    pub notify_off: &'static str,
+    pub save: &'static str,
+    pub unsubscribe: &'static str,
+    pub unsubscribe_ask: &'static str,
+    pub unsubscribe_done: &'static str,
+    pub unsubscribe_bad: &'static str,
 }
 
 /// English.
@@ -266,4 +277,15 @@ pub const EN: Text = Text {
     c_download: "PDF",
     c_statement: "Statement",
     c_formula: "How the score is computed",
+    notifications: "Email notifications",
+    notify_explain: "How you hear of files and letters marked to your desk. Mail about your own account (password, signing key) is always sent.",
+    notify_how: "Send me",
+    notify_immediately: "each notice at once",
+    notify_digest: "one digest a day",
+    notify_off: "nothing",
+    save: "Save",
+    unsubscribe: "Stop the digest emails",
+    unsubscribe_ask: "Stop the daily digest emails of files and letters marked to this account? You can turn them on again on your signing-key page.",
+    unsubscribe_done: "Done: this account gets no more emails about files and letters marked to it. Turn them on again on your signing-key page in Daftar.",
+    unsubscribe_bad: "This unsubscribe link is not valid. Change your email preference on your signing-key page in Daftar.",
 };

@@ -338,3 +338,32 @@ pub fn done(app: &TestApp, r: &Reply) -> String {
         _ => panic!("the change was refused: {} {}", r.status, r.text),
     }
 }
+
+/// A `daftar serve --demo` process over `db` with extra `DAFTAR_*`
+/// settings: (the process, its HTTP port).
+#[allow(dead_code)]
+pub fn serve_process(db: &TestDb, env: &[(&str, String)]) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"));
+    cmd.args(["serve", "--demo"])
+        .current_dir(db.dir.path())
+        .env("DAFTAR_DATABASE_URL", &db.url)
+        .env("DAFTAR_DATA_DIR", db.dir.path())
+        .env("DAFTAR_LISTEN", "127.0.0.1:0")
+        .env("DAFTAR_LOG", "warn")
+        .stdout(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        if let Some(rest) = line.split("(port ").nth(1) {
+            break rest.trim_end_matches(')').parse::<u16>().unwrap();
+        }
+    };
+    // Drain the rest of its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}

@@ -133,28 +133,7 @@ both_backends!(search_shows_and_counts_only_what_may_be_seen, |backend| {
 
 /// A `daftar serve --demo` process over `db`, with its index in `index`.
 fn serve(db: &crate::helpers::TestDb, index: &std::path::Path) -> (std::process::Child, u16) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"))
-        .args(["serve", "--demo"])
-        .current_dir(db.dir.path())
-        .env("DAFTAR_DATABASE_URL", &db.url)
-        .env("DAFTAR_DATA_DIR", db.dir.path())
-        .env("DAFTAR_SEARCH__INDEX_DIR", index)
-        .env("DAFTAR_LISTEN", "127.0.0.1:0")
-        .env("DAFTAR_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(rest) = line.split("(port ").nth(1) {
-            break rest.trim_end_matches(')').parse::<u16>().unwrap();
-        }
-    };
-    // Drain the rest of its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
+    crate::helpers::serve_process(db, &[("DAFTAR_SEARCH__INDEX_DIR", index.display().to_string())])
 }
 
 fn remote(port: u16, db: &crate::helpers::TestDb) -> TestApp {
