@@ -39,9 +39,13 @@ impl Mailer {
     /// STARTTLS, `smtps://user:pass@host` for implicit TLS), `smtp.from` and
     /// `base_url`.
     pub fn from_config(config: &Config) -> Result<Mailer, String> {
-        let from = config.smtp.from.as_deref().unwrap_or("Daftar <daftar@localhost>");
-        let from: Mailbox =
+        let from = config.smtp.from.as_deref().unwrap_or("daftar@localhost");
+        let mut from: Mailbox =
             from.parse().map_err(|_| format!("invalid configuration: smtp.from `{from}` is not an address"))?;
+        // The From line names the deployment unless smtp.from names itself.
+        if from.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            from.name = Some(config.organisation.clone());
+        }
         let transport = match config.smtp.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
             Some(url) => {
                 let mut builder = SmtpTransport::from_url(url)

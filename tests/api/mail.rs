@@ -434,6 +434,8 @@ both_backends!(mail_goes_over_starttls_to_a_relay_with_a_private_certificate, |b
     let mail = wait_for(&maildir, 1, Duration::from_secs(20));
     assert_eq!(mail.len(), 1, "delivered over STARTTLS");
     assert!(mail[0].contains(&no) && mail[0].contains("To: ds.moitt@"), "{}", mail[0]);
+    let from = header(&mail[0], "From").unwrap_or_default();
+    assert!(from.contains("Government of Pakistan"), "the deployment is named in the From line: {from}");
     // Without the relay's CA the certificate is not trusted, and nothing is sent in the clear.
     let Some(doubting) = spawn_app_with(backend, |c| {
         c.smtp.url = Some(format!("smtp://localhost:{port}?tls=required"));
