@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod bench;
 pub mod blobs;
 pub mod bundle;

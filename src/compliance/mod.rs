@@ -195,20 +195,25 @@ pub fn is_secretary(conn: &mut DbConn, viewer: &Viewer, entity: &Entity) -> Quer
 pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult<Counts> {
     let (start, end) = (period.start(), period.end());
     let e = entity.id.as_str();
-    let e_files: i64 = files::table
+    // Files open now, and files closed since the period began (read from
+    // their close movements: a closed file changes no more, but its notes
+    // may, so its last update says nothing).
+    let still_open: i64 = files::table
         .filter(files::entity_id.eq(e))
         .filter(files::created_at.lt(end))
-        // A closed file counts if it was closed in the period or after.
-        .filter(
-            files::status.ne("closed").or(diesel::dsl::exists(
-                movements::table
-                    .filter(movements::file_id.eq(files::id.nullable()))
-                    .filter(movements::action.eq("close"))
-                    .filter(movements::sent_at.ge(start)),
-            )),
-        )
+        .filter(files::status.ne("closed"))
         .select(count_star())
         .first(conn)?;
+    let closed_since: i64 = movements::table
+        .inner_join(files::table.on(files::id.nullable().eq(movements::file_id)))
+        .filter(movements::action.eq("close"))
+        .filter(movements::sent_at.ge(start))
+        .filter(files::entity_id.eq(e))
+        .filter(files::status.eq("closed"))
+        .filter(files::created_at.lt(end))
+        .select(diesel::dsl::count(movements::file_id).aggregate_distinct())
+        .first(conn)?;
+    let e_files = still_open + closed_since;
     let (from, to) = (period.from.to_string(), period.to.to_string());
     let physical_files: i64 = physical_files::table
         .filter(physical_files::entity_id.eq(e))
@@ -234,21 +239,21 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
         .select(post_assignments::user_id)
         .distinct()
         .load(conn)?;
-    // Who moved something at one of the entity's posts in the period.
+    // Of them, who moved something at one of the entity's posts in the
+    // period: one probe per person on their movements by time.
     let entity_posts: Vec<String> =
         posts::table.inner_join(org_units::table).filter(org_units::entity_id.eq(e)).select(posts::id).load(conn)?;
-    let mut acted = std::collections::HashSet::new();
-    for chunk in entity_posts.chunks(500) {
-        acted.extend(
-            movements::table
-                .filter(movements::from_post_id.eq_any(chunk))
-                .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
-                .select(movements::by_user_id)
-                .distinct()
-                .load::<String>(conn)?,
-        );
+    let mut active = 0;
+    for user in &holders {
+        let acted: Option<String> = movements::table
+            .filter(movements::by_user_id.eq(user))
+            .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
+            .filter(movements::from_post_id.eq_any(&entity_posts))
+            .select(movements::id)
+            .first(conn)
+            .optional()?;
+        active += i64::from(acted.is_some());
     }
-    let active = holders.iter().filter(|h| acted.contains(*h)).count() as i64;
 
     let by_status: Vec<(String, i64)> = notes::table
         .inner_join(files::table.on(files::id.eq(notes::file_id)))

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::both_backends;
 use crate::helpers::{TestDb, fresh_db};
 
-fn daftar(db: &TestDb, args: &[&str]) -> Output {
+pub(crate) fn daftar(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_daftar"))
         .args(args)
         .current_dir(db.dir.path())

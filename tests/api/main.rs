@@ -6,6 +6,7 @@ mod helpers;
 mod abuse;
 mod admin;
 mod auth;
+mod backup;
 mod browser;
 mod bundle;
 mod cli;
