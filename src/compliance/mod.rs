@@ -204,14 +204,19 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
         .filter(files::status.ne("closed"))
         .select(count_star())
         .first(conn)?;
-    let closed_since: i64 = movements::table
-        .inner_join(files::table.on(files::id.nullable().eq(movements::file_id)))
-        .filter(movements::action.eq("close"))
-        .filter(movements::sent_at.ge(start))
+    let closed_since: i64 = files::table
         .filter(files::entity_id.eq(e))
-        .filter(files::status.eq("closed"))
         .filter(files::created_at.lt(end))
-        .select(diesel::dsl::count(movements::file_id).aggregate_distinct())
+        .filter(files::status.eq("closed"))
+        .filter(
+            files::id.nullable().eq_any(
+                movements::table
+                    .filter(movements::action.eq("close"))
+                    .filter(movements::sent_at.ge(start))
+                    .select(movements::file_id),
+            ),
+        )
+        .select(count_star())
         .first(conn)?;
     let e_files = still_open + closed_since;
     let (from, to) = (period.from.to_string(), period.to.to_string());
@@ -248,7 +253,7 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
         let acted: Option<String> = movements::table
             .filter(movements::by_user_id.eq(user))
             .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
-            .filter(movements::from_post_id.eq_any(&entity_posts))
+            .filter(movements::by_post_id.eq_any(&entity_posts))
             .select(movements::id)
             .first(conn)
             .optional()?;

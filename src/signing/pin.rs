@@ -1,24 +1,57 @@
-//! The PIN throttle: each attempt is counted before the PIN is tried, so
-//! parallel guesses cannot outrun the lock.
+//! The PIN throttle: each attempt is counted (and reserved) before the PIN
+//! is tried, so parallel guesses cannot outrun the lock; an attempt whose
+//! process died is released once its lease lapses, so crashes are not
+//! taken for wrong PINs.
 
 use diesel::prelude::*;
 
 use super::SignError;
 use super::keys::{ActiveKey, OpenKey};
-use crate::store::schema::signing_keys;
-use crate::store::{Db, DbConn, StoreError, now_micros};
+use crate::store::schema::{pin_reservations, signing_keys};
+use crate::store::{Db, DbConn, StoreError, new_id, now_micros};
 
 /// Wrong PINs allowed before the key locks.
 pub const PIN_TRIES: i32 = 5;
 /// How long a locked key stays locked.
 pub const PIN_LOCK_SECS: i64 = 15 * 60;
+/// How long an attempt may stay unsettled before it is taken for one whose
+/// process died, and released (a PIN check takes milliseconds).
+pub const PIN_LEASE_SECS: i64 = 20;
+
+/// Releases the attempts on `key_id` whose lease lapsed unsettled (their
+/// process died): they no longer count.
+fn release_lapsed(conn: &mut DbConn, key_id: &str, now: i64) -> QueryResult<()> {
+    let lapsed = diesel::delete(
+        pin_reservations::table
+            .filter(pin_reservations::key_id.eq(key_id))
+            .filter(pin_reservations::lease_until.lt(now)),
+    )
+    .execute(conn)? as i32;
+    if lapsed > 0 {
+        diesel::update(signing_keys::table.find(key_id))
+            .set(signing_keys::pin_failures.eq(signing_keys::pin_failures - lapsed))
+            .execute(conn)?;
+        diesel::update(signing_keys::table.find(key_id))
+            .filter(signing_keys::pin_failures.lt(0))
+            .set(signing_keys::pin_failures.eq(0))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Settles a reservation; `false` if it was already released as lapsed.
+fn settle(conn: &mut DbConn, reservation: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(pin_reservations::table.find(reservation)).execute(conn)? == 1)
+}
 
 /// Counts a PIN attempt before the PIN is tried, atomically, so parallel
-/// guesses cannot outrun the lock: `Err(seconds)` when the key is locked or
-/// [`PIN_TRIES`] attempts are already counted. A right PIN then calls
-/// [`pin_succeeded`]; a wrong one [`pin_failed`].
-pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Result<(), i64>> {
+/// guesses cannot outrun the lock, and reserves it: `Ok(reservation)`, or
+/// `Err(seconds)` when the key is locked or [`PIN_TRIES`] attempts are
+/// already counted. A right PIN then calls [`pin_succeeded`]; a wrong one
+/// [`pin_failed`]. Attempts of a process that died are released first.
+pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Result<String, i64>> {
     let now = now_micros();
+    release_lapsed(conn, key_id, now)?;
     let counted = diesel::update(signing_keys::table.find(key_id))
         .filter(signing_keys::pin_locked_until.is_null().or(signing_keys::pin_locked_until.le(now)))
         .filter(signing_keys::pin_failures.lt(PIN_TRIES))
@@ -28,19 +61,39 @@ pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Resul
         ))
         .execute(conn)?;
     if counted == 1 {
-        return Ok(Ok(()));
+        let id = new_id();
+        diesel::insert_into(pin_reservations::table)
+            .values((
+                pin_reservations::id.eq(&id),
+                pin_reservations::key_id.eq(key_id),
+                pin_reservations::lease_until.eq(now + PIN_LEASE_SECS * 1_000_000),
+            ))
+            .execute(conn)?;
+        return Ok(Ok(id));
     }
-    // Attempts counted but never settled (a dropped request, say) lock the key
+    // Attempts counted and still in flight (parallel guesses) lock the key
     // like failures would, and so heal after one lock period.
-    pin_failed(conn, key_id)?;
+    lock_if_spent(conn, key_id)?;
     let until: Option<i64> = signing_keys::table.find(key_id).select(signing_keys::pin_locked_until).first(conn)?;
     Ok(Err(until.map_or(PIN_LOCK_SECS, |u| ((u - now) / 1_000_000).max(1))))
 }
 
-/// A wrong PIN was tried: once [`PIN_TRIES`] attempts are counted the key
-/// locks for [`PIN_LOCK_SECS`] (the count is then back at zero, so a lock in
-/// force is never renewed or lifted here).
-pub fn pin_failed(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+/// A wrong PIN was tried under `reservation`: it stays counted (counted
+/// again if its lease had lapsed and released it), and the key locks once
+/// [`PIN_TRIES`] are counted.
+pub fn pin_failed(conn: &mut DbConn, key_id: &str, reservation: &str) -> QueryResult<()> {
+    if !settle(conn, reservation)? {
+        diesel::update(signing_keys::table.find(key_id))
+            .set(signing_keys::pin_failures.eq(signing_keys::pin_failures + 1))
+            .execute(conn)?;
+    }
+    lock_if_spent(conn, key_id)
+}
+
+/// Once [`PIN_TRIES`] attempts are counted the key locks for
+/// [`PIN_LOCK_SECS`] (the count is then back at zero, so a lock in force is
+/// never renewed or lifted here).
+fn lock_if_spent(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
     let until = now_micros() + PIN_LOCK_SECS * 1_000_000;
     diesel::update(signing_keys::table.find(key_id))
         .filter(signing_keys::pin_failures.ge(PIN_TRIES))
@@ -50,7 +103,8 @@ pub fn pin_failed(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
 }
 
 /// The right PIN was given: the count starts again.
-pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+pub fn pin_succeeded(conn: &mut DbConn, key_id: &str, reservation: &str) -> QueryResult<()> {
+    settle(conn, reservation)?;
     diesel::update(signing_keys::table.find(key_id)).set(signing_keys::pin_failures.eq(0)).execute(conn)?;
     Ok(())
 }
@@ -66,18 +120,19 @@ pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8
         return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
     }
     let reserved = db.write_tx(|c| reserve_pin_attempt(c, &key.id).map_err(StoreError::from))?;
-    if let Err(wait) = reserved {
-        return Err(SignError::Locked(wait));
-    }
-    // An error of ours (a damaged key) leaves the attempt counted; counted
-    // attempts that are never settled heal like a lock (see above).
+    let reservation = match reserved {
+        Ok(r) => r,
+        Err(wait) => return Err(SignError::Locked(wait)),
+    };
+    // An error of ours (a damaged key) leaves the attempt unsettled: it is
+    // released when its lease lapses.
     match super::keys::unseal_then(key, pin, keep)? {
         Some(open) => {
-            db.write_tx(|c| pin_succeeded(c, &key.id).map_err(StoreError::from))?;
+            db.write_tx(|c| pin_succeeded(c, &key.id, &reservation).map_err(StoreError::from))?;
             Ok(open)
         }
         None => {
-            db.write_tx(|c| pin_failed(c, &key.id).map_err(StoreError::from))?;
+            db.write_tx(|c| pin_failed(c, &key.id, &reservation).map_err(StoreError::from))?;
             Err(SignError::Forbidden("wrong PIN".into()))
         }
     }

@@ -477,7 +477,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     compliance_certificates,
     notification_prefs,
     mail_digest_items,
-    mail_once
+    mail_once,
+    pin_reservations
 );
 
 diesel::table! {
@@ -537,5 +538,13 @@ diesel::table! {
     mail_once (key) {
         key -> Text,
         at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pin_reservations (id) {
+        id -> Text,
+        key_id -> Text,
+        lease_until -> BigInt,
     }
 }

@@ -326,3 +326,57 @@ both_backends!(a_stolen_token_cannot_replace_the_signing_key, |backend| {
     let r = app.post_as(&stolen, &format!("/api/v1/files/{file}/notes/{note}/sign"), &json!({"pin": PIN}));
     assert_eq!(r.status, 200, "{}", r.text);
 });
+
+both_backends!(attempts_of_a_crashed_server_do_not_lock_the_key_but_live_ones_still_count, |backend| {
+    use daftar::store::schema::{pin_reservations, signing_keys};
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, json!({"subject": "Crashed mid-signature"}));
+    let note = draft(&app, &so, &file);
+    let path = format!("/api/v1/files/{file}/notes/{note}/sign");
+    let me = app.get_as(&so, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    // Five attempts counted and reserved by a server that then died (as a
+    // kill -9 in the middle of PIN checks leaves them), with leases `lease_until`.
+    let crashed = |lease_until: i64| {
+        let mut c = app.db.writer().unwrap();
+        let key: String = signing_keys::table
+            .filter(signing_keys::user_id.eq(&me))
+            .filter(signing_keys::revoked_at.is_null())
+            .select(signing_keys::id)
+            .first(&mut *c)
+            .unwrap();
+        diesel::update(signing_keys::table.find(&key))
+            .set(signing_keys::pin_failures.eq(daftar::signing::pin::PIN_TRIES))
+            .execute(&mut *c)
+            .unwrap();
+        for _ in 0..daftar::signing::pin::PIN_TRIES {
+            diesel::insert_into(pin_reservations::table)
+                .values((
+                    pin_reservations::id.eq(daftar::store::new_id()),
+                    pin_reservations::key_id.eq(&key),
+                    pin_reservations::lease_until.eq(lease_until),
+                ))
+                .execute(&mut *c)
+                .unwrap();
+        }
+    };
+    // Still in flight (their lease runs): they count, as parallel guesses must.
+    crashed(daftar::store::now_micros() + 60_000_000);
+    let r = app.post_as(&so, &path, &json!({"pin": PIN}));
+    assert_eq!(r.status, 429, "attempts in flight count: {}", r.text);
+    let other = draft(&app, &so, &file);
+    // Once the lock has run out and the dead server's leases have lapsed, the
+    // right PIN works: the crash cost the officer nothing more.
+    {
+        let mut c = app.db.writer().unwrap();
+        diesel::delete(pin_reservations::table).execute(&mut *c).unwrap();
+        diesel::update(signing_keys::table.filter(signing_keys::user_id.eq(&me)))
+            .set(signing_keys::pin_locked_until.eq(None::<i64>))
+            .execute(&mut *c)
+            .unwrap();
+    }
+    crashed(daftar::store::now_micros() - 1);
+    let r = app.post_as(&so, &format!("/api/v1/files/{file}/notes/{other}/sign"), &json!({"pin": PIN}));
+    assert_eq!(r.status, 200, "lapsed attempts of a dead server are released: {}", r.text);
+});
