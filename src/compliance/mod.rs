@@ -195,30 +195,15 @@ pub fn is_secretary(conn: &mut DbConn, viewer: &Viewer, entity: &Entity) -> Quer
 pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult<Counts> {
     let (start, end) = (period.start(), period.end());
     let e = entity.id.as_str();
-    // Files open now, and files closed since the period began (read from
-    // their close movements: a closed file changes no more, but its notes
-    // may, so its last update says nothing).
+    // Files open now (an index-only count); those closed since the period
+    // began are read from their close movements below (a closed file's notes
+    // may still change, so its last update says nothing of its closing).
     let still_open: i64 = files::table
         .filter(files::entity_id.eq(e))
         .filter(files::created_at.lt(end))
         .filter(files::status.ne("closed"))
         .select(count_star())
         .first(conn)?;
-    let closed_since: i64 = files::table
-        .filter(files::entity_id.eq(e))
-        .filter(files::created_at.lt(end))
-        .filter(files::status.eq("closed"))
-        .filter(
-            files::id.nullable().eq_any(
-                movements::table
-                    .filter(movements::action.eq("close"))
-                    .filter(movements::sent_at.ge(start))
-                    .select(movements::file_id),
-            ),
-        )
-        .select(count_star())
-        .first(conn)?;
-    let e_files = still_open + closed_since;
     let (from, to) = (period.from.to_string(), period.to.to_string());
     let physical_files: i64 = physical_files::table
         .filter(physical_files::entity_id.eq(e))
@@ -270,13 +255,26 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
     let notes_n = by_status.iter().map(|(_, n)| n).sum();
     let signed_notes = by_status.iter().filter(|(s, _)| s == "signed").map(|(_, n)| n).sum();
 
-    let closes: Vec<(i64, i64, i64)> = movements::table
+    // Every close since the period began: those in it are disposals, and a
+    // file closed since then was open in it.
+    let closes_since: Vec<(String, i64, i64, i64, String)> = movements::table
         .inner_join(files::table.on(files::id.nullable().eq(movements::file_id)))
         .filter(movements::action.eq("close"))
-        .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
+        .filter(movements::sent_at.ge(start))
         .filter(files::entity_id.eq(e))
-        .select((movements::sent_at, files::created_at, movements::seq))
+        .select((files::id, movements::sent_at, files::created_at, movements::seq, files::status))
         .load(conn)?;
+    let closed_since: std::collections::HashSet<&str> = closes_since
+        .iter()
+        .filter(|(_, _, created, _, status)| *created < end && status == "closed")
+        .map(|(id, ..)| id.as_str())
+        .collect();
+    let e_files = still_open + closed_since.len() as i64;
+    let closes: Vec<(i64, i64, i64)> = closes_since
+        .iter()
+        .filter(|(_, at, ..)| *at < end)
+        .map(|(_, at, created, seq, _)| (*at, *created, *seq))
+        .collect();
     let put_ups: Vec<(i64, i64)> = movements::table
         .inner_join(receipts::table.on(receipts::id.nullable().eq(movements::receipt_id)))
         .filter(movements::action.eq("put_up"))
