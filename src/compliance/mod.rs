@@ -255,26 +255,32 @@ pub fn counts(conn: &mut DbConn, entity: &Entity, period: Period) -> QueryResult
     let notes_n = by_status.iter().map(|(_, n)| n).sum();
     let signed_notes = by_status.iter().filter(|(s, _)| s == "signed").map(|(_, n)| n).sum();
 
-    // Every close since the period began: those in it are disposals, and a
-    // file closed since then was open in it.
-    let closes_since: Vec<(String, i64, i64, i64, String)> = movements::table
+    // Files closed since the period began were open in it: the closed
+    // files created before its end whose ids the close movements since its
+    // start name (an IN over the (action, sent_at) index).
+    let closed_since: i64 = files::table
+        .filter(files::entity_id.eq(e))
+        .filter(files::status.eq("closed"))
+        .filter(files::created_at.lt(end))
+        .filter(
+            files::id.nullable().eq_any(
+                movements::table
+                    .filter(movements::action.eq("close"))
+                    .filter(movements::sent_at.ge(start))
+                    .select(movements::file_id),
+            ),
+        )
+        .select(count_star())
+        .first(conn)?;
+    let e_files = still_open + closed_since;
+    // The closes in the period are its disposals.
+    let closes: Vec<(i64, i64, i64)> = movements::table
         .inner_join(files::table.on(files::id.nullable().eq(movements::file_id)))
         .filter(movements::action.eq("close"))
-        .filter(movements::sent_at.ge(start))
+        .filter(movements::sent_at.ge(start).and(movements::sent_at.lt(end)))
         .filter(files::entity_id.eq(e))
-        .select((files::id, movements::sent_at, files::created_at, movements::seq, files::status))
+        .select((movements::sent_at, files::created_at, movements::seq))
         .load(conn)?;
-    let closed_since: std::collections::HashSet<&str> = closes_since
-        .iter()
-        .filter(|(_, _, created, _, status)| *created < end && status == "closed")
-        .map(|(id, ..)| id.as_str())
-        .collect();
-    let e_files = still_open + closed_since.len() as i64;
-    let closes: Vec<(i64, i64, i64)> = closes_since
-        .iter()
-        .filter(|(_, at, ..)| *at < end)
-        .map(|(_, at, created, seq, _)| (*at, *created, *seq))
-        .collect();
     let put_ups: Vec<(i64, i64)> = movements::table
         .inner_join(receipts::table.on(receipts::id.nullable().eq(movements::receipt_id)))
         .filter(movements::action.eq("put_up"))
