@@ -703,7 +703,7 @@ fn compliance_command(config: &Config, command: ComplianceCommand) -> Result<(),
                 let e = compliance::entity(&mut c, &entity)
                     .map_err(|e| e.to_string())?
                     .ok_or(format!("no entity {entity}"))?;
-                let heads_all = compliance::head_posts(&mut c, &e).map_err(|e| e.to_string())?;
+
                 let id: Option<String> = {
                     use crate::store::schema::users;
                     use diesel::prelude::*;
@@ -718,11 +718,7 @@ fn compliance_command(config: &Config, command: ComplianceCommand) -> Result<(),
                 let p = crate::auth::principal::load(&mut c, &id)
                     .map_err(|e| e.to_string())?
                     .ok_or(format!("no user {user}"))?;
-                let now = crate::store::now_micros();
-                let heads: Vec<String> = heads_all
-                    .into_iter()
-                    .filter(|h| crate::domain::access::is_head(&p.viewer, std::slice::from_ref(h), now))
-                    .collect();
+                let heads = compliance::heads_held(&mut c, &p.viewer, &e).map_err(|e| e.to_string())?;
                 (e, heads, p)
             };
             if heads.is_empty() {

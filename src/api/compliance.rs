@@ -159,8 +159,7 @@ fn visible_certificate(
 ) -> Result<certificate::CertificateView, ApiError> {
     let cert = certificate::get(c, id)?.ok_or_else(ApiError::not_found)?;
     let viewer = &caller.principal.viewer;
-    let compliance_role = viewer.roles.iter().any(|(r, _)| *r == crate::domain::org::Role::Compliance);
-    if !compliance_role {
+    if !crate::domain::access::is_compliance_cell(viewer) {
         compliance::entity_for(c, viewer, cert.entity["code"].as_str().unwrap_or_default())?;
     }
     Ok(cert)
@@ -224,12 +223,7 @@ pub async fn list(
                 Ok(e) => e.code,
                 // An entity known only from imported certificates.
                 Err(ComplianceError::NotFound)
-                    if caller
-                        .principal
-                        .viewer
-                        .roles
-                        .iter()
-                        .any(|(r, _)| *r == crate::domain::org::Role::Compliance) =>
+                    if crate::domain::access::is_compliance_cell(&caller.principal.viewer) =>
                 {
                     code
                 }
@@ -243,7 +237,7 @@ pub async fn list(
 
 /// Whether the caller holds the `compliance` role.
 fn require_compliance(caller: &Caller) -> Result<(), ApiError> {
-    if caller.principal.viewer.roles.iter().any(|(r, _)| *r == crate::domain::org::Role::Compliance) {
+    if crate::domain::access::is_compliance_cell(&caller.principal.viewer) {
         Ok(())
     } else {
         Err(ApiError::forbidden("only MoITT's compliance cell (role `compliance`) may do this"))

@@ -556,7 +556,7 @@ fn common_name(name: &[u8]) -> Option<String> {
 /// Whether a stored certificate still verifies: `verified` or `invalid`.
 pub fn status(blobs: &BlobStore, c: &CertificateView, trusted: &[Vec<u8>]) -> &'static str {
     match std::fs::read(blobs.path(&c.pdf_sha256)) {
-        Ok(pdf) if crate::pki::hex(ring::digest::digest(&ring::digest::SHA256, &pdf).as_ref()) == c.pdf_sha256 => {
+        Ok(pdf) if crate::domain::canonical::sha256_hex(&pdf) == c.pdf_sha256 => {
             if verify(&pdf, trusted).is_ok() {
                 "verified"
             } else {
@@ -615,7 +615,7 @@ pub fn import(
     let issued_at = chrono::DateTime::parse_from_rfc3339(&field("issued_at")?)
         .map_err(|_| ComplianceError::Rejected("the certificate's issue time cannot be read".into()))?
         .timestamp_micros();
-    let sha = crate::pki::hex(ring::digest::digest(&ring::digest::SHA256, pdf).as_ref());
+    let sha = crate::domain::canonical::sha256_hex(pdf);
     {
         let mut c = db.reader()?;
         if super::entity(&mut c, &code)?.is_some() {

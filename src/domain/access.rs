@@ -218,11 +218,15 @@ pub fn is_head(viewer: &Viewer, head_posts: &[String], now: i64) -> bool {
 /// certificates: the `compliance` role (every entity, never file contents),
 /// the entity's `auditor`, or its administrative secretary.
 pub fn may_see_compliance(viewer: &Viewer, entity_id: &str, head_posts: &[String], now: i64) -> bool {
-    viewer
-        .roles
-        .iter()
-        .any(|(r, scope)| *r == Role::Compliance || (*r == Role::Auditor && scope.as_deref() == Some(entity_id)))
+    is_compliance_cell(viewer)
+        || viewer.roles.iter().any(|(r, scope)| *r == Role::Auditor && scope.as_deref() == Some(entity_id))
         || is_head(viewer, head_posts, now)
+}
+
+/// Whether `viewer` is of MoITT's compliance cell (role `compliance`): every
+/// entity's figures and certificates, the consolidated report, imports.
+pub fn is_compliance_cell(viewer: &Viewer) -> bool {
+    viewer.roles.iter().any(|(r, _)| *r == Role::Compliance)
 }
 
 /// Whether `viewer` may keep an entity's register of physical files: its

@@ -16,7 +16,6 @@ use crate::api::auth::Caller;
 use crate::blobs::BlobStore;
 use crate::compliance::{self, Period, certificate, report};
 use crate::domain::compliance::{SCORE_FORMULA, statement};
-use crate::domain::org::Role;
 
 /// One of the caller's entities as the page shows it.
 struct EntityBlock {
@@ -90,7 +89,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let viewer = caller.principal.viewer.clone();
-    let is_cell = viewer.roles.iter().any(|(r, _)| *r == Role::Compliance);
+    let is_cell = crate::domain::access::is_compliance_cell(&viewer);
     let entities = state
         .read(move |c| {
             let mut blocks = Vec::new();
