@@ -40,7 +40,7 @@ enum Command {
     },
     /// Measure costs against same-run baselines (run a release build).
     Bench {
-        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue`, `search` or `compliance`.
+        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue`, `search`, `compliance` or `analytics`.
         what: String,
         /// For `efile` and `search`: a PostgreSQL admin URL to run on a scratch database there.
         #[arg(long)]
@@ -334,14 +334,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", crate::bench::search::run(notes, env("DAFTAR_BENCH_ROUNDS", 30), postgres.as_deref())?);
                 Ok(())
             }
-            "compliance" => {
+            "compliance" | "analytics" => {
                 let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
                 let files = env("DAFTAR_BENCH_FILES", 200_000);
-                print!("{}", crate::bench::compliance::run(files, env("DAFTAR_BENCH_MOVES", 30).max(1))?);
+                let moves = env("DAFTAR_BENCH_MOVES", 30).max(1);
+                let run =
+                    if what == "compliance" { crate::bench::compliance::run } else { crate::bench::analytics::run };
+                print!("{}", run(files, moves)?);
                 Ok(())
             }
             other => Err(format!(
-                "unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search, compliance)"
+                "unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search, compliance, analytics)"
             )),
         },
         Command::Verify { path, ca } => {

@@ -233,6 +233,12 @@ const ENV_KEYS: &[&str] = &[
 ];
 
 impl Config {
+    /// Where links in mail, slips and QR codes point: `base_url` without a
+    /// trailing slash, or this server's listening address.
+    pub fn public_base_url(&self) -> String {
+        self.base_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
     /// Loads the configuration from the working directory and the process environment.
     pub fn load() -> Result<Config, String> {
         let vars: Vec<(String, String)> = std::env::vars().collect();

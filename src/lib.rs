@@ -3,6 +3,7 @@
 //! Data flows one way: HTTP / CLI → application modules (`org`, …) → the pure
 //! [`domain`] → the [`store`] and other adapters.
 
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod backup;
@@ -27,5 +28,6 @@ pub mod server;
 pub mod signing;
 pub mod store;
 pub mod tls;
+pub mod tracking;
 pub mod web;
 pub mod workflow;

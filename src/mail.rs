@@ -58,12 +58,7 @@ impl Mailer {
             }
             None => None,
         };
-        let base_url = config
-            .base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.listen))
-            .trim_end_matches('/')
-            .to_owned();
+        let base_url = config.public_base_url();
         Ok(Mailer { transport, from, base_url, organisation: config.organisation.clone() })
     }
 

@@ -28,6 +28,7 @@ use crate::store::now_micros;
 pub struct AuthState {
     keys: TokenKeys,
     throttle: Throttle,
+    tracking: Throttle,
     life: Lifetimes,
     dummy_hash: String,
     trust_forwarded_for: bool,
@@ -38,6 +39,12 @@ impl AuthState {
     /// The guessing throttle (logins, and re-entered passwords).
     pub fn throttle(&self) -> &Throttle {
         &self.throttle
+    }
+
+    /// The throttle on guessing tracking codes (per address; its own, so
+    /// that a sender's mistyped codes never slow an office's logins).
+    pub fn tracking_throttle(&self) -> &Throttle {
+        &self.tracking
     }
 
     /// What a login is checked and issued with (the API's and the web inbox's alike).
@@ -56,6 +63,7 @@ impl AuthState {
         Ok(AuthState {
             keys,
             throttle: Throttle::new(Limits { max_backoff: Duration::from_secs(config.auth.login_backoff_max_seconds) }),
+            tracking: Throttle::new(Limits { max_backoff: Duration::from_secs(config.auth.login_backoff_max_seconds) }),
             life: Lifetimes {
                 access_secs: config.auth.access_token_minutes * 60,
                 idle_secs: config.auth.session_idle_minutes * 60,

@@ -58,7 +58,7 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
     if !may_read_metrics(&state, &req) {
         return Err(ApiError::not_found());
     }
-    let jobs = state.read(|c| Ok(crate::jobs::counts(c)?)).await?;
+    let (jobs, live) = state.read(|c| Ok((crate::jobs::counts(c)?, crate::analytics::live(c)?))).await?;
     let mut text = state.metrics.render(state.db.pool_state());
     text.push_str("# HELP daftar_jobs Jobs waiting or in hand, by status (dead = gave up after max attempts; done jobs are removed and counted in daftar_jobs_processed_total).\n");
     text.push_str("# TYPE daftar_jobs gauge\n");
@@ -66,5 +66,6 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         let n = jobs.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
         text.push_str(&format!("daftar_jobs{{status=\"{status}\"}} {n}\n"));
     }
+    text.push_str(&crate::analytics::live_metrics(&live));
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
 }

@@ -2,6 +2,7 @@
 //! metrics. One file per resource; handlers call the application modules.
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod compliance;
 pub mod documents;
@@ -192,6 +193,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .route("/sent", web::get().to(files::sent))
                 .route("/org/units", web::get().to(org::list_units))
                 .route("/posts", web::get().to(org::list_posts))
+                .route("/analytics/bottlenecks", web::get().to(analytics::bottlenecks))
                 .route("/compliance/metrics", web::get().to(compliance::metrics))
                 .route("/compliance/certificates", web::post().to(compliance::issue))
                 .route("/compliance/certificates", web::get().to(compliance::list))

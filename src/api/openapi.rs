@@ -28,7 +28,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::compliance::metrics, super::compliance::issue, super::compliance::list, super::compliance::show,
         super::compliance::pdf, super::compliance::import, super::compliance::consolidated,
         super::compliance::register_physical, super::compliance::list_physical, super::compliance::retire_physical,
-        super::notifications::show, super::notifications::update,
+        super::notifications::show, super::notifications::update, super::analytics::bottlenecks,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, crate::org::OrgUnit, crate::org::PostView, crate::org::Holder,

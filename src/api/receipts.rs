@@ -30,6 +30,10 @@ pub struct ReceiptBody {
     pub classification: Option<String>,
     /// Default `routine`.
     pub priority: Option<String>,
+    /// Whether the letter came from outside the government (default
+    /// `true`): then, unless classified above `restricted`, the answer
+    /// carries a tracking code for its sender, shown this once.
+    pub external: Option<bool>,
 }
 
 impl From<ReceiptBody> for NewReceipt {
@@ -42,6 +46,7 @@ impl From<ReceiptBody> for NewReceipt {
             mode: b.mode,
             classification: b.classification,
             priority: b.priority,
+            external: b.external,
         }
     }
 }
@@ -79,17 +84,45 @@ pub(crate) async fn read_receipt_form(
         mode: field("mode").unwrap_or_default(),
         classification: field("classification"),
         priority: field("priority"),
+        external: match field("external").as_deref() {
+            None => None,
+            Some("true" | "on" | "1" | "yes") => Some(true),
+            Some("false" | "off" | "0" | "no") => Some(false),
+            Some(_) => return Err(ApiError::invalid_field("external", "must be true or false")),
+        },
     };
     let title = field("title").unwrap_or_else(|| "Scanned receipt".into());
     Ok(ReceiptForm { receipt: NewReceipt::from(body), title, file: upload.file.take(), rest: upload.fields })
 }
 
-/// Keeps the scan (if any) and diarises the receipt; returns it as shown.
+/// A receipt as diarised: the receipt as shown, and for a letter from
+/// outside, its acknowledgement (diary number and tracking code, shown once).
+#[derive(serde::Serialize)]
+pub(crate) struct Diarised {
+    #[serde(flatten)]
+    pub receipt: efile::receipts::ReceiptView,
+    /// The acknowledgement for the sender, if the letter may be tracked.
+    pub tracking: Option<Acknowledgement>,
+}
+
+/// What the sender of a letter is given to follow it.
+#[derive(serde::Serialize)]
+pub(crate) struct Acknowledgement {
+    /// The tracking code: shown only in this answer.
+    pub code: String,
+    /// The public tracking page for this letter and code.
+    pub url: String,
+    /// The printable acknowledgement slip (PDF, with the code as a QR code).
+    pub slip_url: String,
+}
+
+/// Keeps the scan (if any) and diarises the receipt; returns it as shown,
+/// with its acknowledgement.
 pub(crate) async fn diarise_form(
     state: &web::Data<AppState>,
     caller: Caller,
     form: ReceiptForm,
-) -> Result<efile::receipts::ReceiptView, ApiError> {
+) -> Result<Diarised, ApiError> {
     let scan = match form.file {
         Some((incoming, filename)) => {
             let store = BlobStore::new(&state.config.data_dir);
@@ -105,16 +138,24 @@ pub(crate) async fn diarise_form(
         .write(move |c| {
             let actor = caller.actor();
             let scan_ref = scan.as_ref().map(|(t, s)| (t.as_str(), s));
-            let id = efile::receipts::diarise(c, &actor, input, scan_ref)?;
-            Ok(efile::receipts::view(c, &actor, &id)?)
+            let done = efile::receipts::diarise(c, &actor, input, scan_ref)?;
+            Ok((efile::receipts::view(c, &actor, &done.id)?, done.tracking_code))
         })
         .await
+        .map(|(receipt, code)| {
+            let base = state.config.public_base_url();
+            let tracking = code.map(|code| {
+                let url = crate::tracking::slip::link(&base, &receipt.diary_no, &code);
+                Acknowledgement { slip_url: format!("{url}&format=pdf"), url, code }
+            });
+            Diarised { receipt, tracking }
+        })
 }
 
 /// Diarises an incoming letter (registry): JSON for a physical receipt, or
 /// multipart (the same fields plus the scanned `file`) for an electronic one.
 #[utoipa::path(post, path = "/api/v1/receipts", request_body = ReceiptBody,
-    responses((status = 201, description = "the receipt with its diary_no"), (status = 403, body = super::error::ErrorBody),
+    responses((status = 201, description = "the receipt with its diary_no; for a letter from outside (`external`, default true) classified at most `restricted`, `tracking: {code, url, slip_url}`, the sender's tracking code, shown only here"), (status = 403, body = super::error::ErrorBody),
               (status = 415, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn diarise(

@@ -8,12 +8,20 @@
 
 use std::time::Instant;
 
-use super::{Officer, percentiles, scratch, tempfile_dir};
+use super::{Officer, scratch, tempfile_dir};
 
-/// Runs the benchmark.
-pub fn run(files: u64, moves: u64) -> Result<String, String> {
-    let dir = tempfile_dir()?;
-    let (_config, db, _ca) = scratch(&dir)?;
+/// An entity at scale in a scratch SQLite database: what [`run`] seeds
+/// (see the module's text), and with `stays`, each file's stays at the
+/// entity's desks in turn (one per movement, the last still open), lasting
+/// one to 97 minutes. Returns the database, the SO, MoITT and the seconds
+/// seeding took.
+pub(super) fn seed_moitt(
+    dir: &std::path::Path,
+    files: u64,
+    moves: u64,
+    stays: bool,
+) -> Result<(crate::store::Db, Officer, crate::compliance::Entity, f64), String> {
+    let (_config, db, _ca) = scratch(dir)?;
     let so = Officer::load(&db, "so.moitt")?;
     let entity = {
         let mut c = db.reader().map_err(|e| e.to_string())?;
@@ -58,14 +66,32 @@ pub fn run(files: u64, moves: u64) -> Result<String, String> {
              INSERT INTO physical_files (id, entity_id, reference, subject, opened_on, registered_at, registered_by)
              SELECT id || '-p', '{e}', 'P-' || serial, 'Paper file', '2020-01-01', created_at, '{user}'
              FROM files WHERE id LIKE 'bc-%' AND serial % 100 = 0;
+             {stays}
              ANALYZE;",
+            stays = if stays { STAYS } else { "" },
             e = entity.id,
             user = so.principal.viewer.user_id,
         );
         use diesel::connection::SimpleConnection;
         crate::on_backend!(&mut *c, |b| b.batch_execute(&script)).map_err(|e| e.to_string())?;
     }
-    let seeded = started.elapsed().as_secs_f64();
+    Ok((db, so, entity, started.elapsed().as_secs_f64()))
+}
+
+/// The stays [`seed_moitt`] adds: file `i`'s stay `j` at desk `(i + j) mod
+/// desks`, from one movement to the next.
+const STAYS: &str = "INSERT INTO stays (id, object_id, kind, post_id, from_at, until_at)
+     WITH RECURSIVE m(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM m WHERE j < (SELECT next_move_seq - 1 FROM files WHERE id = 'bc-1'))
+     SELECT f.id || '-s' || j, f.id, 'file', b.post,
+       f.created_at + (j - 1) * 60000000 * (1 + (f.serial * j) % 97),
+       CASE WHEN j = f.next_move_seq - 1 THEN NULL ELSE f.created_at + j * 60000000 * (1 + (f.serial * j) % 97) END
+     FROM files f CROSS JOIN m JOIN bench_posts b ON b.k = (f.serial + j) % (SELECT COUNT(*) FROM bench_posts)
+     WHERE f.id LIKE 'bc-%';";
+
+/// Runs the benchmark.
+pub fn run(files: u64, moves: u64) -> Result<String, String> {
+    let dir = tempfile_dir()?;
+    let (db, so, entity, seeded) = seed_moitt(&dir, files, moves, false)?;
     let mut out = format!(
         "seeded {files} files of MOITT, {} movements, {files} notes, {} receipts in {seeded:.1} s\n",
         files * moves + files / 20,
@@ -73,19 +99,9 @@ pub fn run(files: u64, moves: u64) -> Result<String, String> {
     );
     let today = crate::clock::today();
     let period = crate::compliance::Period { from: today - chrono::Days::new(30), to: today };
-    let mut c = db.reader().map_err(|e| e.to_string())?;
-    let mut shown = None;
-    let (m50, m99) = percentiles(5, || {
-        shown = Some(crate::compliance::metrics_of(&mut c, &entity, period).map_err(|e| e.to_string())?);
-        Ok(())
+    let (m, (m50, m99), (i50, i99)) = super::beside_inbox(&db, &so, |c| {
+        crate::compliance::metrics_of(c, &entity, period).map_err(|e| e.to_string())
     })?;
-    let actor = so.actor();
-    let (i50, i99) = percentiles(100, || {
-        crate::efile::inbox::inbox(&mut c, &actor, crate::efile::inbox::Kind::All, 0, 50)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })?;
-    let m = shown.ok_or("no metrics")?;
     if m.e_files == 0 {
         return Err("the metrics counted no files".into());
     }

@@ -1,6 +1,7 @@
 //! `daftar bench`: measured costs, each reported next to a baseline run in the
 //! same process, so the numbers compare across machines as ratios.
 
+pub mod analytics;
 pub mod compliance;
 pub mod search;
 
@@ -625,6 +626,29 @@ pub fn export(seconds: u64) -> Result<String, String> {
 }
 
 /// Latency percentiles (p50, p99) in milliseconds of `n` runs of `f`.
+/// Times `report` five times and the officer's inbox (first 50) a hundred
+/// times on one connection: the last report, its (p50, slowest) and the
+/// inbox's (p50, p99), in milliseconds.
+fn beside_inbox<T>(
+    db: &crate::store::Db,
+    officer: &Officer,
+    mut report: impl FnMut(&mut crate::store::DbConn) -> Result<T, String>,
+) -> Result<(T, (f64, f64), (f64, f64)), String> {
+    let mut c = db.reader().map_err(|e| e.to_string())?;
+    let mut shown = None;
+    let timed = percentiles(5, || {
+        shown = Some(report(&mut c)?);
+        Ok(())
+    })?;
+    let actor = officer.actor();
+    let inbox = percentiles(100, || {
+        crate::efile::inbox::inbox(&mut c, &actor, crate::efile::inbox::Kind::All, 0, 50)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    Ok((shown.ok_or("nothing timed")?, timed, inbox))
+}
+
 fn percentiles(n: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<(f64, f64), String> {
     let mut ms = Vec::with_capacity(n);
     for _ in 0..n {

@@ -15,6 +15,8 @@ pub const MARGIN: f32 = 56.0;
 /// A document being drawn, page by page.
 pub struct Pages {
     pages: Vec<Vec<Operation>>,
+    /// Page width and height in points.
+    size: (f32, f32),
 }
 
 /// Text as WinAnsi bytes: Latin-1 characters as they are, anything else `?`.
@@ -64,7 +66,12 @@ impl Default for Pages {
 impl Pages {
     /// A document with one empty page.
     pub fn new() -> Pages {
-        Pages { pages: vec![Vec::new()] }
+        Pages::sized(WIDTH, HEIGHT)
+    }
+
+    /// A document of pages `width` × `height` points, with one empty page.
+    pub fn sized(width: f32, height: f32) -> Pages {
+        Pages { pages: vec![Vec::new()], size: (width, height) }
     }
 
     /// Starts a new page.
@@ -137,6 +144,7 @@ impl Pages {
         let bold = doc.add_object(font("Helvetica-Bold"));
         let resources = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => regular, "F2" => bold}});
         let mut kids = Vec::new();
+        let (width, height) = self.size;
         for ops in self.pages {
             let content = Content { operations: ops }.encode().map_err(|e| format!("pdf: {e}"))?;
             let content_id = doc.add_object(Stream::new(Dictionary::new(), content));
@@ -145,7 +153,7 @@ impl Pages {
                 "Parent" => pages_id,
                 "Contents" => content_id,
                 "Resources" => resources,
-                "MediaBox" => vec![0.into(), 0.into(), WIDTH.into(), HEIGHT.into()],
+                "MediaBox" => vec![0.into(), 0.into(), width.into(), height.into()],
             });
             kids.push(Object::Reference(page));
         }

@@ -128,7 +128,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 ];
 
 /// A CSV field: quoted when it must be, and never read as a formula.
-fn field(s: &str) -> String {
+pub(crate) fn field(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
@@ -139,29 +139,40 @@ fn num(v: Option<f64>) -> String {
 
 /// The report as CSV (UTF-8 with BOM, CRLF).
 pub fn csv(r: &Report) -> String {
+    csv_text(
+        CSV_COLUMNS,
+        r.items.iter().map(|l| {
+            let m = &l.metrics;
+            vec![
+                l.rank.to_string(),
+                field(l.entity["code"].as_str().unwrap_or_default()),
+                field(l.entity["name"].as_str().unwrap_or_default()),
+                m.e_files.to_string(),
+                m.physical_files.to_string(),
+                num(m.adoption_pct),
+                num(m.e_receipts_pct),
+                num(m.active_users_pct),
+                num(m.signed_notes_pct),
+                num(m.median_disposal_hours),
+                num(m.p90_disposal_hours),
+                num(m.avg_movements_per_file),
+                m.pending_over_sla.to_string(),
+                l.score.to_string(),
+                l.certificate_status.to_owned(),
+                l.certificate.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+            ]
+        }),
+    )
+}
+
+/// A CSV document as spreadsheets open it: UTF-8 with a byte-order mark,
+/// one header row, CRLF line ends; `rows` hold fields already made safe
+/// with [`field`] where they are text.
+pub(crate) fn csv_text(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     let mut out = String::from("\u{feff}");
-    out.push_str(&CSV_COLUMNS.join(","));
+    out.push_str(&header.join(","));
     out.push_str("\r\n");
-    for l in &r.items {
-        let m = &l.metrics;
-        let cells = [
-            l.rank.to_string(),
-            field(l.entity["code"].as_str().unwrap_or_default()),
-            field(l.entity["name"].as_str().unwrap_or_default()),
-            m.e_files.to_string(),
-            m.physical_files.to_string(),
-            num(m.adoption_pct),
-            num(m.e_receipts_pct),
-            num(m.active_users_pct),
-            num(m.signed_notes_pct),
-            num(m.median_disposal_hours),
-            num(m.p90_disposal_hours),
-            num(m.avg_movements_per_file),
-            m.pending_over_sla.to_string(),
-            l.score.to_string(),
-            l.certificate_status.to_owned(),
-            l.certificate.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
-        ];
+    for cells in rows {
         out.push_str(&cells.join(","));
         out.push_str("\r\n");
     }

@@ -69,13 +69,18 @@ pub fn pct(part: i64, whole: i64) -> Option<f64> {
 
 /// The nearest-rank `p`-th percentile (0 < p ≤ 100) of `values`.
 pub fn percentile(values: &[i64], p: u32) -> Option<i64> {
-    if values.is_empty() {
-        return None;
-    }
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
+    percentile_sorted(&sorted, p)
+}
+
+/// [`percentile`] of values already sorted ascending.
+pub fn percentile_sorted(sorted: &[i64], p: u32) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
     let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1) as usize;
-    Some(sorted[rank - 1])
+    Some(sorted[rank.min(sorted.len()) - 1])
 }
 
 fn hours(micros: i64) -> f64 {

@@ -2,6 +2,7 @@
 //! Everything here is unit-tested without a server.
 
 pub mod access;
+pub mod analytics;
 pub mod canonical;
 pub mod compliance;
 pub mod efile;
@@ -9,6 +10,7 @@ pub mod merkle;
 pub mod org;
 pub mod route;
 pub mod text;
+pub mod tracking;
 pub mod workflow;
 
 /// Declares a closed vocabulary as an enum with its stable wire names, parsing

@@ -37,6 +37,18 @@ pub struct NewReceipt {
     pub classification: Option<String>,
     /// Default `routine`.
     pub priority: Option<String>,
+    /// Whether it came from outside the government (default yes): such a
+    /// letter, unless classified above `restricted`, gets a tracking code.
+    pub external: Option<bool>,
+}
+
+/// A receipt just diarised: its id, and the tracking code its sender is to
+/// be given (shown this once, never stored in the clear).
+pub struct Diarised {
+    /// The receipt's id.
+    pub id: String,
+    /// The tracking code, if the letter may be tracked.
+    pub tracking_code: Option<String>,
 }
 
 /// Diarises a receipt at the registry post; with `scan`, it is electronic.
@@ -45,7 +57,7 @@ pub fn diarise(
     actor: &Actor,
     input: NewReceipt,
     scan: Option<(&str, &super::documents::Stored)>,
-) -> Result<String, EfileError> {
+) -> Result<Diarised, EfileError> {
     let post = actor.post()?.to_owned();
     let subject = parse_text(&input.subject, 500).map_err(|e| invalid("subject", e))?;
     let sender = parse_text(&input.sender, 300).map_err(|e| invalid("sender", e))?;
@@ -109,7 +121,12 @@ pub fn diarise(
     if let Some((title, blob)) = scan {
         super::documents::insert(conn, actor, None, Some(&id), title, DocumentKind::Scan, blob)?;
     }
-    Ok(id)
+    let tracking_code = if input.external.unwrap_or(true) && crate::domain::tracking::trackable(classification) {
+        Some(crate::tracking::issue(conn, &id, &number)?)
+    } else {
+        None
+    };
+    Ok(Diarised { id, tracking_code })
 }
 
 /// A receipt as `GET /receipts/{id}` shows it.

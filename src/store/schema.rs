@@ -478,7 +478,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_prefs,
     mail_digest_items,
     mail_once,
-    pin_reservations
+    pin_reservations,
+    receipt_tracking
 );
 
 diesel::table! {
@@ -546,5 +547,14 @@ diesel::table! {
         id -> Text,
         key_id -> Text,
         lease_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    receipt_tracking (receipt_id) {
+        receipt_id -> Text,
+        diary_no -> Text,
+        code_sha256 -> Text,
+        issued_at -> BigInt,
     }
 }

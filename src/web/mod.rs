@@ -8,8 +8,10 @@
 //! `/api/v1/auth/resume` when it runs out, and every form that changes
 //! anything carries the session's anti-CSRF token.
 
+pub mod analytics;
 pub mod compliance;
 pub mod text;
+pub mod tracking;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -47,9 +49,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/files/{id}/move", web::post().to(move_file))
         .route("/files/{id}/documents", web::post().to(attach))
         .route("/files/{id}/link", web::post().to(link))
+        .route("/analytics", web::get().to(analytics::page))
         .route("/compliance", web::get().to(compliance::page))
         .route("/compliance/certificates", web::post().to(compliance::issue))
         .route("/assets/{name}", web::get().to(asset))
+        .route("/track", web::get().to(tracking::form))
+        .route("/track/{diary_no:.*}", web::get().to(tracking::track))
         .route("/favicon.ico", web::get().to(|| async { see_other("/assets/favicon.svg") }));
 }
 
@@ -1116,6 +1121,8 @@ struct ReceiptPage<'a> {
     can_act: bool,
     posts: Vec<(String, String)>,
     files: Vec<(String, String)>,
+    /// Just diarised from outside: the sender's code and slip, shown once.
+    ack: Option<crate::api::receipts::Acknowledgement>,
 }
 
 /// A destination as typed (a post code, from the list) as a post id:
@@ -1149,6 +1156,7 @@ async fn render_receipt(
     id: String,
     flash: Option<String>,
     status: StatusCode,
+    ack: Option<crate::api::receipts::Acknowledgement>,
 ) -> Result<HttpResponse, PageError> {
     let c2 = caller.clone();
     let (r, posts, held) = state
@@ -1178,6 +1186,7 @@ async fn render_receipt(
         posts,
         files,
         r,
+        ack,
     };
     Ok(html(status, page.render()))
 }
@@ -1189,7 +1198,7 @@ async fn receipt(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let caller = signed_in(&req).await?;
-    render_receipt(&state, caller, path.into_inner(), None, StatusCode::OK).await
+    render_receipt(&state, caller, path.into_inner(), None, StatusCode::OK, None).await
 }
 
 /// Diarises a letter from the registry's form (with its scan, if one is chosen).
@@ -1209,8 +1218,12 @@ async fn diarise(
     let mut payload = payload.into_inner();
     let form = crate::api::receipts::read_receipt_form(&state, &req, &mut payload).await?;
     check_csrf(&caller, form.rest.get("csrf").map(String::as_str))?;
-    let r = crate::api::receipts::diarise_form(&state, caller, form).await?;
-    Ok(see_other(&format!("/receipts/{}", r.id)))
+    let r = crate::api::receipts::diarise_form(&state, caller.clone(), form).await?;
+    match r.tracking {
+        // The code is shown this once: the page itself, not a redirect to it.
+        Some(ack) => render_receipt(&state, caller, r.receipt.id, None, StatusCode::CREATED, Some(ack)).await,
+        None => Ok(see_other(&format!("/receipts/{}", r.receipt.id))),
+    }
 }
 
 /// The receipt movement form.
@@ -1232,7 +1245,7 @@ async fn move_receipt(
     let id = path.into_inner();
     let to_post_id = match destination(&state, f.to).await? {
         Ok(p) => p,
-        Err(msg) => return render_receipt(&state, caller, id, Some(msg), StatusCode::BAD_REQUEST).await,
+        Err(msg) => return render_receipt(&state, caller, id, Some(msg), StatusCode::BAD_REQUEST, None).await,
     };
     let put_up_in = f.file_id.clone();
     let input = efile::receipts::ReceiptMove {
@@ -1248,7 +1261,7 @@ async fn move_receipt(
         Ok(_) => Ok(see_other(&put_up_in.map_or_else(|| "/".to_owned(), |f| format!("/files/{f}")))),
         Err(e) => {
             let (message, status) = shown_again(e.into())?;
-            render_receipt(&state, caller, id, Some(message), status).await
+            render_receipt(&state, caller, id, Some(message), status, None).await
         }
     }
 }

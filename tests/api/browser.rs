@@ -455,6 +455,10 @@ fn the_registry_diarises_a_letter_with_its_scan_and_the_officer_puts_it_up() {
     let diary = b.text("h1 .fileno");
     assert!(diary.starts_with("MOITT/R/"), "{diary}");
     assert_eq!(b.all("main ul li a[href^='/api/v1/documents/']").len(), 1, "the scan is listed");
+    // The acknowledgement for the sender: the tracking code, shown this once, and the slip.
+    let code = b.text("#tracking-code");
+    assert_eq!(code.len(), 19, "{code}");
+    assert!(b.attr("#slip", "href").is_some_and(|h| h.contains("format=pdf")));
     b.type_into("#to", "MOITT/SO-ADMIN");
     b.click("form[aria-labelledby='fwd-h'] button");
     b.find("main h1");
@@ -476,6 +480,46 @@ fn the_registry_diarises_a_letter_with_its_scan_and_the_officer_puts_it_up() {
     b.find(".fileno");
     assert!(!b.all(".correspondence li a").is_empty(), "the letter is in the file's correspondence");
     b.check_page("32-file-with-receipt");
+    b.logout();
+    // The sender, not signed in, follows the letter with the code.
+    b.open(&format!("{}/track", app.base));
+    b.check_page("33-track-form");
+    b.type_into("#diary_no", &diary);
+    b.type_into("#code", &code.to_lowercase());
+    b.click("form[action='/track'] button");
+    b.find("#tracked");
+    assert_eq!(b.text("#status"), "Put up in a file for decision", "{}", b.text("main"));
+    assert_eq!(b.text("#section"), "Administration Section, MoITT");
+    assert_eq!(b.all("#stages li").len(), 3, "{}", b.text("#stages"));
+    assert!(!b.text("main").contains("Broadband for Murree"), "no file subject");
+    b.check_page("34-track-found");
+}
+
+#[test]
+fn a_secretary_sees_where_files_wait_with_charts() {
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let Some(b) = Browser::start() else { return };
+    // Something moved, so the charts have a bar.
+    let so = app.login("so.moitt");
+    let ds = crate::helpers::my_post(&app, &app.login("ds.moitt"));
+    let f = app.post_as(&so, "/api/v1/files", &json!({"subject": "Moves on"}));
+    let id = f.body["id"].as_str().unwrap();
+    let m = app.post_as(&so, &format!("/api/v1/files/{id}/movements"), &json!({"action": "forward", "to_post_id": ds}));
+    assert_eq!(m.status, 201, "{}", m.text);
+    b.login(&app, "secretary.moitt");
+    b.click("nav a[href='/analytics']");
+    b.find("#entity-MOITT");
+    assert_eq!(b.all("svg.chart").len(), 2, "{}", b.source());
+    assert!(b.text("#sections").contains("Deputy Secretary"), "{}", b.text("#sections"));
+    assert!(b.text("#slowest").contains("MOITT/SO-ADMIN"), "{}", b.text("main"));
+    assert!(b.attr("a[href*='format=csv']", "href").is_some());
+    b.check_page("35-analytics-secretary");
+    b.logout();
+    // An officer has no such page to see.
+    b.login(&app, "so.moitt");
+    assert!(b.all("nav a[href='/analytics']").is_empty());
+    b.open(&format!("{}/analytics", app.base));
+    assert!(b.text("main").contains("no entity's figures"), "{}", b.text("main"));
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod helpers;
 
 mod abuse;
 mod admin;
+mod analytics;
 mod auth;
 mod backup;
 mod browser;
@@ -27,4 +28,5 @@ mod sight;
 mod signing;
 mod store;
 mod tls;
+mod tracking;
 mod workflows;
