@@ -39,6 +39,17 @@ fn release_lapsed(conn: &mut DbConn, key_id: &str, now: i64) -> QueryResult<()> 
     Ok(())
 }
 
+/// Takes the key's row lock before any reservation is touched, so that
+/// concurrent attempts on one key queue on that one row (on PostgreSQL,
+/// locking reservations first and the key second could deadlock with an
+/// attempt that holds the key and clears the reservations).
+fn lock_key(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+    diesel::update(signing_keys::table.find(key_id))
+        .set(signing_keys::pin_failures.eq(signing_keys::pin_failures))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Settles a reservation; `false` if it was already released as lapsed.
 fn settle(conn: &mut DbConn, reservation: &str) -> QueryResult<bool> {
     Ok(diesel::delete(pin_reservations::table.find(reservation)).execute(conn)? == 1)
@@ -51,6 +62,7 @@ fn settle(conn: &mut DbConn, reservation: &str) -> QueryResult<bool> {
 /// [`pin_failed`]. Attempts of a process that died are released first.
 pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Result<String, i64>> {
     let now = now_micros();
+    lock_key(conn, key_id)?;
     release_lapsed(conn, key_id, now)?;
     let counted = diesel::update(signing_keys::table.find(key_id))
         .filter(signing_keys::pin_locked_until.is_null().or(signing_keys::pin_locked_until.le(now)))
@@ -82,6 +94,7 @@ pub fn reserve_pin_attempt(conn: &mut DbConn, key_id: &str) -> QueryResult<Resul
 /// again if its lease had lapsed and released it), and the key locks once
 /// [`PIN_TRIES`] are counted.
 pub fn pin_failed(conn: &mut DbConn, key_id: &str, reservation: &str) -> QueryResult<()> {
+    lock_key(conn, key_id)?;
     if !settle(conn, reservation)? {
         diesel::update(signing_keys::table.find(key_id))
             .set(signing_keys::pin_failures.eq(signing_keys::pin_failures + 1))
@@ -95,18 +108,30 @@ pub fn pin_failed(conn: &mut DbConn, key_id: &str, reservation: &str) -> QueryRe
 /// never renewed or lifted here).
 fn lock_if_spent(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
     let until = now_micros() + PIN_LOCK_SECS * 1_000_000;
-    diesel::update(signing_keys::table.find(key_id))
+    let locked = diesel::update(signing_keys::table.find(key_id))
         .filter(signing_keys::pin_failures.ge(PIN_TRIES))
         .set((signing_keys::pin_failures.eq(0), signing_keys::pin_locked_until.eq(until)))
         .execute(conn)?;
+    if locked == 1 {
+        forget_reservations(conn, key_id)?;
+    }
+    Ok(())
+}
+
+/// The count went back to zero: the attempts still reserved are no longer
+/// in it, so they must not be taken off it later when their lease lapses
+/// (each would give a guesser one more try). One still in flight that turns
+/// out wrong finds its reservation gone and is counted afresh.
+fn forget_reservations(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
+    diesel::delete(pin_reservations::table.filter(pin_reservations::key_id.eq(key_id))).execute(conn)?;
     Ok(())
 }
 
 /// The right PIN was given: the count starts again.
-pub fn pin_succeeded(conn: &mut DbConn, key_id: &str, reservation: &str) -> QueryResult<()> {
-    settle(conn, reservation)?;
+/// Its own reservation goes with the others.
+pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
     diesel::update(signing_keys::table.find(key_id)).set(signing_keys::pin_failures.eq(0)).execute(conn)?;
-    Ok(())
+    forget_reservations(conn, key_id)
 }
 
 /// Opens `key` with `pin`: the one place a PIN is tried. The attempt is
@@ -128,7 +153,7 @@ pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8
     // released when its lease lapses.
     match super::keys::unseal_then(key, pin, keep)? {
         Some(open) => {
-            db.write_tx(|c| pin_succeeded(c, &key.id, &reservation).map_err(StoreError::from))?;
+            db.write_tx(|c| pin_succeeded(c, &key.id).map_err(StoreError::from))?;
             Ok(open)
         }
         None => {

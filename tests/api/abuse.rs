@@ -380,3 +380,46 @@ both_backends!(attempts_of_a_crashed_server_do_not_lock_the_key_but_live_ones_st
     let r = app.post_as(&so, &format!("/api/v1/files/{file}/notes/{other}/sign"), &json!({"pin": PIN}));
     assert_eq!(r.status, 200, "lapsed attempts of a dead server are released: {}", r.text);
 });
+
+both_backends!(a_crashed_attempt_gives_no_spare_guess_once_the_count_has_started_again, |backend| {
+    use daftar::store::schema::{pin_reservations, signing_keys};
+    use diesel::prelude::*;
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let file = new_file(&app, &so, json!({"subject": "Guessing after a crash"}));
+    let me = app.get_as(&so, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    // One attempt counted and reserved by a server that died, its lease
+    // running out in two seconds.
+    {
+        let mut c = app.db.writer().unwrap();
+        let key: String = signing_keys::table
+            .filter(signing_keys::user_id.eq(&me))
+            .filter(signing_keys::revoked_at.is_null())
+            .select(signing_keys::id)
+            .first(&mut *c)
+            .unwrap();
+        diesel::update(signing_keys::table.find(&key)).set(signing_keys::pin_failures.eq(1)).execute(&mut *c).unwrap();
+        diesel::insert_into(pin_reservations::table)
+            .values((
+                pin_reservations::id.eq(daftar::store::new_id()),
+                pin_reservations::key_id.eq(&key),
+                pin_reservations::lease_until.eq(daftar::store::now_micros() + 2_000_000),
+            ))
+            .execute(&mut *c)
+            .unwrap();
+    }
+    let sign = |pin: &str| {
+        let note = draft(&app, &so, &file);
+        app.post_as(&so, &format!("/api/v1/files/{file}/notes/{note}/sign"), &json!({"pin": pin})).status
+    };
+    // The officer signs: the count starts again from zero.
+    assert_eq!(sign(PIN), 200);
+    // A guesser then has five tries, not six: the dead server's attempt,
+    // lapsing meanwhile, is not taken off the new count.
+    assert_ne!(sign("000000"), 200);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    for _ in 0..4 {
+        assert_ne!(sign("000000"), 200);
+    }
+    assert_eq!(sign(PIN), 429, "five wrong PINs lock the key");
+});
