@@ -1,7 +1,7 @@
 //! Bottleneck analytics (issue 26): where an entity's files wait. The store
 //! side: what each desk holds now (one grouped query over an index of the
-//! entity's files), and each desk's stays that ended in the period (read
-//! desk by desk from `stays(post_id, kind, until_at, from_at)` alone); the
+//! entity's files), and how long files stayed at each desk before moving on
+//! (counters kept as they move, `dwell_counts`, read desk by desk); the
 //! figures themselves are `domain::analytics`.
 //!
 //! Who sees what is the compliance rule (`domain::access::may_see_compliance`):
@@ -15,8 +15,8 @@ use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 
 use crate::compliance::{ComplianceError, Entity};
-use crate::domain::analytics::{Bottlenecks, DeskInput, DeskRef, Holding, SectionRef, Span, bottlenecks, stay_seconds};
-use crate::store::schema::{file_routes, files, org_units, posts, receipts, stays};
+use crate::domain::analytics::{Bottlenecks, DeskInput, DeskRef, Holding, SectionRef, Span, bottlenecks};
+use crate::store::schema::{file_routes, files, org_units, posts, receipts};
 use crate::store::{DbConn, now_micros};
 
 /// The longest period asked about: a year and a week (53 weekly points).
@@ -120,15 +120,19 @@ fn holdings(conn: &mut DbConn, entity: &Entity, now: i64) -> QueryResult<HashMap
     Ok(out)
 }
 
-/// The stays of files at `post` that ended in `[start, end)`: `(ended_at, seconds)`.
-fn stays_ended(conn: &mut DbConn, post: &str, start: i64, end: i64) -> QueryResult<Vec<(i64, i64)>> {
-    let rows: Vec<(i64, Option<i64>)> = stays::table
-        .filter(stays::post_id.eq(post))
-        .filter(stays::kind.eq("file"))
-        .filter(stays::until_at.ge(start).and(stays::until_at.lt(end)))
-        .select((stays::from_at, stays::until_at))
+const HOUR: i64 = 3_600_000_000;
+
+/// How long files stayed at `post` before moving on, for stays that ended
+/// in the hours of `[start, end)`: `(ended, seconds, how many)`, from the
+/// counters kept as files move (`dwell_counts`), not from every stay.
+fn dwell(conn: &mut DbConn, post: &str, start: i64, end: i64) -> QueryResult<Vec<(i64, i64, i64)>> {
+    use crate::store::schema::dwell_counts as d;
+    let rows: Vec<(i64, i64, i64)> = d::table
+        .filter(d::post_id.eq(post))
+        .filter(d::hour.ge(start.div_euclid(HOUR)).and(d::hour.lt((end + HOUR - 1).div_euclid(HOUR))))
+        .select((d::hour, d::seconds, d::n))
         .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(from, until)| until.map(|u| (u, stay_seconds(from, u)))).collect())
+    Ok(rows.into_iter().map(|(h, secs, n)| ((h * HOUR).max(start), secs, n)).collect())
 }
 
 /// The bottlenecks of `entity` over `period`.
@@ -138,7 +142,7 @@ pub fn of_entity(conn: &mut DbConn, entity: &Entity, period: crate::compliance::
     let mut held = holdings(conn, entity, now)?;
     let mut inputs = Vec::new();
     for (desk, section) in desks(conn, entity)? {
-        let stays = stays_ended(conn, &desk.post_id, span.start, span.end)?;
+        let stays = dwell(conn, &desk.post_id, span.start, span.end)?;
         let holding = held.remove(&desk.post_id).unwrap_or_default();
         inputs.push(DeskInput { desk, section, holding, stays });
     }

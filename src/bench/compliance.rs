@@ -68,7 +68,7 @@ pub(super) fn seed_moitt(
              FROM files WHERE id LIKE 'bc-%' AND serial % 100 = 0;
              {stays}
              ANALYZE;",
-            stays = if stays { STAYS } else { "" },
+            stays = if stays { format!("{STAYS}\n{}", dwell_backfill()) } else { String::new() },
             e = entity.id,
             user = so.principal.viewer.user_id,
         );
@@ -87,6 +87,13 @@ const STAYS: &str = "INSERT INTO stays (id, object_id, kind, post_id, from_at, u
        CASE WHEN j = f.next_move_seq - 1 THEN NULL ELSE f.created_at + j * 60000000 * (1 + (f.serial * j) % 97) END
      FROM files f CROSS JOIN m JOIN bench_posts b ON b.k = (f.serial + j) % (SELECT COUNT(*) FROM bench_posts)
      WHERE f.id LIKE 'bc-%';";
+
+/// Counts the seeded stays into `dwell_counts` with migration 19's own
+/// statement (the rule the server applies as files move).
+fn dwell_backfill() -> &'static str {
+    let up = include_str!("../../migrations/sqlite/2026-12-06-000019_dwell_counts/up.sql");
+    &up[up.find("INSERT INTO dwell_counts").unwrap_or(up.len())..]
+}
 
 /// Runs the benchmark.
 pub fn run(files: u64, moves: u64) -> Result<String, String> {

@@ -513,6 +513,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
                 diesel::update(stays::table.filter(stays::object_id.eq(file)).filter(stays::until_at.is_null()))
                     .set(stays::until_at.eq(now))
                     .execute(c)?;
+                crate::efile::count_dwell(c, &me.post, now - 1_000_000, now)?;
                 diesel::insert_into(stays::table)
                     .values((
                         stays::id.eq(crate::store::new_id()),

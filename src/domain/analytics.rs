@@ -5,8 +5,6 @@
 
 use serde::Serialize;
 
-use super::compliance::percentile_sorted;
-
 /// A week in microseconds.
 pub const WEEK: i64 = 7 * 86_400 * 1_000_000;
 
@@ -63,7 +61,8 @@ impl Holding {
 }
 
 /// One desk's input: what it holds now, and the stays at it that ended in
-/// the period, each as `(ended_at µs, seconds at the desk)`.
+/// the period, counted as `(ended at µs, seconds at the desk, how many)`
+/// (see [`dwell_bucket`] for the seconds' resolution).
 #[derive(Debug, Clone)]
 pub struct DeskInput {
     /// The desk.
@@ -73,7 +72,7 @@ pub struct DeskInput {
     /// What it holds now.
     pub holding: Holding,
     /// Stays that ended in the period.
-    pub stays: Vec<(i64, i64)>,
+    pub stays: Vec<(i64, i64, i64)>,
 }
 
 /// One week of the trend.
@@ -179,40 +178,72 @@ impl Span {
     }
 }
 
-fn figures(holding: &Holding, stays: &[(i64, i64)], span: Span, day: &dyn Fn(i64) -> String) -> Figures {
-    let mut all: Vec<i64> = stays.iter().map(|s| s.1).collect();
-    all.sort_unstable();
-    let mut weekly: Vec<Vec<i64>> = vec![Vec::new(); span.weeks()];
-    for &(ended, secs) in stays {
+/// The nearest-rank `p`-th percentile of counted values sorted by value.
+fn weighted_percentile(sorted: &[(i64, i64)], total: i64, p: i64) -> Option<i64> {
+    if total <= 0 {
+        return None;
+    }
+    let rank = (p * total + 99) / 100;
+    let mut seen = 0;
+    for &(v, n) in sorted {
+        seen += n;
+        if seen >= rank.max(1) {
+            return Some(v);
+        }
+    }
+    sorted.last().map(|l| l.0)
+}
+
+/// Counted values: how many, median, 90th percentile.
+fn spread(mut values: Vec<(i64, i64)>) -> (i64, Option<i64>, Option<i64>) {
+    values.sort_unstable();
+    let total: i64 = values.iter().map(|v| v.1).sum();
+    (total, weighted_percentile(&values, total, 50), weighted_percentile(&values, total, 90))
+}
+
+fn figures(holding: &Holding, stays: &[(i64, i64, i64)], span: Span, day: &dyn Fn(i64) -> String) -> Figures {
+    let mut weekly: Vec<Vec<(i64, i64)>> = vec![Vec::new(); span.weeks()];
+    for &(ended, secs, n) in stays {
         if ended >= span.start && ended < span.end {
             let w = ((ended - span.start) / WEEK) as usize;
             if let Some(v) = weekly.get_mut(w) {
-                v.push(secs);
+                v.push((secs, n));
             }
         }
     }
     let weeks = weekly
         .into_iter()
         .enumerate()
-        .map(|(i, mut v)| {
-            v.sort_unstable();
-            Week {
-                from: day(span.start + i as i64 * WEEK),
-                moved: v.len() as i64,
-                median_seconds: percentile_sorted(&v, 50),
-                p90_seconds: percentile_sorted(&v, 90),
-            }
+        .map(|(i, v)| {
+            let (moved, median, p90) = spread(v);
+            Week { from: day(span.start + i as i64 * WEEK), moved, median_seconds: median, p90_seconds: p90 }
         })
         .collect();
+    let (moved, median, p90) = spread(stays.iter().map(|s| (s.1, s.2)).collect());
     Figures {
         held_files: holding.files,
         held_receipts: holding.receipts,
         oldest_waiting_seconds: holding.oldest_since.map(|s| (span.now - s).max(0) / 1_000_000),
         over_sla: holding.over_sla,
-        moved: all.len() as i64,
-        median_seconds: percentile_sorted(&all, 50),
-        p90_seconds: percentile_sorted(&all, 90),
+        moved,
+        median_seconds: median,
+        p90_seconds: p90,
         weeks,
+    }
+}
+
+/// The resolution a stay's length is counted at: to the second under ten
+/// minutes, to the minute under a day, to the hour beyond (rounded down).
+/// Short waits are exact; long ones, whose seconds nobody reads, take few
+/// counters. (Migration 19 applies the same rule in SQL to past stays.)
+pub fn dwell_bucket(seconds: i64) -> i64 {
+    let s = seconds.max(0);
+    if s < 600 {
+        s
+    } else if s < 86_400 {
+        s / 60 * 60
+    } else {
+        s / 3600 * 3600
     }
 }
 
@@ -226,7 +257,7 @@ pub fn stay_seconds(from: i64, until: i64) -> i64 {
 /// and the slowest desks by median stay (then 90th percentile, then code).
 /// `day` names the day a µs instant falls on.
 pub fn bottlenecks(desks: &[DeskInput], span: Span, day: &dyn Fn(i64) -> String) -> Bottlenecks {
-    let mut sections: Vec<(SectionRef, Holding, Vec<(i64, i64)>, Vec<DeskFigures>)> = Vec::new();
+    let mut sections: Vec<(SectionRef, Holding, Vec<(i64, i64, i64)>, Vec<DeskFigures>)> = Vec::new();
     let mut total = Holding::default();
     let mut all_stays = Vec::new();
     let mut slow = Vec::new();
@@ -283,7 +314,7 @@ mod tests {
     const H: i64 = 3_600_000_000;
     const S: i64 = 1_000_000;
 
-    fn desk(code: &str, section: &str, holding: Holding, stays: Vec<(i64, i64)>) -> DeskInput {
+    fn desk(code: &str, section: &str, holding: Holding, stays: Vec<(i64, i64, i64)>) -> DeskInput {
         DeskInput {
             desk: DeskRef {
                 post_id: format!("p-{code}"),
@@ -307,13 +338,40 @@ mod tests {
         assert_eq!(stay_seconds(10, 5), 0);
         let span = Span { start: 0, end: WEEK, now: WEEK };
         // Ten stays of 1..=10 minutes.
-        let stays: Vec<(i64, i64)> = (1..=10).map(|m| (m * H, m * 60)).collect();
+        let stays: Vec<(i64, i64, i64)> = (1..=10).map(|m| (m * H, m * 60, 1)).collect();
         let b = bottlenecks(&[desk("SO", "Admin", Holding::default(), stays)], span, &day);
         assert_eq!(b.figures.moved, 10);
         assert_eq!(b.figures.median_seconds, Some(300));
         assert_eq!(b.figures.p90_seconds, Some(540));
         assert_eq!(b.figures.weeks.len(), 1);
         assert_eq!(b.figures.weeks[0].moved, 10);
+    }
+
+    #[test]
+    fn counted_stays_weigh_as_many_stays() {
+        let span = Span { start: 0, end: WEEK, now: WEEK };
+        // 8 stays of 60 s and 2 of 3600 s, counted; the same as ten listed.
+        let counted = vec![(H, 60, 8), (2 * H, 3600, 2)];
+        let listed: Vec<(i64, i64, i64)> = (0..10).map(|i| (H + i, if i < 8 { 60 } else { 3600 }, 1)).collect();
+        let (a, b) = (
+            bottlenecks(&[desk("SO", "A", Holding::default(), counted)], span, &day),
+            bottlenecks(&[desk("SO", "A", Holding::default(), listed)], span, &day),
+        );
+        assert_eq!((a.figures.moved, a.figures.median_seconds, a.figures.p90_seconds), (10, Some(60), Some(3600)));
+        assert_eq!(
+            (a.figures.moved, a.figures.median_seconds, a.figures.p90_seconds),
+            (b.figures.moved, b.figures.median_seconds, b.figures.p90_seconds)
+        );
+    }
+
+    #[test]
+    fn waits_are_counted_to_the_second_under_ten_minutes() {
+        assert_eq!(dwell_bucket(-5), 0);
+        assert_eq!(dwell_bucket(599), 599);
+        assert_eq!(dwell_bucket(601), 600);
+        assert_eq!(dwell_bucket(3599), 3540);
+        assert_eq!(dwell_bucket(86_399), 86_340);
+        assert_eq!(dwell_bucket(90_061), 90_000);
     }
 
     #[test]
@@ -342,7 +400,7 @@ mod tests {
     #[test]
     fn weeks_split_the_period_and_the_last_may_be_short() {
         let span = Span { start: 0, end: 2 * WEEK + 86_400 * S, now: 3 * WEEK };
-        let stays = vec![(H, 10), (WEEK + H, 20), (WEEK + 2 * H, 40), (2 * WEEK + H, 7)];
+        let stays = vec![(H, 10, 1), (WEEK + H, 20, 1), (WEEK + 2 * H, 40, 1), (2 * WEEK + H, 7, 1)];
         let r = bottlenecks(&[desk("SO", "Admin", Holding::default(), stays)], span, &day);
         let w: Vec<(String, i64, Option<i64>)> =
             r.figures.weeks.iter().map(|w| (w.from.clone(), w.moved, w.median_seconds)).collect();
@@ -353,9 +411,9 @@ mod tests {
     fn the_slowest_desks_are_ranked_by_median_then_p90_and_at_most_ten() {
         let span = Span { start: 0, end: WEEK, now: WEEK };
         let mut desks: Vec<DeskInput> =
-            (0..12).map(|i| desk(&format!("D{i:02}"), "S", Holding::default(), vec![(H, 100 + i)])).collect();
+            (0..12).map(|i| desk(&format!("D{i:02}"), "S", Holding::default(), vec![(H, 100 + i, 1)])).collect();
         // Same median as D11 but a longer tail: ranked above it.
-        desks.push(desk("ZZ", "S", Holding::default(), vec![(H, 111), (H, 1), (H, 5000)]));
+        desks.push(desk("ZZ", "S", Holding::default(), vec![(H, 111, 1), (H, 1, 1), (H, 5000, 1)]));
         let r = bottlenecks(&desks, span, &day);
         let codes: Vec<&str> = r.slowest_desks.iter().map(|d| d.desk.code.as_str()).collect();
         assert_eq!(codes, vec!["ZZ", "D11", "D10", "D09", "D08", "D07", "D06", "D05", "D04", "D03"]);

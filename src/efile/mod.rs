@@ -167,13 +167,34 @@ pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &
 /// Records that something moved to `post` at `at`: its stay at the last
 /// desk ends, and one at the new desk begins.
 pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
-    diesel::update(stays::table)
+    let open: Vec<(String, String, i64)> = stays::table
         .filter(stays::object_id.eq(object_id))
         .filter(stays::kind.eq(kind))
         .filter(stays::until_at.is_null())
-        .set(stays::until_at.eq(at))
-        .execute(conn)?;
+        .select((stays::id, stays::post_id, stays::from_at))
+        .load(conn)?;
+    for (id, at_post, from) in open {
+        diesel::update(stays::table.find(&id)).set(stays::until_at.eq(at)).execute(conn)?;
+        if kind == "file" {
+            count_dwell(conn, &at_post, from, at)?;
+        }
+    }
     first_stay(conn, object_id, kind, post, at)
+}
+
+/// Counts a file's stay at `post` from `from` to `until` (µs) for the
+/// bottleneck analytics (`dwell_counts`, migration 19).
+pub(crate) fn count_dwell(conn: &mut DbConn, post: &str, from: i64, until: i64) -> QueryResult<()> {
+    use crate::store::schema::dwell_counts as d;
+    let seconds = crate::domain::analytics::dwell_bucket(crate::domain::analytics::stay_seconds(from, until));
+    let row = (d::post_id.eq(post), d::hour.eq(until.div_euclid(3_600_000_000)), d::seconds.eq(seconds), d::n.eq(1i64));
+    crate::on_backend!(conn, |c| diesel::insert_into(d::table)
+        .values(row)
+        .on_conflict((d::post_id, d::hour, d::seconds))
+        .do_update()
+        .set(d::n.eq(d::n + 1))
+        .execute(c))?;
+    Ok(())
 }
 
 /// Every stay of a file or receipt: its desks in turn, and the desks

@@ -479,7 +479,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_digest_items,
     mail_once,
     pin_reservations,
-    receipt_tracking
+    receipt_tracking,
+    dwell_counts
 );
 
 diesel::table! {
@@ -547,6 +548,15 @@ diesel::table! {
         id -> Text,
         key_id -> Text,
         lease_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    dwell_counts (post_id, hour, seconds) {
+        post_id -> Text,
+        hour -> BigInt,
+        seconds -> BigInt,
+        n -> BigInt,
     }
 }
 

@@ -1,8 +1,9 @@
 //! Bottleneck analytics (issue 26): a history with known waits, and the
 //! figures a secretary, MoITT and an operator's Prometheus read over HTTP.
 //! The past is written into the database as the test's fixture (stays that
-//! ended days ago cannot be made in real time); everything asserted is read
-//! as a client reads it.
+//! ended days ago cannot be made in real time: they are counted as the
+//! server counts them); the present is made over HTTP, and everything
+//! asserted is read as a client reads it.
 
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -12,22 +13,15 @@ use crate::helpers::{TestApp, my_post, spawn_app};
 
 const S: i64 = 1_000_000;
 
-/// Stays of files at `post` that ended `ended_ago` seconds ago, lasting `secs` each.
+/// Files that stayed at `post` `secs` seconds each and moved on `ended_ago`
+/// seconds ago, as the server counts them when files move (`dwell_counts`).
 fn past_stays(app: &TestApp, post: &str, ended_ago: i64, secs: &[i64]) {
-    use daftar::store::schema::stays;
-    let now = daftar::store::now_micros();
+    use daftar::store::schema::dwell_counts as d;
+    let hour = (daftar::store::now_micros() - ended_ago * S).div_euclid(3_600 * S);
     let mut c = app.db.writer().unwrap();
-    for (i, s) in secs.iter().enumerate() {
-        let until = now - ended_ago * S - i as i64 * S;
-        diesel::insert_into(stays::table)
-            .values((
-                stays::id.eq(format!("fixture-{post}-{ended_ago}-{i}")),
-                stays::object_id.eq(format!("fixture-file-{post}-{ended_ago}-{i}")),
-                stays::kind.eq("file"),
-                stays::post_id.eq(post),
-                stays::from_at.eq(until - s * S),
-                stays::until_at.eq(until),
-            ))
+    for s in secs {
+        diesel::insert_into(d::table)
+            .values((d::post_id.eq(post), d::hour.eq(hour), d::seconds.eq(s), d::n.eq(1i64)))
             .execute(&mut *c)
             .unwrap();
     }

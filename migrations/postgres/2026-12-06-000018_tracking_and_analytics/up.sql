@@ -8,8 +8,6 @@ CREATE TABLE receipt_tracking (
     issued_at   BIGINT NOT NULL
 );
 
--- Bottleneck analytics read, desk by desk, the stays that ended in a
--- period (how long each file sat at that desk) from this index alone.
-CREATE INDEX stays_post_ended ON stays(post_id, kind, until_at, from_at);
--- ... and what each desk holds now, with its oldest and overdue, from this.
+-- Bottleneck analytics read what each desk holds now, with its oldest and
+-- overdue, from this index alone.
 CREATE INDEX files_entity_holder ON files(entity_id, status, holder_post_id, held_since, due_at);

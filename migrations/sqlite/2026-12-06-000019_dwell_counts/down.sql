@@ -1,0 +1,1 @@
+DROP TABLE dwell_counts;
