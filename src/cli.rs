@@ -52,6 +52,23 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
+    /// Fuzz the parsers of outside bytes for a bounded time (`scripts/fuzz.sh` runs them all).
+    Fuzz {
+        /// `org-toml`, `workflow-toml`, `canonical-json`, `bundle`, `pdf-text`, `certificate`, `multipart` or `all`.
+        target: String,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Seed inputs, in a directory per target.
+        #[arg(long, default_value = "tests/fuzz/corpus")]
+        corpus: PathBuf,
+        /// Where inputs that crash (or hang) are written, in a directory per target.
+        #[arg(long, default_value = "tests/fuzz/regressions")]
+        found: PathBuf,
+        /// The random seed (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Verify a file bundle (.zip) or a compliance certificate (.pdf) offline.
     Verify {
         /// The bundle (GET /api/v1/files/{id}/export) or certificate PDF.
@@ -283,7 +300,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let vars: Vec<(String, String)> = std::env::vars().collect();
     let mut config = Config::load_from(cli.config.as_deref(), &vars)?;
     crate::clock::set_offset(crate::clock::parse_offset(&config.utc_offset)?);
-    if matches!(cli.command, Command::Bench { .. }) {
+    if matches!(cli.command, Command::Bench { .. } | Command::Fuzz { .. }) {
         // Per-request log lines would measure the terminal, not the server.
         config.log = "warn".into();
     }
@@ -347,6 +364,32 @@ fn run(cli: Cli) -> Result<(), String> {
                 "unknown benchmark `{other}` (try: auth, signing, efile, export, queue, search, compliance, analytics)"
             )),
         },
+        Command::Fuzz { target, seconds, corpus, found, seed } => {
+            let seed = seed.unwrap_or_else(|| crate::store::now_micros() as u64);
+            let names: Vec<&str> = if target == "all" { crate::fuzz::TARGETS.to_vec() } else { vec![target.as_str()] };
+            let mut bad = 0;
+            // Panics are caught and counted; their messages would only bury the summary.
+            std::panic::set_hook(Box::new(|_| {}));
+            for name in names {
+                let mut t = crate::fuzz::target(name, &corpus)?;
+                let out = t.run(name, std::time::Duration::from_secs(seconds), seed, &found);
+                println!(
+                    "{name:15} {:>9} inputs in {seconds} s (seed {seed}): {} crashing, {} slow",
+                    out.runs,
+                    out.crashes.len(),
+                    out.slow.len()
+                );
+                for p in out.crashes.iter().chain(&out.slow) {
+                    println!("  kept {}", p.display());
+                }
+                bad += out.crashes.len() + out.slow.len();
+            }
+            if bad > 0 {
+                Err(format!("{bad} inputs crashed or hung; they are kept as regression inputs"))
+            } else {
+                Ok(())
+            }
+        }
         Command::Verify { path, ca } => {
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if bytes.starts_with(b"%PDF") {

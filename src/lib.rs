@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod efile;
+pub mod fuzz;
 pub mod jobs;
 pub mod ledger;
 pub mod mail;

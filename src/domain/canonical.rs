@@ -11,7 +11,8 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("a JSON value always serialises")
 }
 
-fn contains_float(v: &Value) -> bool {
+/// Whether `v` holds a number that is not an integer (canonical payloads never do).
+pub fn contains_float(v: &Value) -> bool {
     match v {
         Value::Number(n) => n.is_f64(),
         Value::Array(a) => a.iter().any(contains_float),

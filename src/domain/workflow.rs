@@ -139,7 +139,8 @@ impl Sla {
     /// Parses `"48h"` or `"2d"`.
     pub fn parse(s: &str) -> Result<Sla, String> {
         let s = s.trim();
-        let (n, unit) = s.split_at(s.len().saturating_sub(1));
+        // The unit is the last character, whatever its width in bytes.
+        let (n, unit) = s.split_at(s.char_indices().last().map_or(0, |(i, _)| i));
         let n: u32 =
             n.parse().map_err(|_| format!("SLA `{s}` must be a whole number then h or d, e.g. \"48h\" or \"2d\""))?;
         if n == 0 {
@@ -539,6 +540,9 @@ concurrence = [{ entity = "FIN", sla = "3d", when = { field = "amount", at_least
         assert_eq!(Sla::parse("48h"), Ok(Sla::Hours(48)));
         assert_eq!(Sla::parse("2d"), Ok(Sla::WorkingDays(2)));
         assert!(Sla::parse("0d").is_err() && Sla::parse("d").is_err() && Sla::parse("3w").is_err());
+        // A unit of more than one byte is named, not sliced through (found by fuzzing).
+        assert!(Sla::parse("3é").unwrap_err().contains("unit `é`"));
+        assert!(Sla::parse("é").is_err() && Sla::parse("").is_err());
     }
 
     #[test]
