@@ -264,7 +264,8 @@ pub async fn end_assignment(
 
 /// Disables a user; every session of theirs ends at once.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", params(("id" = String, Path, description = "user id")),
-    responses((status = 204), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 204), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+              (status = 409, description = "your own account", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn disable_user(
     state: web::Data<AppState>,

@@ -471,7 +471,7 @@ pub struct Me {
 }
 
 /// Who am I, and which desks do I hold today.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = super::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Me>, ApiError> {
     let caller = Arc::new(caller);
     let c2 = caller.clone();

@@ -33,6 +33,7 @@ impl From<ComplianceError> for ApiError {
 
 /// `?entity=&from=&to=`: the period defaults to this month so far.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// Entity code (e.g. `MOITT`) or id.
     pub entity: Option<String>,
@@ -381,6 +382,7 @@ pub async fn register_physical(
 
 /// `?entity=&all=` of the register.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
     /// Entity code or id.
     pub entity: String,

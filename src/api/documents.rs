@@ -164,6 +164,7 @@ pub(crate) async fn attach_upload(
 /// The document's bytes, exactly as stored.
 /// `?inline=1` of the content route.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ContentQuery {
     /// `1`: a PDF is shown in the browser rather than saved (other kinds are always saved).
     pub inline: Option<String>,

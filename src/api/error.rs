@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: missing, or not visible to the caller (the two look the same).
     NotFound,
+    /// 405: the path exists, the method does not (`Allow` lists those that do).
+    MethodNotAllowed,
     /// 409: not possible in the current state.
     Conflict,
     /// 409: the caller does not hold the file at the acting post.
@@ -48,6 +50,7 @@ impl ErrorCode {
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::NotHolder,
         ErrorCode::UnsignedNotes,
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
             ErrorCode::NotHolder => "not_holder",
             ErrorCode::UnsignedNotes => "unsigned_notes",
@@ -85,6 +89,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict | ErrorCode::NotHolder | ErrorCode::UnsignedNotes | ErrorCode::Stale => {
                 StatusCode::CONFLICT
             }
@@ -104,6 +109,7 @@ pub struct ApiError {
     message: String,
     details: Value,
     retry_after: Option<u64>,
+    allow: Option<String>,
 }
 
 /// The JSON shape of every error response.
@@ -128,7 +134,7 @@ pub struct ErrorDetail {
 impl ApiError {
     /// An error with a code (which fixes the status) and a message for people.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), details: json!({}), retry_after: None }
+        ApiError { code, message: message.into(), details: json!({}), retry_after: None, allow: None }
     }
 
     /// Attaches structured details.
@@ -157,6 +163,13 @@ impl ApiError {
     /// 401 `unauthenticated`.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::Unauthenticated, message)
+    }
+
+    /// 405 `method_not_allowed`, with `Allow` listing the path's methods.
+    pub fn method_not_allowed(allow: String) -> ApiError {
+        let mut e = ApiError::new(ErrorCode::MethodNotAllowed, format!("this path answers {allow} only"));
+        e.allow = Some(allow);
+        e
     }
 
     /// 429 `rate_limited`, with `Retry-After` in whole seconds (at least 1).
@@ -226,6 +239,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.code.status());
         if let Some(secs) = self.retry_after {
             res.insert_header(("Retry-After", secs.to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            res.insert_header(("Allow", allow.clone()));
         }
         if self.code == ErrorCode::Unauthenticated {
             res.insert_header(("WWW-Authenticate", "Bearer"));

@@ -252,6 +252,7 @@ pub async fn link(
 
 /// `?kind=` of the inbox.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// `files` or `receipts`; both when absent.
     pub kind: Option<String>,

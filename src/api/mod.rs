@@ -89,12 +89,14 @@ impl AppState {
 
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Rows per page, 1–200 (default 50). Read as text so that a bad value
     /// is answered naming `limit`, not with the query parser's words.
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(max_length = 100)]
     pub cursor: Option<String>,
 }
 
@@ -208,8 +210,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found())
+/// Anything no route answered: 405 with `Allow` when the path is one of the
+/// API's (as the OpenAPI document lists them) and only the method is wrong,
+/// else 404.
+async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    match openapi::methods_of(req.path()) {
+        Some(allow) => Err(ApiError::method_not_allowed(allow)),
+        None => Err(ApiError::not_found()),
+    }
 }
 
 /// Whether a request path carries a percent-encoded control character.

@@ -43,7 +43,7 @@ use super::error::{ErrorBody, ErrorDetail};
         crate::compliance::physical::Physical, crate::compliance::physical::Retire,
         super::notifications::Notifications,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ErrorStatuses)
 )]
 pub struct ApiDoc;
 
@@ -59,6 +59,103 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
+}
+
+/// Declares on every operation the error statuses the server's common
+/// checks can answer, with the error envelope as their body: 401 where a
+/// bearer token is required, 400 where parameters or a body are read, 404
+/// where a path names something, 413 and 415 where a body is sent, and 503
+/// everywhere (the database out of reach). Statuses particular to a route
+/// are declared on the route itself.
+struct ErrorStatuses;
+
+impl utoipa::Modify for ErrorStatuses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.responses.insert(
+            "Error".into(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("An error: `{error: {code, message, details}}` (see the `code` list in the README)")
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                    )
+                    .build(),
+            ),
+        );
+        for item in api.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let in_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+                let body = op.request_body.is_some();
+                let mut codes = vec!["503"];
+                if secured {
+                    codes.push("401");
+                }
+                if body || !params.is_empty() {
+                    codes.push("400");
+                }
+                if in_path {
+                    codes.push("404");
+                }
+                if body {
+                    codes.extend(["413", "415"]);
+                }
+                for code in codes {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name("Error")));
+                }
+            }
+        }
+    }
+}
+
+/// The API's paths as templates (`/api/v1/files/{id}`), split into
+/// segments, with the methods each answers (`GET, POST`).
+fn routes() -> &'static [(Vec<String>, String)] {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let doc = ApiDoc::openapi();
+        doc.paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter(|m| m.1)
+                .map(|m| m.0)
+                .collect();
+                (path.split('/').map(str::to_owned).collect(), methods.join(", "))
+            })
+            .collect()
+    })
+}
+
+/// The methods `path` answers, if it is one of the API's paths.
+pub fn methods_of(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    routes()
+        .iter()
+        .find(|(template, _)| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        })
+        .map(|(_, methods)| methods.clone())
 }
 
 /// Serves the OpenAPI document.

@@ -24,6 +24,7 @@ pub async fn list_units(
 
 /// `?q=` of `GET /posts`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PostQuery {
     /// Text to find in the post's code, title or designation.
     pub q: Option<String>,

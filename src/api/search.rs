@@ -14,6 +14,7 @@ use crate::search::query::{self, Params, QueryError, Results};
 
 /// `?q=&kind=&status=&classification=&org_unit=&from=&to=`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words (all must match), `"a phrase"`, `OR`, `-word`, `prefix*`; Urdu or English; a file or diary number as written.
     pub q: Option<String>,

@@ -539,6 +539,12 @@ pub fn disable_user(conn: &mut DbConn, actor: Actor, user_id: &str) -> Result<()
         Ok(()) | Err(AdminError::Forbidden(_)) => return Err(AdminError::NotFound("user")),
         Err(e) => return Err(e),
     }
+    if actor.id() == Some(user_id) {
+        // An administrator who locks themselves out may leave none behind.
+        return Err(AdminError::Conflict(
+            "you cannot disable your own account; another administrator (or `daftar user disable`) can".into(),
+        ));
+    }
     diesel::update(users::table.find(user_id)).set(users::disabled.eq(true)).execute(conn)?;
     session::end_all(conn, user_id, "disabled")?;
     record(conn, actor, "user_disabled", Some(user_id), json!({}))?;

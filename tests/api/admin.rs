@@ -166,6 +166,11 @@ both_backends!(disabling_and_password_change_end_sessions, |backend| {
     let js = app.login("js.fin");
     let ds_id = app.get_as(&app.login("ds.fin"), "/api/v1/me").body["id"].as_str().unwrap().to_owned();
     assert_eq!(app.post_as(&js, &format!("/api/v1/users/{ds_id}/disable"), &json!({})).status, 403);
+    // An administrator cannot lock themselves out (found by schemathesis).
+    let admin_id = app.get_as(&admin, "/api/v1/me").body["id"].as_str().unwrap().to_owned();
+    let r = app.post_as(&admin, &format!("/api/v1/users/{admin_id}/disable"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(app.get_as(&admin, "/api/v1/me").status, 200);
 });
 
 both_backends!(cookie_sessions_need_the_csrf_token, |backend| {

@@ -98,6 +98,47 @@ both_backends!(openapi_describes_the_routes, |backend| {
     assert!(paths.contains_key("/api/v1/org/units"));
     assert!(paths.contains_key("/api/v1/posts"));
     assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+    // What a generated client needs to be right: every status the common
+    // checks can answer, query parameters in the query, and bounds.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let statuses = op["responses"].as_object().unwrap();
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(statuses.contains_key("401"), "{method} {path} does not declare 401");
+            }
+            if op["requestBody"].is_object() {
+                assert!(statuses.contains_key("415") && statuses.contains_key("400"), "{method} {path}: 400/415");
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let templated = path.contains(&format!("{{{name}}}"));
+                assert_eq!(p["in"] == "path", templated, "{method} {path}: parameter {name} is in {}", p["in"]);
+            }
+        }
+    }
+    assert!(paths["/api/v1/me"]["get"]["security"].is_array(), "/me needs a token");
+    let inbox = &paths["/api/v1/inbox"]["get"]["parameters"];
+    let limit = inbox.as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(200)));
+});
+
+both_backends!(a_known_path_with_another_method_is_405_with_allow, |backend| {
+    let Some(app) = spawn_app(backend) else { return };
+    for (method, path, allow) in [
+        ("TRACE", "/api/v1/files", "POST"),
+        ("DELETE", "/api/v1/inbox", "GET"),
+        ("PUT", "/api/v1/files/abc/movements", "GET, POST"),
+        ("DELETE", "/api/v1/me/notifications", "GET, PUT"),
+    ] {
+        let r = app.request(method, path, &[], None);
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.text);
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(r.body["error"]["code"], "method_not_allowed");
+    }
+    // An unknown path is still 404.
+    assert_eq!(app.request("TRACE", "/api/v1/nothing-here", &[], None).status, 404);
+    assert_eq!(app.request("GET", "/api/v1/files/a/b/c/d", &[], None).status, 404);
 });
 
 both_backends!(bad_parameters_and_missing_fields_are_named, |backend| {
@@ -148,6 +189,7 @@ fn every_error_code_has_one_status() {
         ("unauthenticated", 401),
         ("forbidden", 403),
         ("not_found", 404),
+        ("method_not_allowed", 405),
         ("conflict", 409),
         ("not_holder", 409),
         ("unsigned_notes", 409),
