@@ -43,7 +43,7 @@ pub struct NewUnit {
 
 /// Creates an org unit (entities need a sysadmin).
 #[utoipa::path(post, path = "/api/v1/org/units", request_body = NewUnit,
-    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_unit(
     state: web::Data<AppState>,
@@ -75,7 +75,7 @@ pub struct NewPost {
 
 /// Creates a post in a unit of the caller's entity.
 #[utoipa::path(post, path = "/api/v1/posts", request_body = NewPost,
-    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_post(
     state: web::Data<AppState>,
@@ -127,7 +127,7 @@ pub struct NewUser {
 /// Creates a user.
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUser,
     responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody)),
+              (status = 409, body = super::error::ErrorBody), (status = 202, description = "accepted for a second administrator's approval (four eyes): `{request}`")),
     security(("bearer" = [])))]
 pub async fn create_user(
     state: web::Data<AppState>,
@@ -225,7 +225,7 @@ pub struct NewAssignment {
 #[utoipa::path(post, path = "/api/v1/posts/{id}/assignments", request_body = NewAssignment,
     params(("id" = String, Path, description = "post id")),
     responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
-              (status = 404, body = super::error::ErrorBody)),
+              (status = 404, body = super::error::ErrorBody), (status = 202, description = "accepted for a second administrator's approval (four eyes): `{request}`")),
     security(("bearer" = [])))]
 pub async fn add_assignment(
     state: web::Data<AppState>,
@@ -289,7 +289,7 @@ pub struct PasswordChange {
 
 /// Changes the caller's password; every session of theirs ends, this one too.
 #[utoipa::path(post, path = "/api/v1/me/password", request_body = PasswordChange,
-    responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn change_password(
     state: web::Data<AppState>,

@@ -56,6 +56,11 @@ pub(super) fn page<T: serde::Serialize>(items: Vec<T>, more: bool, offset: i64, 
 #[serde(deny_unknown_fields)]
 pub struct NewFile {
     /// What the file is about.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub subject: String,
     /// Default `unclassified`; at most your clearance.
     pub classification: Option<String>,
@@ -75,7 +80,7 @@ pub struct NewFile {
 
 /// Opens a new file at your acting post.
 #[utoipa::path(post, path = "/api/v1/files", request_body = NewFile,
-    responses((status = 201, description = "the file"), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, description = "the file"), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -128,6 +133,11 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     /// Plain text, paragraphs separated by blank lines; Urdu is kept exactly.
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub body: String,
 }
 
@@ -171,6 +181,7 @@ pub struct NewMovement {
     /// Destination of forward and refer.
     pub to_post_id: Option<String>,
     /// Remarks for the receiver.
+    #[schema(max_length = 5000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     pub remarks: Option<String>,
     /// RFC 3339 due date.
     pub due_at: Option<String>,
@@ -181,12 +192,17 @@ pub struct NewMovement {
     pub pin: Option<String>,
     /// A note to add to the file and sign before it moves: noting and marking
     /// in one step, all or nothing. Needs `pin` or an open signing session.
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub note: Option<String>,
 }
 
 /// Moves a file. Of simultaneous moves exactly one wins; the others get 409.
 #[utoipa::path(post, path = "/api/v1/files/{id}/movements", request_body = NewMovement, params(("id" = String, Path, description = "file id")),
-    responses((status = 201, description = "the movement"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, description = "the movement"), (status = 409, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn move_file(
     state: web::Data<AppState>,
     caller: Caller,

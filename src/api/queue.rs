@@ -42,7 +42,7 @@ pub struct BulkApprove {
 /// Approves many files with one PIN. Each is applied on its own: one
 /// refusal undoes none of the others; the answer lists each outcome.
 #[utoipa::path(post, path = "/api/v1/queue/approve", request_body = BulkApprove,
-    responses((status = 200, description = "{results: [{file_id, ok, movement | error}]}")), security(("bearer" = [])))]
+    responses((status = 200, description = "{results: [{file_id, ok, movement | error}]}"), (status = 403, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,
@@ -95,7 +95,7 @@ pub struct ConcurrenceAnswer {
 /// Gives (or refuses) a concurrence asked of your acting post.
 #[utoipa::path(post, path = "/api/v1/files/{id}/concurrences/{concurrence_id}", request_body = ConcurrenceAnswer,
     params(("id" = String, Path, description = "file id"), ("concurrence_id" = String, Path, description = "concurrence id")),
-    responses((status = 200, description = "the concurrence"), (status = 409, body = super::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "the concurrence"), (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn answer(
     state: web::Data<AppState>,
     caller: Caller,

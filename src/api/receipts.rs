@@ -17,10 +17,25 @@ use crate::efile::{self, receipts::NewReceipt};
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBody {
     /// What the letter is about.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub subject: String,
     /// Who sent it.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub sender: String,
     /// The sender's reference.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub letter_no: Option<String>,
     /// The letter's date, `YYYY-MM-DD`.
     pub letter_date: Option<String>,
@@ -212,6 +227,7 @@ pub struct ReceiptMovement {
     /// The file to put it up in (`put_up`).
     pub file_id: Option<String>,
     /// Remarks.
+    #[schema(max_length = 5000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     pub remarks: Option<String>,
     /// RFC 3339 due date for the receiver (forward, return).
     pub due_at: Option<String>,

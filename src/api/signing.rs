@@ -47,7 +47,7 @@ pub struct Enrol {
 
 /// Enrols a signing key; the deployment CA certifies it for your current posts.
 #[utoipa::path(post, path = "/api/v1/me/keys", request_body = Enrol,
-    responses((status = 201, description = "{certificate_serial, certificate_pem}"), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 201, description = "{certificate_serial, certificate_pem}"), (status = 400, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn enrol(
     state: web::Data<AppState>,
@@ -215,7 +215,7 @@ pub struct SignRequest {
 #[utoipa::path(post, path = "/api/v1/files/{id}/notes/{note_id}/sign", request_body = SignRequest,
     params(("id" = String, Path, description = "file id"), ("note_id" = String, Path, description = "note id")),
     responses((status = 200, description = "the signed note"), (status = 403, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody)),
+              (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn sign_note(
     state: web::Data<AppState>,
