@@ -72,8 +72,9 @@ pub async fn bottlenecks(
     q: web::Query<BottleneckQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
+    // An empty `format=` (a form's blank choice) is the default.
+    let csv = match q.format.as_deref().map(str::trim) {
+        None | Some("" | "json") => false,
         Some("csv") => true,
         Some(_) => return Err(ApiError::invalid_field("format", "must be json or csv")),
     };

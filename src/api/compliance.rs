@@ -317,7 +317,8 @@ pub async fn consolidated(
 ) -> Result<HttpResponse, ApiError> {
     require_compliance(&caller)?;
     let period = period_of(q.from.as_deref(), q.to.as_deref())?;
-    let format = q.format.clone().unwrap_or_else(|| "json".into());
+    // An empty `format=` (a form's blank choice) is the default.
+    let format = q.format.as_deref().map(str::trim).filter(|f| !f.is_empty()).unwrap_or("json").to_owned();
     if !["json", "csv", "pdf"].contains(&format.as_str()) {
         return Err(ApiError::invalid_field("format", "must be json, csv or pdf"));
     }

@@ -43,7 +43,7 @@ use super::error::{ErrorBody, ErrorDetail};
         crate::compliance::physical::Physical, crate::compliance::physical::Retire,
         super::notifications::Notifications,
     )),
-    modifiers(&BearerAuth, &ErrorStatuses)
+    modifiers(&BearerAuth, &ErrorStatuses, &Vocabularies)
 )]
 pub struct ApiDoc;
 
@@ -114,6 +114,63 @@ impl utoipa::Modify for ErrorStatuses {
                         .entry(code.to_owned())
                         .or_insert_with(|| RefOr::Ref(Ref::from_response_name("Error")));
                 }
+            }
+        }
+    }
+}
+
+/// Lists, on the request fields that take a word of a closed vocabulary,
+/// the words the server accepts (the domain's own lists, so the document and
+/// the server cannot drift apart); an optional field also takes `null`.
+struct Vocabularies;
+
+impl utoipa::Modify for Vocabularies {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use crate::domain::efile::{Action, LinkKind, Priority, ReceiptMode};
+        use crate::domain::org::{AssignmentKind, Clearance, OrgKind};
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        fn words<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
+            all.iter().map(|t| name(*t)).collect()
+        }
+        let priority = words(Priority::ALL, Priority::as_str);
+        let clearance = words(Clearance::ALL, Clearance::as_str);
+        // Not put_up (receipts only), create or escalate (made by Daftar itself).
+        let file_actions: Vec<&str> = words(Action::ALL, Action::as_str)
+            .into_iter()
+            .filter(|a| !matches!(*a, "put_up" | "create" | "escalate"))
+            .collect();
+        let fields: Vec<(&str, &str, Vec<&str>)> = vec![
+            ("NewFile", "priority", priority.clone()),
+            ("NewFile", "classification", clearance.clone()),
+            ("NewMovement", "action", file_actions),
+            ("NewMovement", "priority", priority.clone()),
+            ("ReceiptBody", "mode", words(ReceiptMode::ALL, ReceiptMode::as_str)),
+            ("ReceiptBody", "classification", clearance.clone()),
+            ("ReceiptBody", "priority", priority.clone()),
+            ("ReceiptMovement", "action", vec!["forward", "return", "recall", "put_up"]),
+            ("ReceiptMovement", "priority", priority),
+            ("NewUser", "clearance", clearance),
+            ("NewUnit", "kind", words(OrgKind::ALL, OrgKind::as_str)),
+            ("NewAssignment", "kind", words(AssignmentKind::ALL, AssignmentKind::as_str)),
+            ("NewLink", "kind", words(LinkKind::ALL, LinkKind::as_str)),
+            ("Decision", "decision", vec!["approve", "reject"]),
+            ("ConcurrenceAnswer", "decision", vec!["concur", "decline"]),
+            ("Notifications", "marked", vec!["immediately", "digest", "off"]),
+            ("Enrol", "mode", vec!["server", "client"]),
+            ("LoginRequest", "session", vec!["api", "web"]),
+            ("Retire", "how", vec!["digitised", "closed", "transferred"]),
+        ];
+        let Some(components) = api.components.as_mut() else { return };
+        for (schema, field, allowed) in fields {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else { continue };
+            let optional = !object.required.iter().any(|r| r == field);
+            if let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) {
+                let mut values: Vec<serde_json::Value> = allowed.into_iter().map(Into::into).collect();
+                if optional {
+                    values.push(serde_json::Value::Null);
+                }
+                property.enum_values = Some(values);
             }
         }
     }

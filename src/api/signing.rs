@@ -47,7 +47,8 @@ pub struct Enrol {
 
 /// Enrols a signing key; the deployment CA certifies it for your current posts.
 #[utoipa::path(post, path = "/api/v1/me/keys", request_body = Enrol,
-    responses((status = 201, description = "{certificate_serial, certificate_pem}"), (status = 400, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)),
+    responses((status = 201, description = "{certificate_serial, certificate_pem}"), (status = 400, body = super::error::ErrorBody),
+              (status = 403, description = "the password is wrong", body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn enrol(
     state: web::Data<AppState>,

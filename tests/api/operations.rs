@@ -121,6 +121,14 @@ both_backends!(openapi_describes_the_routes, |backend| {
     let inbox = &paths["/api/v1/inbox"]["get"]["parameters"];
     let limit = inbox.as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap();
     assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(200)));
+    // Closed vocabularies are listed, and bounds the server enforces are declared.
+    let schemas = &r.body["components"]["schemas"];
+    let priorities = schemas["NewFile"]["properties"]["priority"]["enum"].as_array().unwrap();
+    assert!(priorities.contains(&serde_json::json!("most_immediate")), "{priorities:?}");
+    let actions = schemas["ReceiptMovement"]["properties"]["action"]["enum"].as_array().unwrap();
+    assert!(actions.contains(&serde_json::json!("put_up")) && !actions.contains(&serde_json::json!("approve")));
+    assert_eq!(schemas["NewFile"]["properties"]["subject"]["maxLength"], 500);
+    assert_eq!(schemas["NoteBody"]["properties"]["body"]["minLength"], 1);
 });
 
 both_backends!(a_known_path_with_another_method_is_405_with_allow, |backend| {
