@@ -633,7 +633,27 @@ fn seed_demo(db: &Db, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Each open connection holds a file descriptor: idle keep-alive connections
+/// of thousands of officers need more than the usual soft limit of 1,024.
+/// The soft limit is raised to the hard one (what the process may do
+/// itself); below [`WANTED_OPEN_FILES`] a warning says to raise the hard
+/// limit (`LimitNOFILE=` in systemd, `ulimit -Hn`).
+pub const WANTED_OPEN_FILES: u64 = 16_384;
+
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if n < WANTED_OPEN_FILES => tracing::warn!(
+            open_files = n,
+            wanted = WANTED_OPEN_FILES,
+            "the open-file limit caps simultaneous connections; raise the hard limit (LimitNOFILE)"
+        ),
+        Ok(n) => tracing::info!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
+}
+
 fn serve(config: Config, demo: bool) -> Result<(), String> {
+    raise_open_file_limit();
     let db = open_migrated(&config)?;
     if demo {
         seed_demo(&db, &config)?;

@@ -12,6 +12,7 @@ mod browser;
 mod bundle;
 mod cli;
 mod compliance;
+mod connections;
 mod documents;
 mod efile;
 mod fuzz;
