@@ -65,23 +65,8 @@ fn thousands_of_idle_keep_alive_connections_are_held() {
         return;
     }
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!("ulimit -Sn 1024 && exec {} serve --demo", env!("CARGO_BIN_EXE_daftar")))
-        .current_dir(db.dir.path())
-        .env("DAFTAR_DATABASE_URL", &db.url)
-        .env("DAFTAR_DATA_DIR", db.dir.path())
-        .env("DAFTAR_LISTEN", "127.0.0.1:0")
-        .env("DAFTAR_LOG", "warn")
-        .stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(rest) = line.split("(port ").nth(1) {
-            break rest.trim_end_matches(')').parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    cmd.arg("-c").arg(format!("ulimit -Sn 1024 && exec {} serve --demo", env!("CARGO_BIN_EXE_daftar")));
+    let (mut child, port) = crate::helpers::started(cmd, &db);
     let pid = child.id();
     let (soft, server_hard) = limits(pid);
     assert_eq!(soft, server_hard, "the server raised its soft open-file limit to the hard one");

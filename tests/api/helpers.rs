@@ -343,18 +343,24 @@ pub fn done(app: &TestApp, r: &Reply) -> String {
 /// settings: (the process, its HTTP port).
 #[allow(dead_code)]
 pub fn serve_process(db: &TestDb, env: &[(&str, String)]) -> (std::process::Child, u16) {
-    use std::io::BufRead;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"));
-    cmd.args(["serve", "--demo"])
-        .current_dir(db.dir.path())
+    cmd.args(["serve", "--demo"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    started(cmd, db)
+}
+
+/// Starts `cmd` (which runs `daftar serve`) over `db`, on a free port, and
+/// waits for it to say which: (the process, its HTTP port).
+pub fn started(mut cmd: std::process::Command, db: &TestDb) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    cmd.current_dir(db.dir.path())
         .env("DAFTAR_DATABASE_URL", &db.url)
         .env("DAFTAR_DATA_DIR", db.dir.path())
         .env("DAFTAR_LISTEN", "127.0.0.1:0")
         .env("DAFTAR_LOG", "warn")
         .stdout(std::process::Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     let mut child = cmd.spawn().unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let port = loop {
