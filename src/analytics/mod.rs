@@ -97,27 +97,39 @@ fn holdings(conn: &mut DbConn, entity: &Entity, now: i64) -> QueryResult<HashMap
             (a, b) => a.or(b),
         };
     }
-    // Over SLA: past the due time the sender set, or past the SLA of the
-    // workflow step the file waits at; a file late both ways counts once.
-    let late: Vec<(String, String)> = files::table
-        .filter(files::entity_id.eq(&entity.id))
-        .filter(files::status.ne("closed"))
-        .filter(files::due_at.lt(now))
-        .select((files::holder_post_id, files::id))
-        .load(conn)?;
-    let late_steps: Vec<(String, String)> = file_routes::table
-        .inner_join(files::table.on(files::id.eq(file_routes::file_id)))
-        .filter(files::entity_id.eq(&entity.id))
-        .filter(files::status.ne("closed"))
-        .filter(file_routes::state.eq("step"))
-        .filter(file_routes::step_due_at.lt(now))
-        .select((files::holder_post_id, files::id))
-        .load(conn)?;
-    let late: HashSet<(String, String)> = late.into_iter().chain(late_steps).collect();
-    for (post, _) in late {
+    for (_, post, _) in late_files(conn, Some(&entity.id), now)? {
         out.entry(post).or_default().over_sla += 1;
     }
     Ok(out)
+}
+
+/// The files held over SLA now, of one entity or of all: past the due time
+/// the sender set, or past the SLA of the workflow step they wait at; a file
+/// late both ways is one. Each as (its entity, its holder, its id).
+fn late_files(
+    conn: &mut DbConn,
+    entity: Option<&str>,
+    now: i64,
+) -> QueryResult<HashSet<(Option<String>, String, String)>> {
+    let mut due = files::table
+        .filter(files::status.ne("closed"))
+        .filter(files::due_at.lt(now))
+        .select((files::entity_id, files::holder_post_id, files::id))
+        .into_boxed();
+    let mut steps = file_routes::table
+        .inner_join(files::table.on(files::id.eq(file_routes::file_id)))
+        .filter(files::status.ne("closed"))
+        .filter(file_routes::state.eq("step"))
+        .filter(file_routes::step_due_at.lt(now))
+        .select((files::entity_id, files::holder_post_id, files::id))
+        .into_boxed();
+    if let Some(e) = entity {
+        due = due.filter(files::entity_id.eq(e));
+        steps = steps.filter(files::entity_id.eq(e));
+    }
+    let due: Vec<(Option<String>, String, String)> = due.load(conn)?;
+    let steps: Vec<(Option<String>, String, String)> = steps.load(conn)?;
+    Ok(due.into_iter().chain(steps).collect())
 }
 
 const HOUR: i64 = 3_600_000_000;
@@ -230,20 +242,8 @@ pub fn live(conn: &mut DbConn) -> QueryResult<Vec<Live>> {
         .load::<(Option<String>, i64)>(conn)?
         .into_iter()
         .collect();
-    let late: Vec<(Option<String>, String)> = files::table
-        .filter(files::status.ne("closed"))
-        .filter(files::due_at.lt(now))
-        .select((files::entity_id, files::id))
-        .load(conn)?;
-    let late_steps: Vec<(Option<String>, String)> = file_routes::table
-        .inner_join(files::table.on(files::id.eq(file_routes::file_id)))
-        .filter(files::status.ne("closed"))
-        .filter(file_routes::state.eq("step"))
-        .filter(file_routes::step_due_at.lt(now))
-        .select((files::entity_id, files::id))
-        .load(conn)?;
     let mut over: HashMap<Option<String>, i64> = HashMap::new();
-    for (entity, _) in late.into_iter().chain(late_steps).collect::<HashSet<_>>() {
+    for (entity, _, _) in late_files(conn, None, now)? {
         *over.entry(entity).or_default() += 1;
     }
     let waiting: HashMap<String, i64> = receipts::table

@@ -167,17 +167,19 @@ pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &
 /// Records that something moved to `post` at `at`: its stay at the last
 /// desk ends, and one at the new desk begins.
 pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
-    let open: Vec<(String, String, i64)> = stays::table
+    let open = stays::table
         .filter(stays::object_id.eq(object_id))
         .filter(stays::kind.eq(kind))
-        .filter(stays::until_at.is_null())
-        .select((stays::id, stays::post_id, stays::from_at))
-        .load(conn)?;
-    for (id, at_post, from) in open {
-        diesel::update(stays::table.find(&id)).set(stays::until_at.eq(at)).execute(conn)?;
-        if kind == "file" {
+        .filter(stays::until_at.is_null());
+    if kind == "file" {
+        // A file's stay is counted for the analytics as it ends: read it first.
+        let ending: Vec<(String, String, i64)> = open.select((stays::id, stays::post_id, stays::from_at)).load(conn)?;
+        for (id, at_post, from) in ending {
+            diesel::update(stays::table.find(&id)).set(stays::until_at.eq(at)).execute(conn)?;
             count_dwell(conn, &at_post, from, at)?;
         }
+    } else {
+        diesel::update(open).set(stays::until_at.eq(at)).execute(conn)?;
     }
     first_stay(conn, object_id, kind, post, at)
 }

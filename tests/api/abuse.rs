@@ -327,6 +327,18 @@ both_backends!(a_stolen_token_cannot_replace_the_signing_key, |backend| {
     assert_eq!(r.status, 200, "{}", r.text);
 });
 
+/// The id of `user_id`'s signing key in use.
+fn active_key(c: &mut daftar::store::DbConn, user_id: &str) -> String {
+    use daftar::store::schema::signing_keys;
+    use diesel::prelude::*;
+    signing_keys::table
+        .filter(signing_keys::user_id.eq(user_id))
+        .filter(signing_keys::revoked_at.is_null())
+        .select(signing_keys::id)
+        .first(c)
+        .unwrap()
+}
+
 both_backends!(attempts_of_a_crashed_server_do_not_lock_the_key_but_live_ones_still_count, |backend| {
     use daftar::store::schema::{pin_reservations, signing_keys};
     use diesel::prelude::*;
@@ -340,12 +352,7 @@ both_backends!(attempts_of_a_crashed_server_do_not_lock_the_key_but_live_ones_st
     // kill -9 in the middle of PIN checks leaves them), with leases `lease_until`.
     let crashed = |lease_until: i64| {
         let mut c = app.db.writer().unwrap();
-        let key: String = signing_keys::table
-            .filter(signing_keys::user_id.eq(&me))
-            .filter(signing_keys::revoked_at.is_null())
-            .select(signing_keys::id)
-            .first(&mut *c)
-            .unwrap();
+        let key = active_key(&mut c, &me);
         diesel::update(signing_keys::table.find(&key))
             .set(signing_keys::pin_failures.eq(daftar::signing::pin::PIN_TRIES))
             .execute(&mut *c)
@@ -392,12 +399,7 @@ both_backends!(a_crashed_attempt_gives_no_spare_guess_once_the_count_has_started
     // running out in two seconds.
     {
         let mut c = app.db.writer().unwrap();
-        let key: String = signing_keys::table
-            .filter(signing_keys::user_id.eq(&me))
-            .filter(signing_keys::revoked_at.is_null())
-            .select(signing_keys::id)
-            .first(&mut *c)
-            .unwrap();
+        let key = active_key(&mut c, &me);
         diesel::update(signing_keys::table.find(&key)).set(signing_keys::pin_failures.eq(1)).execute(&mut *c).unwrap();
         diesel::insert_into(pin_reservations::table)
             .values((
