@@ -40,7 +40,8 @@ enum Command {
     },
     /// Measure costs against same-run baselines (run a release build).
     Bench {
-        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue`, `search`, `compliance` or `analytics`.
+        /// What to measure: `auth`, `signing`, `efile`, `export`, `queue`, `search`, `compliance`, `analytics`,
+        /// `load`; or `seed`, which writes a synthetic government into the configured database.
         what: String,
         /// For `efile` and `search`: a PostgreSQL admin URL to run on a scratch database there.
         #[arg(long)]
@@ -48,6 +49,16 @@ enum Command {
         /// For `efile`: concurrent clients, each working its own file.
         #[arg(long, default_value_t = 8)]
         clients: usize,
+        /// For `load`: logged-in sessions, each with its own connection.
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        /// For `load`: seconds between one session's actions (0: full speed; an officer's pace is 30).
+        #[arg(long, default_value_t = 0.0)]
+        pace: f64,
+        /// For `seed` and `load`: the size of the government seeded (1: 40 ministries, 10,000
+        /// officers, 200,000 files, 6,000,000 movements).
+        #[arg(long, default_value_t = 0.0)]
+        scale: f64,
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
@@ -323,7 +334,30 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db, &config)
         }
-        Command::Bench { what, seconds, postgres, clients } => match what.as_str() {
+        Command::Bench { what, seconds, postgres, clients, sessions, pace, scale } => match what.as_str() {
+            "seed" => {
+                let db = open_migrated(&config)?;
+                seed_demo(&db, &config)?;
+                let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
+                let wrap = crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?;
+                let shape = crate::bench::seed::Shape::of(scale);
+                let s = crate::bench::seed::government(&db, &ca, &wrap, shape, &|line: &str| println!("{line}"))?;
+                println!(
+                    "seeded {} ministries, {} officers (password {}, PIN {}), {} files in {:.0} s",
+                    shape.entities,
+                    shape.officers(),
+                    crate::demo::PASSWORD,
+                    crate::demo::PIN,
+                    shape.files(),
+                    s.org_secs + s.files_secs
+                );
+                Ok(())
+            }
+            "load" => {
+                let plan = crate::bench::load::Plan { sessions, pace, seconds, postgres, scale };
+                print!("{}", crate::bench::load::run(&plan)?);
+                Ok(())
+            }
             "auth" => {
                 print!("{}", crate::bench::auth(seconds)?);
                 Ok(())
@@ -623,7 +657,8 @@ fn open_migrated(config: &Config) -> Result<Db, String> {
 
 fn seed_demo(db: &Db, config: &Config) -> Result<(), String> {
     let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
-    let report = crate::demo::seed(db, &ca)?;
+    let wrap = crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?;
+    let report = crate::demo::seed(db, &ca, &wrap)?;
     if report.is_noop() {
         println!("demo government already present; nothing changed");
     } else {
@@ -633,27 +668,8 @@ fn seed_demo(db: &Db, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Each open connection holds a file descriptor: idle keep-alive connections
-/// of thousands of officers need more than the usual soft limit of 1,024.
-/// The soft limit is raised to the hard one (what the process may do
-/// itself); below [`WANTED_OPEN_FILES`] a warning says to raise the hard
-/// limit (`LimitNOFILE=` in systemd, `ulimit -Hn`).
-pub const WANTED_OPEN_FILES: u64 = 16_384;
-
-fn raise_open_file_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) if n < WANTED_OPEN_FILES => tracing::warn!(
-            open_files = n,
-            wanted = WANTED_OPEN_FILES,
-            "the open-file limit caps simultaneous connections; raise the hard limit (LimitNOFILE)"
-        ),
-        Ok(n) => tracing::info!(open_files = n, "open-file limit"),
-        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
-    }
-}
-
 fn serve(config: Config, demo: bool) -> Result<(), String> {
-    raise_open_file_limit();
+    crate::server::raise_open_file_limit();
     let db = open_migrated(&config)?;
     if demo {
         seed_demo(&db, &config)?;
@@ -795,7 +811,8 @@ fn compliance_command(config: &Config, command: ComplianceCommand) -> Result<(),
                 crate::signing::keys::active_key(&mut c, &principal.viewer.user_id).map_err(|e| e.to_string())?
             };
             let pin = read_secret("signing PIN")?;
-            let open = crate::signing::pin::open_with_pin(&db, &key, &pin, |_| {}).map_err(|e| e.to_string())?;
+            let wrap = crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?;
+            let open = crate::signing::pin::open_with_pin(&db, &wrap, &key, &pin, |_| {}).map_err(|e| e.to_string())?;
             let opened = crate::signing::pin::Opened { key, open, by_pin: true };
             let cert =
                 certificate::issue(&db, &ca, &blobs, config, &principal.viewer.user_id, &heads, &e, period, &opened)

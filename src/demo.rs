@@ -18,9 +18,9 @@ pub const PASSWORD: &str = "daftar-demo-2026";
 /// Every demo user's signing PIN.
 pub const PIN: &str = "246810";
 
-/// Seeds the demo government, with a server-mode signing key (PIN [`PIN`])
-/// for every demo user; a second run changes nothing.
-pub fn seed(db: &Db, ca: &Ca) -> Result<ImportReport, String> {
+/// Seeds the demo government, with a server-mode signing key (PIN [`PIN`],
+/// sealed under the deployment's wrapping key `wrap`) for every demo user; a second run changes nothing.
+pub fn seed(db: &Db, ca: &Ca, wrap: &signing::keys::PinWrap) -> Result<ImportReport, String> {
     let report = import_str(db, "assets/demo/government.toml", CHART).map_err(|e: ImportError| e.to_string())?;
     // Demo users without a key get one; sealing is slow, so do it in parallel
     // outside the transaction.
@@ -43,7 +43,7 @@ pub fn seed(db: &Db, ca: &Ca) -> Result<ImportReport, String> {
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|_| signing::keys::new_server_key(PIN).map_err(|e| e.to_string()))
+                        .map(|_| signing::keys::new_server_key(wrap, PIN).map_err(|e| e.to_string()))
                         .collect::<Vec<_>>()
                 })
             })

@@ -14,6 +14,10 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Db;
 
+/// How long an idle keep-alive connection is kept open: longer than an
+/// officer's pause between actions (nginx's default is 75 s).
+pub const IDLE_KEEP_ALIVE_SECS: u64 = 75;
+
 /// A bound, not yet running server.
 pub struct Server {
     port: u16,
@@ -73,6 +77,7 @@ impl Server {
     pub fn build(config: Config, db: Db) -> Result<Server, String> {
         let auth = Arc::new(AuthState::new(&config)?);
         let ca = Arc::new(crate::pki::Ca::init(&config.data_dir, &config.organisation)?);
+        let pin_wrap = crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?;
         let signing_sessions = Arc::new(crate::auth::session::Sessions::new(std::time::Duration::from_secs(
             config.signing_session_minutes * 60,
         )));
@@ -111,6 +116,7 @@ impl Server {
             auth,
             ca,
             signing_sessions,
+            pin_wrap,
         };
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
@@ -139,7 +145,11 @@ impl Server {
                 .wrap(middleware::from_fn(api::observe))
                 .configure(move |cfg| api::configure(cfg, state))
                 .configure(crate::web::routes)
-        });
+        })
+        // Browsers keep a connection open between an officer's actions;
+        // closing it after actix's default 5 s idle would make most actions
+        // pay a new connection (and TLS handshake).
+        .keep_alive(std::time::Duration::from_secs(IDLE_KEEP_ALIVE_SECS));
         let mut server = match (&tls_files.0, &tls_files.1) {
             (Some(cert), Some(key)) => server.listen_rustls_0_23(listener, crate::tls::server_config(cert, key)?),
             _ => server.listen(listener),
@@ -259,4 +269,24 @@ fn security_headers(tls: bool) -> middleware::DefaultHeaders {
         headers = headers.add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"));
     }
     headers
+}
+
+/// Each open connection holds a file descriptor: idle keep-alive connections
+/// of thousands of officers need more than the usual soft limit of 1,024.
+/// The soft limit is raised to the hard one (what the process may do
+/// itself); below [`WANTED_OPEN_FILES`] a warning says to raise the hard
+/// limit (`LimitNOFILE=` in systemd, `ulimit -Hn`).
+pub const WANTED_OPEN_FILES: u64 = 16_384;
+
+/// Raises this process's soft open-file limit to its hard limit (see above).
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if n < WANTED_OPEN_FILES => tracing::warn!(
+            open_files = n,
+            wanted = WANTED_OPEN_FILES,
+            "the open-file limit caps simultaneous connections; raise the hard limit (LimitNOFILE)"
+        ),
+        Ok(n) => tracing::info!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }

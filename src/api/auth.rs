@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -14,7 +13,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::auth::principal::{self, Principal};
+use crate::auth::principal::Principal;
 use crate::auth::session::{self, Issued, Kind, Lifetimes, Refreshed};
 use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::{TokenKeys, same_secret};
@@ -33,6 +32,7 @@ pub struct AuthState {
     dummy_hash: String,
     trust_forwarded_for: bool,
     secure_cookies: bool,
+    callers: crate::auth::callers::Callers,
 }
 
 impl AuthState {
@@ -73,12 +73,19 @@ impl AuthState {
             dummy_hash: password::hash_password("no such user: constant-time filler"),
             trust_forwarded_for: config.auth.trust_forwarded_for,
             secure_cookies: config.tls.cert.is_some(),
+            callers: Default::default(),
         })
     }
 
     /// The keys that sign access tokens.
     pub fn keys(&self) -> &TokenKeys {
         &self.keys
+    }
+
+    /// The claims of a valid access token (its signature checked once per
+    /// process; see [`crate::auth::callers`]).
+    pub fn verify(&self, token: &str) -> Option<crate::auth::tokens::Claims> {
+        self.callers.verify(&self.keys, token)
     }
 
     /// The name of the cookie that carries a web session's access token.
@@ -336,6 +343,8 @@ pub struct Caller {
     pub signing_secret: Option<crate::auth::session::SessionSecret>,
     /// A web session's anti-CSRF token (none for bearer sessions).
     pub csrf: Option<String>,
+    /// The `auth_epoch` the caller was checked against (see `auth::callers`).
+    pub epoch: i64,
 }
 
 impl Caller {
@@ -368,8 +377,7 @@ impl FromRequest for Caller {
                 (None, Some(c)) => (c, true),
                 (None, None) => return Err(ApiError::unauthenticated("log in: send Authorization: Bearer <token>")),
             };
-            let claims =
-                state.auth.keys.verify(&token).ok_or_else(|| ApiError::unauthenticated("token is not valid"))?;
+            let claims = state.auth.verify(&token).ok_or_else(|| ApiError::unauthenticated("token is not valid"))?;
             if via_cookie && unsafe_method {
                 let expected = claims.csrf.as_deref().unwrap_or("");
                 let given = csrf_header.as_deref().unwrap_or("");
@@ -395,21 +403,31 @@ pub(crate) async fn caller_of(
     requested: Option<String>,
 ) -> Result<Caller, ApiError> {
     let csrf = claims.csrf.clone();
-    let loaded = state
-        .read(move |c| {
-            if !session::is_live(c, &claims.sid, &claims.sub, claims.ver)? {
-                return Ok(None);
-            }
-            Ok(principal::load(c, &claims.sub)?
-                .map(|p| (p, claims.sid, claims.sk.map(crate::auth::session::SessionSecret))))
-        })
-        .await?;
-    let (principal, session_id, signing_secret) =
-        loaded.ok_or_else(|| ApiError::unauthenticated("session has ended; log in again"))?;
+    let secret = |claims: crate::auth::tokens::Claims| (claims.sid, claims.sk.map(crate::auth::session::SessionSecret));
+    // On SQLite, the one-row epoch read costs less than the hop to the
+    // blocking pool: done here when a reader is free, a cached caller needs
+    // no hop at all. Anything else goes to the pool.
+    let fast = match state.db.backend() {
+        crate::store::Backend::Sqlite => state.db.try_reader().and_then(|mut c| {
+            let epoch = crate::auth::callers::epoch(&mut c).ok()?;
+            state.auth.callers.cached(&claims, epoch).map(|p| (p, epoch))
+        }),
+        crate::store::Backend::Postgres => None,
+    };
+    let (principal, epoch, (session_id, signing_secret)) = match fast {
+        Some((p, epoch)) => (p, epoch, secret(claims)),
+        None => {
+            let auth = state.auth.clone();
+            let loaded = state
+                .read(move |c| Ok(auth.callers.principal(c, &claims)?.map(|(p, epoch)| (p, epoch, secret(claims)))))
+                .await?;
+            loaded.ok_or_else(|| ApiError::unauthenticated("session has ended; log in again"))?
+        }
+    };
     let acting = access::acting_post(&principal.viewer, requested.as_deref(), now_micros())
         .map_err(|_| ApiError::forbidden("X-Post-Id is not a post you hold"))?
         .map(|h| h.post_id.clone());
-    Ok(Caller { principal, acting_post_id: acting, session_id, signing_secret, csrf })
+    Ok(Caller { principal, acting_post_id: acting, session_id, signing_secret, csrf, epoch })
 }
 
 /// `?next=` of `GET /auth/resume`.
@@ -473,14 +491,14 @@ pub struct Me {
 /// Who am I, and which desks do I hold today.
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Me>, ApiError> {
-    let caller = Arc::new(caller);
-    let c2 = caller.clone();
-    let (posts, roles) = state
-        .read(move |c| {
-            let user = &c2.principal.viewer.user_id;
-            Ok((crate::org::posts_held(c, user, &crate::org::today())?, crate::org::role_names(c, user)?))
-        })
-        .await?;
+    let today = crate::org::today();
+    let (posts, roles) = match state.auth.callers.cached_card(caller.user_id(), caller.epoch, &today) {
+        Some(card) => card,
+        None => {
+            let (auth, user, epoch) = (state.auth.clone(), caller.user_id().to_owned(), caller.epoch);
+            state.read(move |c| Ok(auth.callers.card(c, &user, epoch, &today)?)).await?
+        }
+    };
     let p = &caller.principal;
     Ok(web::Json(Me {
         id: p.viewer.user_id.clone(),

@@ -124,7 +124,10 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<web::Json<efile::file::FileView>, ApiError> {
     let id = path.into_inner();
-    let file = state.write(move |c| Ok(efile::file::view(c, &caller.actor(), &id)?)).await?;
+    let (file, unopened) = state.read(move |c| Ok(efile::file::read(c, &caller.actor(), &id)?)).await?;
+    if unopened.is_some() {
+        state.write(move |c| Ok(efile::mark_opened(c, unopened.as_deref())?)).await?;
+    }
     Ok(web::Json(file))
 }
 

@@ -55,6 +55,8 @@ pub struct AppState {
     pub search: Option<Arc<crate::search::Search>>,
     /// Officers' keys unsealed for their signing sessions.
     pub signing_sessions: Arc<crate::auth::session::Sessions>,
+    /// The key-wrapping key that, with a PIN, opens a sealed signing key.
+    pub pin_wrap: crate::signing::keys::PinWrap,
 }
 
 impl AppState {

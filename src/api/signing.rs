@@ -67,7 +67,8 @@ pub async fn enrol(
     let key = match b.mode.as_str() {
         "server" => {
             let pin = b.pin.unwrap_or_default();
-            web::block(move || keys::new_server_key(&pin)).await.map_err(|e| ApiError::internal(&e))??
+            let wrap = state.pin_wrap.clone();
+            web::block(move || keys::new_server_key(&wrap, &pin)).await.map_err(|e| ApiError::internal(&e))??
         }
         "client" => {
             let pem = b
@@ -239,7 +240,7 @@ pub async fn sign_note(
     let note = web::block(move || {
         let (sessions, session, secret) = (&st.signing_sessions, &caller.session_id, caller.signing_secret.as_ref());
         let keep = |key: &keys::ActiveKey, pkcs8: &[u8]| sessions.put(session, secret, key, pkcs8);
-        crate::efile::notes::sign(&st.db, &caller.actor(), &file_id, &note_id, proof, keep)
+        crate::efile::notes::sign(&st.db, &st.pin_wrap, &caller.actor(), &file_id, &note_id, proof, keep)
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
@@ -291,6 +292,7 @@ pub fn mover_key(state: &AppState, caller: &Caller, pin: Option<&str>) -> Result
     let (sessions, session, secret) = (&state.signing_sessions, &caller.session_id, caller.signing_secret.as_ref());
     pin::mover_key(
         &state.db,
+        &state.pin_wrap,
         caller.user_id(),
         pin,
         |key_id| sessions.get(session, secret).filter(|(id, _)| id == key_id).map(|(_, open)| open),

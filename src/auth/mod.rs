@@ -3,6 +3,7 @@
 //! what they may see is decided by [`crate::domain::access`].
 
 pub mod audit;
+pub mod callers;
 pub mod login;
 pub mod password;
 pub mod principal;

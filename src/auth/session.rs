@@ -230,25 +230,6 @@ pub fn end_all(conn: &mut DbConn, user_id: &str, reason: &str) -> QueryResult<()
     Ok(())
 }
 
-/// Whether the session behind an access token is still live.
-pub fn is_live(conn: &mut DbConn, session_id: &str, user_id: &str, version: i64) -> QueryResult<bool> {
-    let now = now_micros();
-    let row = sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id.eq(session_id))
-        .filter(sessions::user_id.eq(user_id))
-        .select((
-            sessions::revoked_at,
-            sessions::expires_at,
-            sessions::token_version,
-            users::token_version,
-            users::disabled,
-        ))
-        .first::<(Option<i64>, i64, i64, i64, bool)>(conn)
-        .optional()?;
-    Ok(matches!(row, Some((None, expires, v, uv, false)) if now < expires && v == version && uv == version))
-}
-
 /// A login session's signing secret, as carried by its tokens (base64url).
 /// Shown as `SessionSecret(..)` in logs.
 #[derive(Clone)]
@@ -345,7 +326,7 @@ impl Sessions {
 #[cfg(test)]
 mod signing_session_tests {
     use super::*;
-    use crate::signing::keys::{new_server_key_for_test, unseal_then, verify};
+    use crate::signing::keys::{PinWrap, new_server_key_for_test, unseal_then, verify};
 
     #[test]
     fn a_signing_session_keeps_the_key_sealed_under_its_secret() {
@@ -356,7 +337,7 @@ mod signing_session_tests {
         let secret = SessionSecret(super::random_token());
         let other = SessionSecret(super::random_token());
         let mut plain = Vec::new();
-        unseal_then(&active, "246810", |pkcs8| {
+        unseal_then(&PinWrap::for_test(), &active, "246810", |pkcs8| {
             plain = pkcs8.to_vec();
             sessions.put("s1", Some(&secret), &active, pkcs8)
         })

@@ -3,7 +3,9 @@
 
 pub mod analytics;
 pub mod compliance;
+pub mod load;
 pub mod search;
+pub mod seed;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -220,6 +222,44 @@ fn tempfile_dir() -> Result<std::path::PathBuf, String> {
     Ok(dir)
 }
 
+/// A scratch directory, and with `--postgres ADMIN_URL` a scratch database
+/// on that server; both removed when dropped.
+struct ScratchDir {
+    dir: std::path::PathBuf,
+    database_url: Option<String>,
+    postgres: Option<(String, String)>,
+}
+
+impl ScratchDir {
+    fn new(postgres_admin_url: Option<&str>) -> Result<ScratchDir, String> {
+        use diesel::prelude::*;
+        let dir = tempfile_dir()?;
+        let Some(admin) = postgres_admin_url else { return Ok(ScratchDir { dir, database_url: None, postgres: None }) };
+        let name = format!("daftar_bench_{}", crate::store::new_id());
+        let mut c = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).map_err(|e| e.to_string())?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+        Ok(ScratchDir { dir, database_url: Some(format!("{base}/{name}")), postgres: Some((admin.to_owned(), name)) })
+    }
+
+    /// What the report calls the backend.
+    fn backend(&self) -> &'static str {
+        if self.postgres.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL)" }
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        use diesel::prelude::*;
+        if let Some((admin, name)) = &self.postgres
+            && let Ok(mut c) = diesel::PgConnection::establish(admin)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A scratch database with the demo government, for benchmarks: SQLite in
 /// `dir` unless `database_url` names another (a scratch PostgreSQL database).
 fn scratch_on(
@@ -236,7 +276,7 @@ fn scratch_on(
     let db = Db::connect(&config.database_url(), pool_size, synchronous).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
     let ca = crate::pki::Ca::init(&config.data_dir, &config.organisation)?;
-    crate::demo::seed(&db, &ca)?;
+    crate::demo::seed(&db, &ca, &crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?)?;
     Ok((config, db, ca))
 }
 
@@ -276,8 +316,10 @@ impl Officer {
         crate::efile::Actor { viewer: &self.principal.viewer, post: Some(&self.post) }
     }
 
-    fn unseal(&self) -> Result<crate::signing::keys::OpenKey, String> {
-        Ok(crate::signing::keys::unseal(&self.key, crate::demo::PIN)
+    /// The key, opened with the demo PIN (the deployment in `data_dir`).
+    fn unseal(&self, data_dir: &std::path::Path) -> Result<crate::signing::keys::OpenKey, String> {
+        let wrap = crate::signing::keys::PinWrap::load_or_create(data_dir)?;
+        Ok(crate::signing::keys::unseal(&wrap, &self.key, crate::demo::PIN)
             .map_err(|e| e.to_string())?
             .ok_or("demo PIN does not open the key")?)
     }
@@ -334,7 +376,7 @@ pub fn signing(seconds: u64) -> Result<String, String> {
     let actor = so.actor();
     let key = &so.key;
     let unseal_started = Instant::now();
-    let unsealed = so.unseal()?;
+    let unsealed = so.unseal(&dir)?;
     let unseal_ms = unseal_started.elapsed().as_secs_f64() * 1e3;
     let mut failures = 0;
     let notes = rate(budget, || {
@@ -393,29 +435,23 @@ pub fn signing(seconds: u64) -> Result<String, String> {
 pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> Result<String, String> {
     let clients = clients.max(1);
     use crate::efile;
-    use diesel::prelude::*;
     let budget = Duration::from_secs(seconds.max(1));
-    let dir = tempfile_dir()?;
-    let mut database_url = None;
-    let mut drop_db = None;
-    if let Some(admin) = postgres_admin_url {
-        let name = format!("daftar_bench_{}", crate::store::new_id());
-        let mut c = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).map_err(|e| e.to_string())?;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-        database_url = Some(format!("{base}/{name}"));
-        drop_db = Some((admin.to_owned(), name));
-    }
+    let scratch = ScratchDir::new(postgres_admin_url)?;
     // Durable: synchronous as served by default on SQLite.
-    let (_config, db, _ca) = scratch_on(&dir, database_url, &Config::default().sqlite_synchronous, clients as u32 + 1)?;
+    let (_config, db, _ca) = scratch_on(
+        &scratch.dir,
+        scratch.database_url.clone(),
+        &Config::default().sqlite_synchronous,
+        clients as u32 + 1,
+    )?;
 
     let so = Officer::load(&db, "so.moitt")?;
     let ds = Officer::load(&db, "ds.moitt")?;
     // Each client works its own file, passing it between the two desks.
     let files: Vec<String> = (0..clients).map(|_| so.open_file(&db)).collect::<Result<_, _>>()?;
     let turns: Vec<std::sync::atomic::AtomicUsize> = (0..clients).map(|_| Default::default()).collect();
-    let so = (so.unseal()?, so);
-    let ds = (ds.unseal()?, ds);
+    let so = (so.unseal(&scratch.dir)?, so);
+    let ds = (ds.unseal(&scratch.dir)?, ds);
     let real = rate_parallel(budget, clients, |client| {
         let file = &files[client];
         let turn = turns[client].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -433,19 +469,36 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
             .map(|_| ())
     })
     .map_err(|e| format!("forward-with-signed-note failed: {e}"))?;
-    // Baseline: the same rows written bare, with no reads, checks or signing:
+    let bare = bare_movement_rows(&db, &so.1, &ds.1, clients, budget)?;
+    let backend = scratch.backend();
+    let out = format!(
+        "backend: {backend}, {clients} clients\n\
+         forward-with-signed-note (note + signature + movement + signature + ledger + jobs, one txn): {real:>8.0} /s\n\
+         the same 12 rows and 2 updates written bare, one txn:                                  {bare:>8.0} /s\n\
+         ratio: {:.2} of the bare write\n",
+        real / bare
+    );
+    drop(db);
+    Ok(out)
+}
+
+/// Forward-with-signed-note's rows written bare, with no reads, checks or
+/// signing, on `clients` threads for `budget`: per second.
+fn bare_movement_rows(db: &Db, so: &Officer, ds: &Officer, clients: usize, budget: Duration) -> Result<f64, String> {
+    use diesel::prelude::*;
+    // The same rows written bare, with no reads, checks or signing:
     // a note, its signature, a movement, its signature, four ledger events,
     // the mail job, the stay that ends and the one that begins, and the file's
     // row updated; one durable transaction each.
-    let bare_files: Vec<String> = (0..clients).map(|_| so.1.open_file(&db)).collect::<Result<_, _>>()?;
+    let bare_files: Vec<String> = (0..clients).map(|_| so.open_file(db)).collect::<Result<_, _>>()?;
     let seqs: Vec<std::sync::atomic::AtomicI64> = (0..clients).map(|_| Default::default()).collect();
     let canonical = "{\"type\":\"daftar.note.v1\"}".repeat(12);
     let signature = "MEUCIQ".repeat(16);
-    let bare = rate_parallel(budget, clients, |client| {
+    rate_parallel(budget, clients, |client| {
         use crate::store::schema::{files, movement_signatures as ms, movements as mv, note_signatures as ns, notes};
         let file = bare_files[client].as_str();
         let seq = seqs[client].fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let (me, other) = if seq % 2 == 0 { (&ds.1, &so.1) } else { (&so.1, &ds.1) };
+        let (me, other) = if seq % 2 == 0 { (ds, so) } else { (so, ds) };
         let user = me.principal.viewer.user_id.as_str();
         db.write_tx(|c| -> Result<(), crate::store::StoreError> {
             let now = crate::store::now_micros();
@@ -539,23 +592,7 @@ pub fn efile(seconds: u64, clients: usize, postgres_admin_url: Option<&str>) -> 
             crate::jobs::enqueue(c, &crate::jobs::Job::movement_mail(&movement))?;
             Ok(())
         })
-    })?;
-    let backend = if postgres_admin_url.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL)" };
-    let out = format!(
-        "backend: {backend}, {clients} clients\n\
-         forward-with-signed-note (note + signature + movement + signature + ledger + jobs, one txn): {real:>8.0} /s\n\
-         the same 12 rows and 2 updates written bare, one txn:                                  {bare:>8.0} /s\n\
-         ratio: {:.2} of the bare write\n",
-        real / bare
-    );
-    drop(db);
-    if let Some((admin, name)) = drop_db
-        && let Ok(mut c) = diesel::PgConnection::establish(&admin)
-    {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(out)
+    })
 }
 
 /// `daftar bench export`: exports of one file per second from a ledger of
@@ -734,7 +771,7 @@ pub fn queue(seconds: u64, files: u64) -> Result<String, String> {
 
     // Approvals (submitting a noting file: note signed, move signed, step
     // advanced) beside forward-with-signed-note, one officer, key opened once.
-    let open = so.unseal()?;
+    let open = so.unseal(&dir)?;
     let opened = crate::signing::pin::Opened { key: so.key.clone(), open, by_pin: true };
     let prepare = |on_chain: bool, n: usize| -> Result<Vec<String>, String> {
         (0..n)

@@ -275,11 +275,25 @@ pub struct LinkView {
 /// The file as `GET /files/{id}` shows it to `actor`. The holder opening it
 /// marks the movement that brought it as opened.
 pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<FileView, EfileError> {
+    let (view, unopened) = read(conn, actor, file_id)?;
+    super::mark_opened(conn, unopened.as_deref())?;
+    Ok(view)
+}
+
+/// Shows a file without writing: the view, and the movement that brought
+/// it to the actor's desk if the actor holds it and has not opened it yet
+/// (to be marked with [`super::mark_opened`] in a write). So a file is read
+/// on a reader connection, and only its first opening costs a write.
+pub fn read(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<(FileView, Option<String>), EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
-    if actor.post == Some(file.holder_post_id.as_str()) {
-        super::mark_opened(conn, file.last_movement_id.as_deref())?;
-    }
-    render(conn, actor, &file)
+    let unopened = match file.last_movement_id.as_deref() {
+        Some(m) if actor.post == Some(file.holder_post_id.as_str()) => {
+            use crate::store::schema::movements as mv;
+            mv::table.find(m).filter(mv::opened_at.is_null()).select(mv::id).first::<String>(conn).optional()?
+        }
+        _ => None,
+    };
+    Ok((render(conn, actor, &file)?, unopened))
 }
 
 /// Renders a file with its notes (others' drafts hidden), documents, receipts and links.

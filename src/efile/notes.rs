@@ -327,8 +327,10 @@ pub fn own_draft(conn: &mut DbConn, file_id: &str, note_id: &str, user_id: &str)
 /// transaction, settled: [`crate::signing::pin::open_with_pin`]), then signs
 /// and marks the note signed in one transaction. `keep` receives the
 /// unsealed key to keep for the login session's following moves.
+#[allow(clippy::too_many_arguments)]
 pub fn sign(
     db: &Db,
+    wrap: &crate::signing::keys::PinWrap,
     actor: &Actor,
     file_id: &str,
     note_id: &str,
@@ -342,7 +344,7 @@ pub fn sign(
         crate::signing::keys::active_key(&mut c, actor.user())?
     };
     let (unsealed, client_signature) = match proof {
-        Proof::Pin(pin) => (Some(crate::signing::pin::open_with_pin(db, &key, &pin, |k| keep(&key, k))?), None),
+        Proof::Pin(pin) => (Some(crate::signing::pin::open_with_pin(db, wrap, &key, &pin, |k| keep(&key, k))?), None),
         Proof::Signature(sig) => (None, Some(sig)),
     };
     db.write_tx(|c| {

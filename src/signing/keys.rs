@@ -23,14 +23,109 @@ fn check_pin(pin: &str) -> Result<(), SignError> {
     Ok(())
 }
 
-fn pin_key(pin: &str, salt: &[u8]) -> Result<LessSafeKey, SignError> {
-    let params = Params::new(19 * 1024, 2, 1, Some(32)).map_err(|e| SignError::Internal(e.to_string()))?;
+/// How a server key is sealed under its PIN (`signing_keys.sealed_with`).
+///
+/// `pin-wrap-hmac`: the AES-256-GCM key is HMAC-SHA256, under the
+/// deployment's key-wrapping key, of the salt and the PIN. The wrapping key
+/// is kept outside the database ([`PinWrap`]), so a copy of the database
+/// alone gives no way to try PINs at all; SECURITY.md says why this, not a
+/// slow hash, is what protects a six-digit PIN.
+pub const SEALED_WITH_PIN_WRAP: &str = "pin-wrap-hmac";
+
+/// Keys sealed before the wrapping key existed: argon2id of the PIN alone
+/// (25 ms a try). They still open, and are sealed again under the wrapping
+/// key the first time their PIN is given.
+pub const SEALED_WITH_ARGON2ID: &str = "argon2id";
+
+/// The deployment's key-wrapping key for PIN-sealed signing keys: 32
+/// random bytes in `data_dir/keys/pin-wrap.key` (mode 0600), never in the
+/// database. Backups carry it with the token keys (`keys/`).
+#[derive(Clone)]
+pub struct PinWrap(ring::hmac::Key);
+
+impl std::fmt::Debug for PinWrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinWrap(..)")
+    }
+}
+
+impl PinWrap {
+    /// Loads `data_dir/keys/pin-wrap.key`, creating it if absent.
+    pub fn load_or_create(data_dir: &std::path::Path) -> Result<PinWrap, String> {
+        let path = data_dir.join("keys").join("pin-wrap.key");
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut fresh = [0u8; 32];
+                SystemRandom::new().fill(&mut fresh).map_err(|_| "no random bytes for the PIN wrapping key")?;
+                crate::store::files::write_private(&path, &fresh).map_err(|e| format!("{}: {e}", path.display()))?;
+                fresh.to_vec()
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        if bytes.len() != 32 {
+            return Err(format!("{}: not a 32-byte key", path.display()));
+        }
+        Ok(PinWrap(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes)))
+    }
+
+    /// A wrapping key for tests.
+    #[cfg(test)]
+    pub(crate) fn for_test() -> PinWrap {
+        PinWrap(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7u8; 32]))
+    }
+}
+
+/// The AES-256-GCM key a PIN opens, by the key's sealing scheme.
+fn pin_key(wrap: &PinWrap, sealed_with: &str, pin: &str, salt: &[u8]) -> Result<LessSafeKey, SignError> {
     let mut key = [0u8; 32];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(pin.as_bytes(), salt, &mut key)
-        .map_err(|e| SignError::Internal(e.to_string()))?;
-    let unbound = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| SignError::Internal("aead key".into()))?;
-    Ok(LessSafeKey::new(unbound))
+    match sealed_with {
+        SEALED_WITH_PIN_WRAP => {
+            let mut ctx = ring::hmac::Context::with_key(&wrap.0);
+            ctx.update(b"daftar.pin-seal.v2\0");
+            ctx.update(&(salt.len() as u32).to_be_bytes());
+            ctx.update(salt);
+            ctx.update(pin.as_bytes());
+            key.copy_from_slice(&ctx.sign().as_ref()[..32]);
+        }
+        SEALED_WITH_ARGON2ID => {
+            let params = Params::new(19 * 1024, 2, 1, Some(32)).map_err(|e| SignError::Internal(e.to_string()))?;
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_into(pin.as_bytes(), salt, &mut key)
+                .map_err(|e| SignError::Internal(e.to_string()))?;
+        }
+        other => return Err(SignError::Internal(format!("unknown key sealing {other}"))),
+    }
+    let unbound = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| SignError::Internal("aead key".into()));
+    key.iter_mut().for_each(|b| *b = 0);
+    Ok(LessSafeKey::new(unbound?))
+}
+
+/// Seals PKCS#8 bytes under `pin` and the wrapping key: (sealed, salt, nonce), hex.
+pub(crate) fn seal(wrap: &PinWrap, pin: &str, pkcs8: &[u8]) -> Result<(String, String, String), SignError> {
+    let rng = SystemRandom::new();
+    let mut salt = [0u8; 16];
+    let mut nonce = [0u8; 12];
+    rng.fill(&mut salt).map_err(|_| SignError::Internal("rng".into()))?;
+    rng.fill(&mut nonce).map_err(|_| SignError::Internal("rng".into()))?;
+    let mut sealed = pkcs8.to_vec();
+    pin_key(wrap, SEALED_WITH_PIN_WRAP, pin, &salt)?
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
+        .map_err(|_| SignError::Internal("seal".into()))?;
+    Ok((hex(&sealed), hex(&salt), hex(&nonce)))
+}
+
+/// Stores `key` sealed afresh under the wrapping key (from an older sealing).
+pub fn reseal(conn: &mut DbConn, key_id: &str, sealed: &(String, String, String)) -> QueryResult<()> {
+    diesel::update(signing_keys::table.find(key_id))
+        .set((
+            signing_keys::wrapped_key.eq(&sealed.0),
+            signing_keys::salt.eq(&sealed.1),
+            signing_keys::nonce.eq(&sealed.2),
+            signing_keys::sealed_with.eq(SEALED_WITH_PIN_WRAP),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -56,27 +151,18 @@ pub struct NewKey {
     wrapped: Option<(String, String, String)>,
 }
 
-/// Generates a server-mode key sealed under `pin` (slow: argon2id; call it
-/// outside any transaction).
-pub fn new_server_key(pin: &str) -> Result<NewKey, SignError> {
+/// Generates a server-mode key sealed under `pin` and the wrapping key.
+pub fn new_server_key(wrap: &PinWrap, pin: &str) -> Result<NewKey, SignError> {
     check_pin(pin)?;
     let rng = SystemRandom::new();
     let pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
         .map_err(|_| SignError::Internal("keygen".into()))?;
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pk8.as_ref(), &rng)
         .map_err(|_| SignError::Internal("keygen".into()))?;
-    let mut salt = [0u8; 16];
-    let mut nonce = [0u8; 12];
-    rng.fill(&mut salt).map_err(|_| SignError::Internal("rng".into()))?;
-    rng.fill(&mut nonce).map_err(|_| SignError::Internal("rng".into()))?;
-    let mut sealed = pk8.as_ref().to_vec();
-    pin_key(pin, &salt)?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
-        .map_err(|_| SignError::Internal("seal".into()))?;
     Ok(NewKey {
         mode: "server",
         point: pair.public_key().as_ref().to_vec(),
-        wrapped: Some((hex(&sealed), hex(&salt), hex(&nonce))),
+        wrapped: Some(seal(wrap, pin, pk8.as_ref())?),
     })
 }
 
@@ -120,6 +206,7 @@ pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(
     let titles = post_titles(conn, user_id)?;
     let (serial, pem) =
         ca.issue(&pki::p256_spki(&key.point), &format!("{name} ({username})"), &titles).map_err(SignError::Internal)?;
+    let sealed_with = if key.wrapped.is_some() { SEALED_WITH_PIN_WRAP } else { "none" };
     let (wrapped, salt, nonce) = match key.wrapped {
         Some((w, s, n)) => (Some(w), Some(s), Some(n)),
         None => (None, None, None),
@@ -146,6 +233,7 @@ pub fn enrol(conn: &mut DbConn, ca: &Ca, user_id: &str, key: NewKey) -> Result<(
             signing_keys::wrapped_key.eq(wrapped),
             signing_keys::salt.eq(salt),
             signing_keys::nonce.eq(nonce),
+            signing_keys::sealed_with.eq(sealed_with),
             signing_keys::certificate_serial.eq(&serial),
             signing_keys::certificate_pem.eq(&pem),
             signing_keys::created_at.eq(now),
@@ -174,13 +262,15 @@ pub struct ActiveKey {
     pub public_key: String,
     /// Sealed PKCS#8 (server mode), salt, nonce.
     pub wrapped: Option<(String, String, String)>,
+    /// How it is sealed: [`SEALED_WITH_PIN_WRAP`] or [`SEALED_WITH_ARGON2ID`].
+    pub sealed_with: String,
     /// The certificate's serial.
     pub serial: String,
 }
 
 /// Loads the user's active key.
 pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignError> {
-    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, String);
+    type Row = (String, String, String, Option<String>, Option<String>, Option<String>, String, String);
     let row: Option<Row> = signing_keys::table
         .filter(signing_keys::user_id.eq(user_id))
         .filter(signing_keys::revoked_at.is_null())
@@ -192,11 +282,12 @@ pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignErr
             signing_keys::wrapped_key,
             signing_keys::salt,
             signing_keys::nonce,
+            signing_keys::sealed_with,
             signing_keys::certificate_serial,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, mode, public_key, w, s, n, serial)) = row else {
+    let Some((id, mode, public_key, w, s, n, sealed_with, serial)) = row else {
         return Err(SignError::Forbidden(
             "you have no valid signing certificate; enrol a key with POST /api/v1/me/keys".into(),
         ));
@@ -205,7 +296,7 @@ pub fn active_key(conn: &mut DbConn, user_id: &str) -> Result<ActiveKey, SignErr
         (Some(w), Some(s), Some(n)) => Some((w, s, n)),
         _ => None,
     };
-    Ok(ActiveKey { id, mode, public_key, wrapped, serial })
+    Ok(ActiveKey { id, mode, public_key, wrapped, sealed_with, serial })
 }
 
 /// What the officer presents to sign.
@@ -217,13 +308,18 @@ pub enum Proof {
 }
 
 /// Unseals a server key with a PIN (slow; outside transactions). `None` if the PIN is wrong.
-pub fn unseal(key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> {
-    unseal_then(key, pin, |_| ())
+pub fn unseal(wrap: &PinWrap, key: &ActiveKey, pin: &str) -> Result<Option<OpenKey>, SignError> {
+    unseal_then(wrap, key, pin, |_| ())
 }
 
 /// [`unseal`], also handing the key's PKCS#8 bytes to `also` (to keep them
 /// sealed for a signing session) before they are wiped.
-pub fn unseal_then(key: &ActiveKey, pin: &str, also: impl FnOnce(&[u8])) -> Result<Option<OpenKey>, SignError> {
+pub fn unseal_then(
+    wrap: &PinWrap,
+    key: &ActiveKey,
+    pin: &str,
+    also: impl FnOnce(&[u8]),
+) -> Result<Option<OpenKey>, SignError> {
     let Some((w, s, n)) = &key.wrapped else {
         return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
     };
@@ -232,7 +328,7 @@ pub fn unseal_then(key: &ActiveKey, pin: &str, also: impl FnOnce(&[u8])) -> Resu
         _ => return Err(SignError::Internal("stored key is damaged".into())),
     };
     let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| SignError::Internal("nonce".into()))?;
-    let opened = match pin_key(pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
+    let opened = match pin_key(wrap, &key.sealed_with, pin, &salt)?.open_in_place(nonce, Aad::empty(), &mut sealed) {
         Ok(plain) => {
             let open = OpenKey::new(plain, &key.public_key).map(Some);
             if open.is_ok() {
@@ -289,12 +385,13 @@ pub fn certificate_pem(conn: &mut DbConn, serial: &str) -> QueryResult<Option<St
 /// A sealed server key as it would be stored, for tests of what opens it.
 #[cfg(test)]
 pub(crate) fn new_server_key_for_test(pin: &str) -> ActiveKey {
-    let key = new_server_key(pin).expect("key");
+    let key = new_server_key(&PinWrap::for_test(), pin).expect("key");
     ActiveKey {
         id: "k".into(),
         mode: "server".into(),
         public_key: hex(&key.point),
         wrapped: key.wrapped,
+        sealed_with: SEALED_WITH_PIN_WRAP.into(),
         serial: "s".into(),
     }
 }
@@ -306,11 +403,44 @@ mod tests {
     #[test]
     fn sealed_keys_open_only_with_their_pin() {
         let active = new_server_key_for_test("246810");
-        assert!(unseal(&active, "135790").unwrap().is_none());
-        let open = unseal(&active, "246810").unwrap().unwrap();
+        let wrap = PinWrap::for_test();
+        assert!(unseal(&wrap, &active, "135790").unwrap().is_none());
+        let open = unseal(&wrap, &active, "246810").unwrap().unwrap();
         let sig = open.sign(b"message").unwrap();
         assert!(verify(&active.public_key, b"message", &sig));
         assert!(!verify(&active.public_key, b"messagE", &sig));
         assert!(check_pin("123").is_err());
+        // The PIN alone, without the deployment's wrapping key, opens nothing.
+        let other = PinWrap(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[8u8; 32]));
+        assert!(unseal(&other, &active, "246810").unwrap().is_none());
+    }
+
+    #[test]
+    fn keys_sealed_by_argon2id_alone_still_open_and_can_be_sealed_again() {
+        let wrap = PinWrap::for_test();
+        let rng = SystemRandom::new();
+        let pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pk8.as_ref(), &rng).unwrap();
+        let (salt, nonce) = ([3u8; 16], [4u8; 12]);
+        let mut sealed = pk8.as_ref().to_vec();
+        pin_key(&wrap, SEALED_WITH_ARGON2ID, "246810", &salt)
+            .unwrap()
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
+            .unwrap();
+        let legacy = ActiveKey {
+            id: "k".into(),
+            mode: "server".into(),
+            public_key: hex(pair.public_key().as_ref()),
+            wrapped: Some((hex(&sealed), hex(&salt), hex(&nonce))),
+            sealed_with: SEALED_WITH_ARGON2ID.into(),
+            serial: "s".into(),
+        };
+        let mut again = None;
+        assert!(
+            unseal_then(&wrap, &legacy, "246810", |pk8| again = seal(&wrap, "246810", pk8).ok()).unwrap().is_some()
+        );
+        let resealed = ActiveKey { wrapped: again, sealed_with: SEALED_WITH_PIN_WRAP.into(), ..legacy };
+        assert!(unseal(&wrap, &resealed, "246810").unwrap().is_some());
+        assert!(unseal(&wrap, &resealed, "135790").unwrap().is_none());
     }
 }

@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 
 use super::SignError;
-use super::keys::{ActiveKey, OpenKey};
+use super::keys::{ActiveKey, OpenKey, PinWrap};
 use crate::store::schema::{pin_reservations, signing_keys};
 use crate::store::{Db, DbConn, StoreError, new_id, now_micros};
 
@@ -140,7 +140,13 @@ pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
 /// transaction (argon2id is slow; call this off the async runtime), and the
 /// attempt is settled. `keep` receives the unsealed PKCS#8 (to keep for a
 /// signing session) before it is wiped.
-pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8])) -> Result<OpenKey, SignError> {
+pub fn open_with_pin(
+    db: &Db,
+    wrap: &PinWrap,
+    key: &ActiveKey,
+    pin: &str,
+    keep: impl FnOnce(&[u8]),
+) -> Result<OpenKey, SignError> {
     if key.wrapped.is_none() {
         return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
     }
@@ -149,11 +155,25 @@ pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8
         Ok(r) => r,
         Err(wait) => return Err(SignError::Locked(wait)),
     };
+    // A key sealed the old way is sealed again under the wrapping key.
+    let mut resealed = None;
+    let legacy = key.sealed_with == super::keys::SEALED_WITH_ARGON2ID;
+    let opened = super::keys::unseal_then(wrap, key, pin, |pkcs8| {
+        if legacy {
+            resealed = super::keys::seal(wrap, pin, pkcs8).ok();
+        }
+        keep(pkcs8)
+    });
     // An error of ours (a damaged key) leaves the attempt unsettled: it is
     // released when its lease lapses.
-    match super::keys::unseal_then(key, pin, keep)? {
+    match opened? {
         Some(open) => {
-            db.write_tx(|c| pin_succeeded(c, &key.id).map_err(StoreError::from))?;
+            db.write_tx(|c| {
+                if let Some(sealed) = &resealed {
+                    super::keys::reseal(c, &key.id, sealed)?;
+                }
+                pin_succeeded(c, &key.id).map_err(StoreError::from)
+            })?;
             Ok(open)
         }
         None => {
@@ -180,6 +200,7 @@ pub struct Opened {
 /// id); `None` when neither is at hand.
 pub fn mover_key(
     db: &Db,
+    wrap: &PinWrap,
     user_id: &str,
     pin: Option<&str>,
     from_session: impl FnOnce(&str) -> Option<OpenKey>,
@@ -198,7 +219,7 @@ pub fn mover_key(
     };
     match pin {
         Some(pin) => {
-            let open = open_with_pin(db, &key, pin, |pkcs8| keep(&key, pkcs8))?;
+            let open = open_with_pin(db, wrap, &key, pin, |pkcs8| keep(&key, pkcs8))?;
             Ok(Some(Opened { key, open, by_pin: true }))
         }
         None => Ok(from_session(&key.id).map(|open| Opened { key, open, by_pin: false })),

@@ -168,6 +168,10 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
+                // A `SELECT 1` before each use finds a PostgreSQL connection
+                // the server dropped; a SQLite file connection cannot drop,
+                // so the check would only cost every request a statement.
+                .test_on_check_out(backend == Backend::Postgres)
                 .connection_timeout(Duration::from_secs(10))
                 .build(connector.clone())
         };
@@ -188,6 +192,11 @@ impl Db {
     /// A connection for reading.
     pub fn reader(&self) -> Result<Conn, StoreError> {
         Ok(self.read.get()?)
+    }
+
+    /// A reader if one is free now (never waits).
+    pub fn try_reader(&self) -> Option<Conn> {
+        self.read.try_get()
     }
 
     /// A connection for writing (on SQLite, the single writer).

@@ -346,6 +346,7 @@ diesel::table! {
         pin_failures -> Integer,
         pin_locked_until -> Nullable<BigInt>,
         revoked_by -> Nullable<Text>,
+        sealed_with -> Text,
     }
 }
 
@@ -480,7 +481,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_once,
     pin_reservations,
     receipt_tracking,
-    dwell_counts
+    dwell_counts,
+    auth_epoch
 );
 
 diesel::table! {
@@ -566,5 +568,12 @@ diesel::table! {
         diary_no -> Text,
         code_sha256 -> Text,
         issued_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_epoch (id) {
+        id -> Integer,
+        value -> BigInt,
     }
 }

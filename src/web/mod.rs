@@ -193,7 +193,7 @@ async fn signed_in(req: &HttpRequest) -> Result<Caller, PageError> {
     let Some(token) = req.cookie(state.auth.session_cookie()).map(|c| c.value().to_owned()) else {
         return Err(PageError::SignIn);
     };
-    let Some(claims) = state.auth.keys().verify(&token) else {
+    let Some(claims) = state.auth.verify(&token) else {
         // Run out (or damaged): renew it from the refresh cookie, or sign in.
         let next = match req.uri().path_and_query() {
             Some(pq) if req.method() == actix_web::http::Method::GET => pq.as_str().to_owned(),
@@ -622,10 +622,10 @@ async fn render_file(
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let c2 = caller.clone();
-    let (f, moves, posts, refs) = state
-        .write(move |c| {
+    let (f, moves, posts, refs, unopened) = state
+        .read(move |c| {
             let actor = c2.actor();
-            let f = efile::file::view(c, &actor, &id)?;
+            let (f, unopened) = efile::file::read(c, &actor, &id)?;
             let moves = efile::movements::timeline(c, &actor, &id)?;
             let posts = post_choices(c)?;
             let refs = efile::Refs::load(
@@ -633,9 +633,12 @@ async fn render_file(
                 f.notes.iter().map(|n| Some(n.author_post_id.as_str())),
                 f.notes.iter().map(|n| n.author_user_id.as_str()),
             )?;
-            Ok((f, moves, posts, refs))
+            Ok((f, moves, posts, refs, unopened))
         })
         .await?;
+    if unopened.is_some() {
+        state.write(move |c| Ok(efile::mark_opened(c, unopened.as_deref())?)).await?;
+    }
     let me_id = caller.principal.viewer.user_id.clone();
     let notes = f
         .notes
@@ -771,7 +774,15 @@ async fn sign_note(
     let signed = web::block(move || {
         let (sessions, session, secret) = (&st.signing_sessions, &c2.session_id, c2.signing_secret.as_ref());
         let keep = |key: &crate::signing::keys::ActiveKey, pkcs8: &[u8]| sessions.put(session, secret, key, pkcs8);
-        efile::notes::sign(&st.db, &c2.actor(), &id2, &note_id, crate::signing::keys::Proof::Pin(pin), keep)
+        efile::notes::sign(
+            &st.db,
+            &st.pin_wrap,
+            &c2.actor(),
+            &id2,
+            &note_id,
+            crate::signing::keys::Proof::Pin(pin),
+            keep,
+        )
     })
     .await
     .map_err(|e| ApiError::internal(&e))?;
@@ -1405,7 +1416,8 @@ async fn enrol(state: web::Data<AppState>, posted: Posted<EnrolForm>) -> Result<
     }
     let result = async {
         crate::api::signing::reauthenticate(&state, caller.user_id(), f.password.unwrap_or_default()).await?;
-        let key = web::block(move || crate::signing::keys::new_server_key(&pin))
+        let wrap = state.pin_wrap.clone();
+        let key = web::block(move || crate::signing::keys::new_server_key(&wrap, &pin))
             .await
             .map_err(|e| ApiError::internal(&e))??;
         crate::api::signing::enrol_key(&state, caller.user_id(), key).await

@@ -104,7 +104,8 @@ pub fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Opt
     let db = Db::connect(&config.database_url(), config.db_pool_size, "NORMAL").expect("connect");
     db.migrate().expect("migrate");
     let ca = daftar::pki::Ca::init(&config.data_dir, &config.organisation).expect("ca");
-    daftar::demo::seed(&db, &ca).expect("seed demo");
+    let wrap = daftar::signing::keys::PinWrap::load_or_create(&config.data_dir).expect("pin wrap");
+    daftar::demo::seed(&db, &ca, &wrap).expect("seed demo");
     let (port, handle) = start_server(config, db.clone());
     Some(TestApp { base: format!("http://127.0.0.1:{port}"), db, test_db, handle: Some(handle) })
 }

@@ -230,3 +230,26 @@ both_backends!(metrics_are_for_the_monitoring_system_only, |backend| {
     assert_eq!(right.status, 200, "{}", right.text);
     assert!(right.text.contains("daftar_http_requests_total"));
 });
+
+/// `daftar bench load` replays an officers' day against a real server
+/// process at a small size, and every request of it succeeds.
+#[test]
+fn the_load_benchmark_runs_at_a_small_size_without_errors() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"))
+        .args(["bench", "load", "--sessions", "16", "--seconds", "2"])
+        .env("DAFTAR_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for row in ["GET /healthz", "bare token handler", "inbox", "sign (PIN)", "forward", "search", "all requests"] {
+        assert!(text.lines().any(|l| l.starts_with(row)), "no {row} row:\n{text}");
+    }
+    let errors: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("all requests "))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(errors, 0, "{text}");
+    assert!(text.contains("0 errors"), "{text}");
+}

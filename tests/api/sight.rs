@@ -113,7 +113,7 @@ both_backends!(predicate_and_sql_filter_agree_on_every_pair, |backend| {
     let db = Db::connect(&t.url, 2, "NORMAL").unwrap();
     db.migrate().unwrap();
     let ca = daftar::pki::Ca::init(t.dir.path(), "Test").unwrap();
-    daftar::demo::seed(&db, &ca).unwrap();
+    daftar::demo::seed(&db, &ca, &daftar::signing::keys::PinWrap::load_or_create(t.dir.path()).unwrap()).unwrap();
     let seed: u64 =
         std::env::var("DAFTAR_SIGHT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| now_micros() as u64);
     let mut rng = Rng(seed);

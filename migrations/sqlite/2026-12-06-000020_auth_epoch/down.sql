@@ -1,0 +1,15 @@
+DROP TRIGGER IF EXISTS auth_epoch_users_update;
+DROP TRIGGER IF EXISTS auth_epoch_users_delete;
+DROP TRIGGER IF EXISTS auth_epoch_user_roles_insert;
+DROP TRIGGER IF EXISTS auth_epoch_user_roles_update;
+DROP TRIGGER IF EXISTS auth_epoch_user_roles_delete;
+DROP TRIGGER IF EXISTS auth_epoch_post_assignments_insert;
+DROP TRIGGER IF EXISTS auth_epoch_post_assignments_update;
+DROP TRIGGER IF EXISTS auth_epoch_post_assignments_delete;
+DROP TRIGGER IF EXISTS auth_epoch_posts_update;
+DROP TRIGGER IF EXISTS auth_epoch_posts_delete;
+DROP TRIGGER IF EXISTS auth_epoch_org_units_update;
+DROP TRIGGER IF EXISTS auth_epoch_org_units_delete;
+DROP TRIGGER IF EXISTS auth_epoch_sessions_update;
+DROP TRIGGER IF EXISTS auth_epoch_sessions_delete;
+DROP TABLE auth_epoch;

@@ -1,0 +1,301 @@
+//! `daftar bench seed --scale N`: a synthetic government shaped like the
+//! demo one, written through the same domain code as the API (checks,
+//! signatures and ledger included), batched inside the domain's own
+//! transactions. At scale 1: 40 ministries, 10,000 officers, 200,000 files,
+//! 2,000,000 signed notes, 6,000,000 signed movements and 200,000 receipts.
+//!
+//! Each ministry has sections of ten desks (eight section officers, a deputy
+//! and a joint secretary), one officer each, with a server-mode key under
+//! the demo PIN. Each file is opened at a desk and moved thirty times round
+//! its section, a signed note with every third move; each file has one
+//! letter, diarised by the ministry's registry desk, sent to the section and
+//! put up in the file.
+
+use std::time::Instant;
+
+use super::Officer;
+use crate::efile::{self, Actor};
+use crate::pki::Ca;
+use crate::signing::keys::PinWrap;
+use crate::signing::pin::Opened;
+use crate::store::Db;
+
+/// Desks per section.
+const DESKS: usize = 10;
+/// Movements per file, and a note with every `NOTE_EVERY`th.
+const MOVES: usize = 30;
+const NOTE_EVERY: usize = 3;
+/// Files written per transaction.
+const FILES_PER_TX: usize = 10;
+
+/// What a scale means.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Ministries.
+    pub entities: usize,
+    /// Sections per ministry.
+    pub sections: usize,
+    /// Files per section.
+    pub files_per_section: usize,
+}
+
+impl Shape {
+    /// The shape of scale `scale` (1.0: the whole federal government).
+    pub fn of(scale: f64) -> Shape {
+        let scale = scale.max(0.0);
+        let entities = ((40.0 * scale).round() as usize).max(1);
+        let officers = 10_000.0 * scale / entities as f64;
+        let sections = ((officers / DESKS as f64).round() as usize).max(1);
+        let files = 200_000.0 * scale / (entities * sections) as f64;
+        Shape { entities, sections, files_per_section: files.round() as usize }
+    }
+
+    /// Officers in all.
+    pub fn officers(&self) -> usize {
+        self.entities * self.sections * DESKS
+    }
+
+    /// Files in all.
+    pub fn files(&self) -> usize {
+        self.entities * self.sections * self.files_per_section
+    }
+}
+
+/// What was written.
+pub struct Seeded {
+    /// The shape.
+    pub shape: Shape,
+    /// Seconds spent on the org chart and keys, and on the files.
+    pub org_secs: f64,
+    /// Seconds spent on files, notes, movements and receipts.
+    pub files_secs: f64,
+    /// The desks, by ministry and section.
+    pub(super) desks: Vec<Vec<Vec<Desk>>>,
+}
+
+/// One desk: its officer, and the officer's key opened with the PIN.
+pub(super) struct Desk {
+    /// The officer.
+    pub(super) officer: Officer,
+    /// The key, open (as after a PIN).
+    pub(super) open: crate::signing::keys::OpenKey,
+}
+
+impl Desk {
+    fn opened(&self) -> Opened {
+        Opened { key: self.officer.key.clone(), open: self.open.clone(), by_pin: true }
+    }
+}
+
+/// The org chart of `shape`, in the format of `daftar org import`; every
+/// password is the demo one (one hash for all: seeding is not about argon2id).
+fn chart(shape: Shape) -> String {
+    use std::fmt::Write;
+    let hash = crate::auth::password::hash_password(crate::demo::PASSWORD);
+    let mut t = String::new();
+    for e in 0..shape.entities {
+        let m = format!("BENCH-M{e:02}");
+        let _ = writeln!(
+            t,
+            "[[unit]]\ncode = \"{m}\"\nname = \"Ministry {e} (benchmark)\"\nkind = \"ministry\"\nparent = \"GOP\"\n"
+        );
+        for s in 0..shape.sections {
+            let sec = format!("{m}-S{s:03}");
+            let _ = writeln!(
+                t,
+                "[[unit]]\ncode = \"{sec}\"\nname = \"Section {s}, ministry {e}\"\nkind = \"section\"\nparent = \"{m}\"\n"
+            );
+            for d in 0..DESKS {
+                let (designation, title) = match d {
+                    9 => ("joint_secretary", "Joint Secretary"),
+                    8 => ("deputy_secretary", "Deputy Secretary"),
+                    _ => ("section_officer", "Section Officer"),
+                };
+                let post = format!("{sec}/D{d}");
+                let _ = writeln!(
+                    t,
+                    "[[post]]\ncode = \"{post}\"\nunit = \"{sec}\"\ndesignation = \"{designation}\"\ntitle = \"{title} {d}, section {s}, ministry {e}\"\n"
+                );
+                // The first section's first desk is the ministry's registry.
+                let roles = if s == 0 && d == 0 { format!("[\"registry:{m}\"]") } else { "[]".into() };
+                let _ = writeln!(
+                    t,
+                    "[[user]]\nusername = \"b.m{e}.s{s}.d{d}\"\nname = \"Officer {d} of section {s}, ministry {e}\"\n\
+                     clearance = \"confidential\"\npassword_hash = \"{hash}\"\nroles = {roles}\nposts = [\"{post}\"]\n"
+                );
+            }
+        }
+    }
+    t
+}
+
+/// Seeds `shape` into `db` (which already holds the demo government);
+/// `progress` is told how far it has got.
+pub fn government(db: &Db, ca: &Ca, wrap: &PinWrap, shape: Shape, progress: &dyn Fn(&str)) -> Result<Seeded, String> {
+    let started = Instant::now();
+    crate::org::import::import_str(db, "bench seed", &chart(shape)).map_err(|e| e.to_string())?;
+    // Keys, sealed under the demo PIN and certified by the CA.
+    let users: Vec<String> = {
+        use crate::store::schema::users;
+        use diesel::prelude::*;
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        users::table.filter(users::username.like("b.m%")).select(users::id).load(&mut *c).map_err(|e| e.to_string())?
+    };
+    for chunk in users.chunks(500) {
+        let keys = chunk
+            .iter()
+            .map(|_| crate::signing::keys::new_server_key(wrap, crate::demo::PIN).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        db.write_tx(|c| {
+            for (id, key) in chunk.iter().zip(keys) {
+                crate::signing::keys::enrol(c, ca, id, key)?;
+            }
+            Ok::<_, crate::signing::SignError>(())
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    let mut desks = Vec::with_capacity(shape.entities);
+    for e in 0..shape.entities {
+        let mut sections = Vec::with_capacity(shape.sections);
+        for s in 0..shape.sections {
+            let section = (0..DESKS)
+                .map(|d| {
+                    let officer = Officer::load(db, &format!("b.m{e}.s{s}.d{d}"))?;
+                    let open = crate::signing::keys::unseal(wrap, &officer.key, crate::demo::PIN)
+                        .map_err(|e| e.to_string())?
+                        .ok_or("the demo PIN does not open a seeded key")?;
+                    Ok(Desk { officer, open })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            sections.push(section);
+        }
+        desks.push(sections);
+    }
+    let org_secs = started.elapsed().as_secs_f64();
+    progress(&format!("org chart: {} officers with keys in {org_secs:.1} s", shape.officers()));
+
+    let started = Instant::now();
+    let mut done = 0usize;
+    for (e, sections) in desks.iter().enumerate() {
+        for (s, section) in sections.iter().enumerate() {
+            let mut n = 0;
+            while n < shape.files_per_section {
+                let batch = FILES_PER_TX.min(shape.files_per_section - n);
+                db.write_tx(|c| {
+                    for i in n..n + batch {
+                        one_file(c, &desks[e][0][0], section, e, s, i)?;
+                    }
+                    Ok::<_, efile::EfileError>(())
+                })
+                .map_err(|err| format!("seeding ministry {e} section {s}: {err}"))?;
+                n += batch;
+                done += batch;
+            }
+            if s + 1 == sections.len() || (s + 1) % 10 == 0 {
+                let secs = started.elapsed().as_secs_f64();
+                progress(&format!(
+                    "files: {done} of {} ({:.0} files/s, {:.0} movements/s)",
+                    shape.files(),
+                    done as f64 / secs,
+                    (done * (MOVES + 2)) as f64 / secs
+                ));
+            }
+        }
+    }
+    Ok(Seeded { shape, org_secs, files_secs: started.elapsed().as_secs_f64(), desks })
+}
+
+/// File `i` of a section: opened at a desk, moved round the section with a
+/// signed note every third move, each move signed; and its letter,
+/// diarised by the ministry's registry, sent to the desk holding the file
+/// and put up in it.
+fn one_file(
+    c: &mut crate::store::DbConn,
+    registry: &Desk,
+    section: &[Desk],
+    e: usize,
+    s: usize,
+    i: usize,
+) -> Result<(), efile::EfileError> {
+    fn actor(d: &Desk) -> Actor<'_> {
+        d.officer.actor()
+    }
+    let first = i % (DESKS - 2);
+    let new = efile::file::NewFile {
+        subject: format!("Proposal {i} of section {s}, ministry {e}: {}", SUBJECTS[i % SUBJECTS.len()]),
+        classification: None,
+        priority: None,
+        workflow: None,
+        section_id: None,
+        head: None,
+    };
+    let file = efile::file::create(c, &actor(&section[first]), new)?;
+    let mut at = first;
+    for j in 0..MOVES {
+        let (me, next) = (&section[at], (at + 1 + j % 3) % DESKS);
+        if j % NOTE_EVERY == 0 {
+            let body = NOTES[(i + j) % NOTES.len()];
+            let draft = efile::notes::add(c, &actor(me), &file, body)?;
+            let opened = me.opened();
+            let signature = crate::signing::notes::sign_note(c, &opened.key, Some(&opened.open), None, &draft.id)?;
+            efile::notes::mark_signed(c, &actor(me), &file, &draft.id, signature)?;
+        }
+        let input = efile::movements::MoveInput {
+            action: "forward".into(),
+            to_post_id: Some(section[next].officer.post.clone()),
+            remarks: Some("Please see".into()),
+            due_at: None,
+            priority: None,
+        };
+        let m = efile::movements::move_file(c, &actor(me), &file, input)?;
+        crate::signing::movements::sign_movement(c, &me.officer.key, &me.open, &m.id)?;
+        at = next;
+    }
+    let letter = efile::receipts::NewReceipt {
+        subject: format!("Letter about proposal {i}"),
+        sender: "Planning Commission".into(),
+        letter_no: Some(format!("PC/{e}/{s}/{i}")),
+        letter_date: None,
+        mode: "post".into(),
+        classification: None,
+        priority: None,
+        external: Some(false),
+    };
+    let receipt = efile::receipts::diarise(c, &actor(registry), letter, None)?.id;
+    let send = efile::receipts::ReceiptMove {
+        action: "forward".into(),
+        to_post_id: Some(section[at].officer.post.clone()),
+        file_id: None,
+        remarks: None,
+        due_at: None,
+        priority: None,
+    };
+    efile::receipts::move_receipt(c, &actor(registry), &receipt, send)?;
+    let put_up = efile::receipts::ReceiptMove {
+        action: "put_up".into(),
+        to_post_id: None,
+        file_id: Some(file),
+        remarks: None,
+        due_at: None,
+        priority: None,
+    };
+    efile::receipts::move_receipt(c, &actor(&section[at]), &receipt, put_up)?;
+    Ok(())
+}
+
+const SUBJECTS: [&str; 6] = [
+    "procurement of servers for the data centre",
+    "revision of the telecom licensing fee",
+    "broadband for rural schools",
+    "annual budget of the e-Office cell",
+    "training of officers in e-filing",
+    "cyber security audit of the ministry's portals",
+];
+
+const NOTES: [&str; 5] = [
+    "Examined the proposal; the figures agree with the budget. Submitted for orders.",
+    "The Finance Division's concurrence may be obtained before approval.",
+    "Approved as proposed. Issue the sanction.",
+    "Please put up the draft letter for signature.",
+    "Discussed with the Joint Secretary; may be processed as suggested at para 2.",
+];
