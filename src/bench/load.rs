@@ -180,8 +180,10 @@ pub fn run(plan: &Plan) -> Result<String, String> {
         scratch_on(&scratch.dir, scratch.database_url.clone(), &Config::default().sqlite_synchronous, 4)?;
     // Enough desks for one officer per session.
     let mut shape = super::seed::Shape::of(plan.scale);
-    let per_section = shape.entities * 10;
-    shape.sections = shape.sections.max(sessions.div_ceil(per_section));
+    let files = shape.files();
+    shape.sections = shape.sections.max(sessions.div_ceil(shape.entities * 10));
+    // The scale's files, spread over the sections there are.
+    shape.files_per_section = files / (shape.entities * shape.sections);
     let wrap = crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?;
     let seeded = super::seed::government(&db, &ca, &wrap, shape, &|line: &str| eprintln!("seed: {line}"))?;
     let desks: Vec<&super::seed::Desk> = seeded.desks.iter().flatten().flatten().take(sessions).collect();
@@ -240,12 +242,39 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     let setup = started.elapsed().as_secs_f64();
 
     let (served, port) = serve(&config)?;
+    // The server first catches up with the seed: its search index with the
+    // ledger (`/readyz`), its job queue; measured once it is idle, as a day
+    // begins.
+    let drained = Instant::now();
+    let mut probe = Client::connect(port).map_err(|e| e.to_string())?;
+    while probe.send("GET", "/readyz", "", "").map_err(|e| e.to_string())?.0 != 200 {
+        if drained.elapsed() > Duration::from_secs(1800) {
+            return Err("the server was not ready within 30 minutes".into());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    loop {
+        use crate::store::schema::jobs;
+        use diesel::prelude::*;
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        let waiting: i64 = jobs::table
+            .filter(jobs::status.eq_any(["queued", "running"]))
+            .count()
+            .get_result(&mut *c)
+            .map_err(|e| e.to_string())?;
+        if waiting == 0 || drained.elapsed() > Duration::from_secs(1800) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let drained = drained.elapsed().as_secs_f64();
     let budget = Duration::from_secs(plan.seconds.max(1));
     let base_conns = sessions.min(64);
     let sh = seeded.shape;
     let mut out = format!(
         "backend: {}; seeded {} ministries, {} officers, {} files ({} movements) in {:.0} s + {:.0} s\n\
-         {sessions} sessions (one officer each, {pairs} pairs passing a file), {}; sessions opened in {setup:.1} s\n",
+         {sessions} sessions (one officer each, {pairs} pairs passing a file), {}; sessions opened in {setup:.1} s; \
+         the server caught up with the seed in {drained:.0} s\n",
         scratch.backend(),
         sh.entities,
         sh.officers(),

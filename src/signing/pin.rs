@@ -135,11 +135,14 @@ pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
 }
 
 /// Opens `key` with `pin`: the one place a PIN is tried. The attempt is
-/// counted in its own transaction first (a locked key answers
-/// [`SignError::Locked`] without trying), the PIN is tried outside any
-/// transaction (argon2id is slow; call this off the async runtime), and the
-/// attempt is settled. `keep` receives the unsealed PKCS#8 (to keep for a
-/// signing session) before it is wiped.
+/// counted first (a locked key answers [`SignError::Locked`] without
+/// trying), then the PIN is tried and the attempt settled. A key sealed under
+/// the wrapping key costs an HMAC to try, so all three happen in one
+/// transaction that holds the key's row (one durable commit; parallel
+/// attempts queue on the row). A key still sealed by argon2id alone (25 ms)
+/// is tried between two transactions, outside any lock; it is sealed again
+/// under the wrapping key when its PIN is right. `keep` receives the
+/// unsealed PKCS#8 (to keep for a signing session) before it is wiped.
 pub fn open_with_pin(
     db: &Db,
     wrap: &PinWrap,
@@ -150,18 +153,36 @@ pub fn open_with_pin(
     if key.wrapped.is_none() {
         return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
     }
+    if key.sealed_with != super::keys::SEALED_WITH_ARGON2ID {
+        return db.write_tx(|c| -> Result<Result<OpenKey, SignError>, SignError> {
+            let reservation = match reserve_pin_attempt(c, &key.id)? {
+                Ok(r) => r,
+                Err(wait) => return Ok(Err(SignError::Locked(wait))),
+            };
+            Ok(match super::keys::unseal_then(wrap, key, pin, keep) {
+                Ok(Some(open)) => {
+                    pin_succeeded(c, &key.id)?;
+                    Ok(open)
+                }
+                Ok(None) => {
+                    pin_failed(c, &key.id, &reservation)?;
+                    Err(SignError::Forbidden("wrong PIN".into()))
+                }
+                // An error of ours (a damaged key) is not the officer's
+                // wrong PIN: the attempt is not counted.
+                Err(e) => return Err(e),
+            })
+        })?;
+    }
     let reserved = db.write_tx(|c| reserve_pin_attempt(c, &key.id).map_err(StoreError::from))?;
     let reservation = match reserved {
         Ok(r) => r,
         Err(wait) => return Err(SignError::Locked(wait)),
     };
-    // A key sealed the old way is sealed again under the wrapping key.
+    // Sealed again under the wrapping key, once opened.
     let mut resealed = None;
-    let legacy = key.sealed_with == super::keys::SEALED_WITH_ARGON2ID;
     let opened = super::keys::unseal_then(wrap, key, pin, |pkcs8| {
-        if legacy {
-            resealed = super::keys::seal(wrap, pin, pkcs8).ok();
-        }
+        resealed = super::keys::seal(wrap, pin, pkcs8).ok();
         keep(pkcs8)
     });
     // An error of ours (a damaged key) leaves the attempt unsettled: it is
