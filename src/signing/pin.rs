@@ -142,7 +142,7 @@ pub fn pin_succeeded(conn: &mut DbConn, key_id: &str) -> QueryResult<()> {
 /// signing session) before it is wiped.
 pub fn open_with_pin(db: &Db, key: &ActiveKey, pin: &str, keep: impl FnOnce(&[u8])) -> Result<OpenKey, SignError> {
     if key.wrapped.is_none() {
-        return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
+        return Err(SignError::Conflict("your key is a client key: send signature_b64 instead".into()));
     }
     let reserved = db.write_tx(|c| reserve_pin_attempt(c, &key.id).map_err(StoreError::from))?;
     let reservation = match reserved {
