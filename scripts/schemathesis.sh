@@ -57,7 +57,7 @@ run() {
     local status=0
     SCHEMATHESIS_HOOKS="$root/scripts/schemathesis_hooks.py" \
         DAFTAR_URL="http://127.0.0.1:$port" DAFTAR_USER="$user" \
-        schemathesis run "http://127.0.0.1:$port/api/v1/openapi.json" \
+        schemathesis --config-file "$root/scripts/schemathesis.toml" run "http://127.0.0.1:$port/api/v1/openapi.json" \
         --checks all --max-examples "$examples" --workers 1 --continue-on-failure --seed 1 \
         --report junit --report-junit-path "$reports/$user.xml" "$@" || status=$?
     stop
