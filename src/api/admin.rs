@@ -43,7 +43,9 @@ pub struct NewUnit {
 
 /// Creates an org unit (entities need a sysadmin).
 #[utoipa::path(post, path = "/api/v1/org/units", request_body = NewUnit,
-    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+              (status = 404, description = "no such parent unit", body = super::error::ErrorBody),
+              (status = 409, description = "the code is taken, or this kind cannot sit under the parent's", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_unit(
     state: web::Data<AppState>,
@@ -75,7 +77,9 @@ pub struct NewPost {
 
 /// Creates a post in a unit of the caller's entity.
 #[utoipa::path(post, path = "/api/v1/posts", request_body = NewPost,
-    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
+    responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+              (status = 404, description = "no such unit or `reports_to` post", body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_post(
     state: web::Data<AppState>,
@@ -127,6 +131,7 @@ pub struct NewUser {
 /// Creates a user.
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUser,
     responses((status = 201), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+              (status = 404, description = "a role names no entity", body = super::error::ErrorBody),
               (status = 409, body = super::error::ErrorBody), (status = 202, description = "accepted for a second administrator's approval (four eyes): `{request}`")),
     security(("bearer" = [])))]
 pub async fn create_user(

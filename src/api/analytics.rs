@@ -35,10 +35,7 @@ pub(crate) async fn reports(
     q: &BottleneckQuery,
 ) -> Result<(compliance::Period, Vec<(Entity, Bottlenecks)>), ApiError> {
     let period = analytics::period(q.from.as_deref(), q.to.as_deref())?;
-    let entity = q.entity.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
-    if entity.as_ref().is_some_and(|e| e.len() > 64) {
-        return Err(ApiError::invalid_field("entity", "name the entity by code, e.g. MOITT"));
-    }
+    let entity = super::compliance::optional_entity(q.entity.as_deref())?;
     let reports = state
         .read(move |c| {
             let viewer = &caller.principal.viewer;
@@ -73,7 +70,7 @@ pub async fn bottlenecks(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     // An empty `format=` (a form's blank choice) is the default.
-    let csv = match q.format.as_deref().map(str::trim) {
+    let csv = match q.format.as_deref() {
         None | Some("" | "json") => false,
         Some("csv") => true,
         Some(_) => return Err(ApiError::invalid_field("format", "must be json or csv")),

@@ -229,9 +229,12 @@ pub struct RefreshRequest {
 fn refresh_token_of(req: &HttpRequest, given: Option<String>) -> Result<String, ApiError> {
     given
         .or_else(|| req.cookie("daftar_refresh").map(|c| c.value().to_owned()))
-        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .filter(|t| !t.is_empty() && t.chars().count() <= MAX_REFRESH_TOKEN)
         .ok_or_else(|| ApiError::invalid_field("refresh_token", "is required"))
 }
+
+/// Most characters in a refresh token as sent (the API document's `maxLength`).
+pub const MAX_REFRESH_TOKEN: usize = 256;
 
 /// Spends a refresh token for new tokens; a token used twice ends its
 /// session and is recorded in the audit trail.
@@ -431,7 +434,8 @@ pub(crate) async fn caller_of(
 }
 
 /// `?next=` of `GET /auth/resume`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Resume {
     /// Where to go afterwards: a path of this site.
     pub next: Option<String>,
@@ -441,6 +445,9 @@ pub struct Resume {
 /// cookie (which only the auth routes see), and goes back to the page asked
 /// for; to the login page if the session is over. Web pages send browsers
 /// here; the cookies are `SameSite=Strict`, so no other site can.
+#[utoipa::path(get, path = "/api/v1/auth/resume", params(Resume),
+    responses((status = 303, description = "to `next` (a path of this site) with renewed session cookies, or to \
+        the login page (`/`) with the cookies removed when the web session (its refresh cookie) is over")))]
 pub async fn resume(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Resume>) -> HttpResponse {
     let next = q
         .into_inner()

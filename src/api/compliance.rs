@@ -34,14 +34,32 @@ impl From<ComplianceError> for ApiError {
 /// `?entity=&from=&to=`: the period defaults to this month so far.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PeriodQuery {
+pub struct MetricsQuery {
     /// Entity code (e.g. `MOITT`) or id.
-    pub entity: Option<String>,
+    pub entity: String,
     /// First day, YYYY-MM-DD (default: the first of this month).
     pub from: Option<String>,
-    /// Last day, YYYY-MM-DD (default: today).
+    /// Last day, YYYY-MM-DD (default: today; not after today, nor before `from`).
     pub to: Option<String>,
-    /// `json` (default), `csv` or `pdf` (the consolidated report).
+}
+
+/// `?entity=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntityQuery {
+    /// Entity code (e.g. `MOITT`) or id.
+    pub entity: String,
+}
+
+/// `?from=&to=&format=`: the period defaults to this month so far.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// First day, YYYY-MM-DD (default: the first of this month).
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD (default: today; not after today, nor before `from`).
+    pub to: Option<String>,
+    /// `json` (default), `csv` or `pdf`; empty is the default.
     pub format: Option<String>,
 }
 
@@ -55,27 +73,36 @@ pub fn period_of(from: Option<&str>, to: Option<&str>) -> Result<Period, Complia
 
 use chrono::Datelike as _;
 
-fn entity_param(q: &PeriodQuery) -> Result<String, ApiError> {
-    q.entity
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty() && e.len() <= 64)
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::invalid_field("entity", "name the entity by code, e.g. MOITT"))
+/// Most characters in an `?entity=` (a code or an id).
+pub const MAX_ENTITY_PARAM: usize = 64;
+
+/// An optional `?entity=`: a code or id of at most [`MAX_ENTITY_PARAM`]
+/// plain characters, trimmed; blank is absent.
+pub(crate) fn optional_entity(given: Option<&str>) -> Result<Option<String>, ApiError> {
+    match given {
+        Some(e) if e.chars().count() > MAX_ENTITY_PARAM || e.chars().any(char::is_control) => {
+            Err(ApiError::invalid_field("entity", "name the entity by code, e.g. MOITT"))
+        }
+        e => Ok(e.map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned)),
+    }
+}
+
+fn entity_param(given: Option<&str>) -> Result<String, ApiError> {
+    optional_entity(given)?.ok_or_else(|| ApiError::invalid_field("entity", "name the entity by code, e.g. MOITT"))
 }
 
 /// An entity's metrics for a period: for `compliance`, the entity's
 /// secretary and its auditor (others: 404, as for an unknown entity).
-#[utoipa::path(get, path = "/api/v1/compliance/metrics", params(PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/compliance/metrics", params(MetricsQuery),
     responses((status = 200, description = "{entity, from, to, e_files, physical_files, adoption_pct, …}"),
               (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn metrics(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<PeriodQuery>,
+    q: web::Query<MetricsQuery>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    let code = entity_param(&q)?;
+    let code = entity_param(Some(&q.entity))?;
     let period = period_of(q.from.as_deref(), q.to.as_deref())?;
     let v = state
         .read(move |c| {
@@ -208,15 +235,15 @@ pub async fn pdf(
 }
 
 /// An entity's certificates, newest first.
-#[utoipa::path(get, path = "/api/v1/compliance/certificates", params(PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/compliance/certificates", params(EntityQuery),
     responses((status = 200, description = "{items: [certificate]}"), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<PeriodQuery>,
+    q: web::Query<EntityQuery>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    let code = entity_param(&q)?;
+    let code = entity_param(Some(&q.entity))?;
     let items = state
         .read(move |c| {
             let e = compliance::entity_for(c, &caller.principal.viewer, &code);
@@ -306,19 +333,19 @@ pub async fn import(
 /// certificate status (`verified`, `missing`, `invalid`), score and rank,
 /// the top three named; `format=json|csv|pdf`. The CSV is UTF-8 with a
 /// byte-order mark, one header row, CRLF line ends.
-#[utoipa::path(get, path = "/api/v1/compliance/consolidated", params(PeriodQuery),
+#[utoipa::path(get, path = "/api/v1/compliance/consolidated", params(ReportQuery),
     responses((status = 200, description = "the report (JSON, CSV or PDF)"), (status = 400, body = super::error::ErrorBody),
               (status = 403, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn consolidated(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<PeriodQuery>,
+    q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require_compliance(&caller)?;
     let period = period_of(q.from.as_deref(), q.to.as_deref())?;
     // An empty `format=` (a form's blank choice) is the default.
-    let format = q.format.as_deref().map(str::trim).filter(|f| !f.is_empty()).unwrap_or("json").to_owned();
+    let format = q.format.as_deref().filter(|f| !f.is_empty()).unwrap_or("json").to_owned();
     if !["json", "csv", "pdf"].contains(&format.as_str()) {
         return Err(ApiError::invalid_field("format", "must be json, csv or pdf"));
     }
@@ -364,7 +391,8 @@ pub struct RegisterPhysical {
 /// Registers physical files (the entity's registry or org admin), all or none.
 #[utoipa::path(post, path = "/api/v1/compliance/physical-files", request_body = RegisterPhysical,
     responses((status = 201, description = "{items: [physical file]}"), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+              (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+              (status = 409, description = "a reference already on the register, or given twice", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn register_physical(
     state: web::Data<AppState>,
@@ -420,7 +448,8 @@ pub async fn list_physical(
 #[utoipa::path(post, path = "/api/v1/compliance/physical-files/{id}/retire", request_body = physical::Retire,
     params(("id" = String, Path, description = "physical file id")),
     responses((status = 200, body = physical::Physical), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+              (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+              (status = 409, description = "it has already left the register", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn retire_physical(
     state: web::Data<AppState>,

@@ -35,16 +35,7 @@ impl Caller {
 
 /// An offset cursor (`"0"`, `"50"`, …) for lists ordered by urgency or time.
 pub(super) fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
-    let limit = page.limit()?;
-    let offset = match page.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .ok()
-            .filter(|o| (0..=10_000_000).contains(o))
-            .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor from this list"))?,
-    };
-    Ok((offset, limit))
+    page.offset(super::MAX_OFFSET)
 }
 
 pub(super) fn page<T: serde::Serialize>(items: Vec<T>, more: bool, offset: i64, limit: i64) -> Value {
@@ -80,7 +71,9 @@ pub struct NewFile {
 
 /// Opens a new file at your acting post.
 #[utoipa::path(post, path = "/api/v1/files", request_body = NewFile,
-    responses((status = 201, description = "the file"), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, description = "the file"), (status = 400, body = super::error::ErrorBody),
+              (status = 403, description = "a classification above yours, or a section of another entity", body = super::error::ErrorBody),
+              (status = 404, description = "no such workflow or section", body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -91,8 +84,9 @@ pub async fn create(
         (None, None) => None,
         (None, Some(_)) => return Err(ApiError::invalid_field("fields", "are given only with a workflow")),
         (Some(id), fields) => {
+            // A workflow named is looked up, like a path's id: none is 404.
             let loaded = state.workflows.iter().find(|w| w.id() == id).ok_or_else(|| {
-                ApiError::invalid_field("workflow", "no such workflow (GET /api/v1/workflows lists them)")
+                ApiError::new(ErrorCode::NotFound, "workflow: no such workflow (GET /api/v1/workflows lists them)")
             })?;
             Some((loaded.clone(), fields.unwrap_or_default()))
         }

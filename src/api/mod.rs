@@ -5,6 +5,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod compliance;
+pub mod constraints;
 pub mod documents;
 pub mod error;
 pub mod files;
@@ -97,9 +98,21 @@ pub struct PageParams {
     /// is answered naming `limit`, not with the query parser's words.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    #[param(max_length = 100)]
+    /// The `next_cursor` of the previous page (its shape, per list, is in
+    /// the API document: [`KEY_CURSOR`] or an offset).
     pub cursor: Option<String>,
+}
+
+/// The cursor of lists ordered by id: the last id of the previous page.
+pub const KEY_CURSOR: &str = "^[0-9A-Za-z_-]{0,100}$";
+
+/// The furthest offset a list ordered by urgency or time pages to.
+pub const MAX_OFFSET: i64 = 10_000_000;
+
+/// The shape of an offset cursor of at most `max` (a power of ten): the
+/// offset in plain decimal, or empty for the first page.
+pub fn offset_cursor_pattern(max: i64) -> String {
+    format!("^(?:0|[1-9][0-9]{{0,{}}}|{max})?$", max.to_string().len() - 2)
 }
 
 impl PageParams {
@@ -112,13 +125,30 @@ impl PageParams {
         }
     }
 
-    /// The validated limit and cursor (an opaque token of at most 100 plain characters).
+    /// The validated limit and key cursor ([`KEY_CURSOR`]).
     pub fn validated(self) -> Result<(i64, Option<String>), ApiError> {
         let limit = self.limit()?;
-        if self.cursor.as_ref().is_some_and(|c| c.len() > 100 || c.chars().any(char::is_control)) {
+        let key = |c: &String| c.len() <= 100 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if self.cursor.as_ref().is_some_and(|c| !key(c)) {
             return Err(ApiError::invalid_field("cursor", "is not a cursor from this list"));
         }
         Ok((limit, self.cursor))
+    }
+
+    /// The validated offset cursor (at most `max`; empty or absent is 0) and limit.
+    pub fn offset(&self, max: i64) -> Result<(i64, i64), ApiError> {
+        let limit = self.limit()?;
+        let offset = match self.cursor.as_deref() {
+            None | Some("") => 0,
+            Some(c) => Some(c)
+                .filter(|c| {
+                    c.len() <= 20 && c.bytes().all(|b| b.is_ascii_digit()) && (*c == "0" || !c.starts_with('0'))
+                })
+                .and_then(|c| c.parse::<i64>().ok())
+                .filter(|o| *o <= max)
+                .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor from this list"))?,
+        };
+        Ok((offset, limit))
     }
 }
 

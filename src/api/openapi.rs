@@ -10,7 +10,7 @@ use super::error::{ErrorBody, ErrorDetail};
 #[openapi(
     info(title = "Daftar API", description = "Paperless file noting and movement for government."),
     paths(
-        super::auth::login, super::auth::refresh, super::auth::logout, super::auth::me,
+        super::auth::login, super::auth::refresh, super::auth::resume, super::auth::logout, super::auth::me,
         super::admin::change_password,
         super::org::list_units, super::org::list_posts,
         super::admin::create_unit, super::admin::create_post, super::admin::create_user,
@@ -62,8 +62,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// Declares on every operation the error statuses the server's common
-/// checks can answer, with the error envelope as their body: 401 where a
-/// bearer token is required, 400 where parameters or a body are read, 404
+/// checks can answer, with the error envelope as their body: 401 and 403
+/// where a bearer token is required (403: an `X-Post-Id` the caller does not
+/// hold, or no post to act at), 400 where parameters or a body are read, 404
 /// where a path names something, 413 and 415 where a body is sent, and 503
 /// everywhere (the database out of reach). Statuses particular to a route
 /// are declared on the route itself.
@@ -97,7 +98,7 @@ impl utoipa::Modify for ErrorStatuses {
                 let body = op.request_body.is_some();
                 let mut codes = vec!["503"];
                 if secured {
-                    codes.push("401");
+                    codes.extend(["401", "403"]);
                 }
                 if body || !params.is_empty() {
                     codes.push("400");
@@ -215,7 +216,18 @@ pub fn methods_of(path: &str) -> Option<String> {
         .map(|(_, methods)| methods.clone())
 }
 
+/// The OpenAPI document: generated from the handlers' annotations, with
+/// what the server checks beyond the types stated ([`super::constraints`]).
+pub fn document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        super::constraints::refine(&mut doc);
+        doc
+    })
+}
+
 /// Serves the OpenAPI document.
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
 }

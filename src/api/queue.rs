@@ -95,7 +95,8 @@ pub struct ConcurrenceAnswer {
 /// Gives (or refuses) a concurrence asked of your acting post.
 #[utoipa::path(post, path = "/api/v1/files/{id}/concurrences/{concurrence_id}", request_body = ConcurrenceAnswer,
     params(("id" = String, Path, description = "file id"), ("concurrence_id" = String, Path, description = "concurrence id")),
-    responses((status = 200, description = "the concurrence"), (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "the concurrence"), (status = 403, description = "a wrong PIN", body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn answer(
     state: web::Data<AppState>,
     caller: Caller,

@@ -32,21 +32,26 @@ pub struct SearchQuery {
     pub to: Option<String>,
 }
 
+/// The furthest a search pages.
+pub const MAX_OFFSET: i64 = 10_000;
+
 fn when(field: &'static str, v: &str) -> Result<i64, ApiError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Ok(t.timestamp_micros());
     }
-    let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+    let d = crate::domain::org::parse_date(v)
         .map_err(|_| ApiError::invalid_field(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time"))?;
     Ok(crate::clock::day_start(d))
 }
 
+/// A text parameter: at most `max` characters (as given), no control
+/// characters; trimmed, and blank is absent.
 fn short(field: &'static str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+    match v {
         Some(s) if s.chars().count() > max || s.chars().any(char::is_control) => {
             Err(ApiError::invalid_field(field, format!("must be at most {max} plain characters")))
         }
-        other => Ok(other),
+        other => Ok(other.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())),
     }
 }
 
@@ -73,15 +78,8 @@ pub async fn search(
     if let Some(c) = &classification {
         c.parse::<Clearance>().map_err(|e| ApiError::invalid_field("classification", e.to_string()))?;
     }
-    let limit = paging.limit()? as usize;
-    let offset = match paging.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c
-            .parse::<usize>()
-            .ok()
-            .filter(|o| *o <= 10_000)
-            .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor from this search"))?,
-    };
+    let (offset, limit) = paging.offset(MAX_OFFSET)?;
+    let (offset, limit) = (offset as usize, limit as usize);
     let params = Params {
         q: text,
         kind,

@@ -183,6 +183,7 @@ pub struct MovementSignature {
 #[utoipa::path(post, path = "/api/v1/files/{id}/movements/{movement_id}/sign", request_body = MovementSignature,
     params(("id" = String, Path, description = "file id"), ("movement_id" = String, Path, description = "movement id")),
     responses((status = 200, description = "the signature"), (status = 400, body = super::error::ErrorBody),
+              (status = 403, description = "the signature does not verify", body = super::error::ErrorBody),
               (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn sign_movement(

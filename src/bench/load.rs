@@ -55,12 +55,26 @@ const OPS: [&str; 6] = ["inbox", "file", "note", "sign (PIN)", "forward", "searc
 struct Stat {
     micros: Vec<u32>,
     errors: u64,
+    /// What the first few errors were.
+    seen: Vec<String>,
 }
 
 impl Stat {
     fn merge(&mut self, other: Stat) {
         self.micros.extend(other.micros);
         self.errors += other.errors;
+        for e in other.seen {
+            if self.seen.len() < 3 && !self.seen.contains(&e) {
+                self.seen.push(e);
+            }
+        }
+    }
+
+    fn error(&mut self, what: String) {
+        self.errors += 1;
+        if self.seen.len() < 3 && !self.seen.contains(&what) {
+            self.seen.push(what);
+        }
     }
 
     /// (p50, p95, p99) in milliseconds.
@@ -147,7 +161,9 @@ struct Session {
 }
 
 /// A request on a session's connection, reconnecting once if the server
-/// had closed it while idle (nothing of an answer was read).
+/// had closed it while idle: nothing of an answer was read, or the server's
+/// 408 for a connection opened and left without a request (browsers retry
+/// both the same way).
 fn send(
     client: &mut Option<Client>,
     port: u16,
@@ -162,7 +178,7 @@ fn send(
         }
         let Some(c) = client.as_mut() else { continue };
         match c.send(method, path, headers, body) {
-            Ok((0, _)) | Err(_) if attempt == 0 => *client = None,
+            Ok((0 | 408, _)) | Err(_) if attempt == 0 => *client = None,
             Ok(answer) => return Ok(answer),
             Err(e) => return Err(e.to_string()),
         }
@@ -338,6 +354,9 @@ pub fn run(plan: &Plan) -> Result<String, String> {
         total.merge(stat);
     }
     out.push_str(&total.row("all requests", secs));
+    if !total.seen.is_empty() {
+        out.push_str(&format!("errors seen (first of each kind): {}\n", total.seen.join("; ")));
+    }
     let (_, _, p99) = total.percentiles();
     let (_, _, h99) = { healthz }.percentiles();
     out.push_str(&format!(
@@ -375,8 +394,16 @@ fn officer(
         stats[op].micros.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
         match answer {
             Ok((status, body)) if status == want => Some(body),
-            _ => {
-                stats[op].errors += 1;
+            Ok((status, body)) => {
+                let code = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                stats[op].error(format!("{status} {code}"));
+                None
+            }
+            Err(e) => {
+                stats[op].error(e);
                 None
             }
         }

@@ -110,11 +110,8 @@ impl Period {
     /// Parses `YYYY-MM-DD` dates: `from` ≤ `to`, and the period begun.
     pub fn parse(from: &str, to: &str) -> Result<Period, ComplianceError> {
         let day = |field: &'static str, s: &str| {
-            let s = s.trim();
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .filter(|_| s.len() == 10)
-                .ok_or_else(|| ComplianceError::Invalid(field, "must be a date, YYYY-MM-DD".into()))
+            crate::domain::org::parse_date(s)
+                .map_err(|_| ComplianceError::Invalid(field, "must be a date, YYYY-MM-DD".into()))
         };
         let (from, to) = (day("from", from)?, day("to", to)?);
         let first = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();

@@ -3,7 +3,6 @@
 //! the register until it is retired: digitised (naming the e-file that
 //! replaces it), closed, or transferred out.
 
-use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -84,11 +83,8 @@ macro_rules! row_columns {
 }
 
 fn check(field: &'static str, value: &str, max: usize) -> Result<String, ComplianceError> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(ComplianceError::Invalid(field, format!("must be 1 to {max} characters of plain text")));
-    }
-    Ok(v.to_owned())
+    crate::domain::org::parse_text(value, max)
+        .map_err(|_| ComplianceError::Invalid(field, format!("must be 1 to {max} characters of plain text")))
 }
 
 /// Registers physical files of `entity`, all or none.
@@ -113,19 +109,20 @@ pub fn register(
         let subject = check("subject", &item.subject, 500)?;
         let opened = match item.opened_on.as_deref() {
             None => today,
-            Some(d) => {
-                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok().filter(|d| *d <= today).ok_or_else(|| {
-                    ComplianceError::Invalid("opened_on", "must be a date, YYYY-MM-DD, not in the future".into())
-                })?
-            }
+            Some(d) => crate::domain::org::parse_date(d).ok().filter(|d| *d <= today).ok_or_else(|| {
+                ComplianceError::Invalid("opened_on", "must be a date, YYYY-MM-DD, not in the future".into())
+            })?,
         };
         let taken: i64 = physical_files::table
             .filter(physical_files::entity_id.eq(&entity.id))
             .filter(physical_files::reference.eq(&reference))
             .count()
             .get_result(conn)?;
-        if taken > 0 || !seen.insert(reference.clone()) {
-            return Err(ComplianceError::Invalid("reference", format!("{reference} is already on the register")));
+        if taken > 0 {
+            return Err(ComplianceError::Conflict(format!("reference: {reference} is already on the register")));
+        }
+        if !seen.insert(reference.clone()) {
+            return Err(ComplianceError::Conflict(format!("reference: {reference} is given twice")));
         }
         let id = new_id();
         diesel::insert_into(physical_files::table)
@@ -185,7 +182,7 @@ pub fn retire(
         .optional()?
         .ok_or(ComplianceError::NotFound)?;
     if row.5.is_some() {
-        return Err(ComplianceError::Invalid("id", "this file has already left the register".into()));
+        return Err(ComplianceError::Conflict("this file has already left the register".into()));
     }
     match (how.how.as_str(), &how.e_file_id) {
         ("digitised", Some(f)) => {
@@ -194,8 +191,9 @@ pub fn retire(
                 .filter(files::entity_id.eq(&entity.id))
                 .count()
                 .get_result(conn)?;
+            // The e-file named is looked up, like a path's id: none is 404.
             if same == 0 {
-                return Err(ComplianceError::Invalid("e_file_id", "is not an e-file of this entity".into()));
+                return Err(ComplianceError::NotFound);
             }
         }
         ("digitised", None) => {

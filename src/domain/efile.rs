@@ -82,10 +82,20 @@ pub fn diary_no(entity_code: &str, serial: i64, year: i32) -> String {
     format!("{entity_code}/R/{year}/{serial:05}")
 }
 
+/// Most characters in a subject head.
+const MAX_HEAD: usize = 12;
+
+/// What [`parse_head`] accepts, as a regular expression.
+pub fn head_pattern() -> String {
+    super::pattern::padded(&format!(r"[A-Za-z0-9.()]{{1,{MAX_HEAD}}}"))
+}
+
 /// Checks a subject-head code (the `7` of `No. 7-12/2026-IT(Admin)`).
 pub fn parse_head(head: &str) -> Result<String, String> {
     let h = head.trim();
-    if h.is_empty() || h.len() > 12 || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '(' || c == ')')
+    if h.is_empty()
+        || h.len() > MAX_HEAD
+        || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '(' || c == ')')
     {
         return Err("must be 1–12 letters, digits, `.` or parentheses".into());
     }
@@ -168,7 +178,7 @@ pub fn plan_move(
     let destination = |to: Option<&str>| -> Result<String, MoveError> {
         match to {
             None => Err(MoveError::Invalid("to_post_id", "is required for this action".into())),
-            Some(t) if t == mover => Err(MoveError::Invalid("to_post_id", "is your own post".into())),
+            Some(t) if t == mover => Err(MoveError::Conflict("to_post_id: is your own post".into())),
             Some(t) => Ok(t.to_owned()),
         }
     };
@@ -322,7 +332,7 @@ mod tests {
         let t = plan_move(&s, Action::Forward, "SO", Some("DS")).unwrap();
         assert_eq!((t.holder_post.as_str(), t.to_post.as_deref()), ("DS", Some("DS")));
         assert_eq!(plan_move(&s, Action::Forward, "DS", Some("JS")), Err(MoveError::NotHolder));
-        assert!(matches!(plan_move(&s, Action::Forward, "SO", Some("SO")), Err(MoveError::Invalid(..))));
+        assert!(matches!(plan_move(&s, Action::Forward, "SO", Some("SO")), Err(MoveError::Conflict(..))));
         assert!(matches!(plan_move(&s, Action::Forward, "SO", None), Err(MoveError::Invalid(..))));
     }
 

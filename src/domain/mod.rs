@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod efile;
 pub mod merkle;
 pub mod org;
+pub mod pattern;
 pub mod route;
 pub mod text;
 pub mod tracking;

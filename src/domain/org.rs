@@ -114,16 +114,29 @@ pub struct Code(String);
 impl Code {
     const ALLOWED: &'static str = "letters, digits and ( ) - _ . & /";
 
+    const MAX: usize = 40;
+    const PUNCTUATION: &'static str = "()-_.&/";
+
+    /// A code without the whitespace [`Code::parse`] trims, as a regular expression.
+    pub fn core_pattern() -> String {
+        format!(r"[A-Za-z0-9()\-_.&/]{{1,{}}}", Self::MAX)
+    }
+
+    /// What [`Code::parse`] accepts, as a regular expression.
+    pub fn pattern() -> String {
+        super::pattern::padded(&Self::core_pattern())
+    }
+
     /// Parses a code: 1–40 ASCII letters, digits or `()-_.&/`.
     pub fn parse(s: &str) -> Result<Code, NameError> {
         let s = s.trim();
         if s.is_empty() {
             return Err(NameError::Empty);
         }
-        if s.chars().count() > 40 {
-            return Err(NameError::TooLong(40));
+        if s.chars().count() > Self::MAX {
+            return Err(NameError::TooLong(Self::MAX));
         }
-        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || "()-_.&/".contains(*c))) {
+        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || Self::PUNCTUATION.contains(*c))) {
             return Err(NameError::BadChar(c, Self::ALLOWED));
         }
         Ok(Code(s.to_owned()))
@@ -137,19 +150,23 @@ impl Code {
 
 /// Fewest characters in a password.
 pub const MIN_PASSWORD_CHARS: usize = 12;
-/// Most bytes in a password (argon2 takes any length; requests should not).
+/// Most characters in a new password: counted as characters, like the
+/// fewest, so that the API document can state both; it keeps every password
+/// within [`MAX_PASSWORD_BYTES`].
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Most bytes in a password tried at login (argon2 takes any length; requests should not).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Checks a new password, the one rule for every way a password is set (the
-/// API, `daftar user`, org-chart import): at least [`MIN_PASSWORD_CHARS`]
-/// characters (not bytes: an Urdu password counts its letters), at most
-/// [`MAX_PASSWORD_BYTES`] bytes.
+/// API, `daftar user`, org-chart import): [`MIN_PASSWORD_CHARS`] to
+/// [`MAX_PASSWORD_CHARS`] characters (not bytes: an Urdu password counts its letters).
 pub fn check_new_password(pw: &str) -> Result<(), String> {
-    if pw.chars().count() < MIN_PASSWORD_CHARS {
+    let n = pw.chars().count();
+    if n < MIN_PASSWORD_CHARS {
         return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     }
-    if pw.len() > MAX_PASSWORD_BYTES {
-        return Err(format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
+    if n > MAX_PASSWORD_CHARS {
+        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
     }
     Ok(())
 }
@@ -161,14 +178,21 @@ pub struct Username(String);
 impl Username {
     const ALLOWED: &'static str = "lower-case letters, digits and . _ -";
 
+    const MAX: usize = 64;
+
+    /// What [`Username::parse`] accepts, as a regular expression.
+    pub fn pattern() -> String {
+        super::pattern::padded(&format!("[A-Za-z0-9._-]{{1,{}}}", Self::MAX))
+    }
+
     /// Parses a username; upper case is folded so logins are case-insensitive.
     pub fn parse(s: &str) -> Result<Username, NameError> {
         let s = s.trim().to_ascii_lowercase();
         if s.is_empty() {
             return Err(NameError::Empty);
         }
-        if s.len() > 64 {
-            return Err(NameError::TooLong(64));
+        if s.len() > Self::MAX {
+            return Err(NameError::TooLong(Self::MAX));
         }
         if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c))) {
             return Err(NameError::BadChar(c, Self::ALLOWED));
@@ -182,25 +206,72 @@ impl Username {
     }
 }
 
-/// A free-text name or title: trimmed, non-empty, at most `max` characters.
-pub fn parse_text(s: &str, max: usize) -> Result<String, NameError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(NameError::Empty);
+/// Most characters in a post's designation.
+const MAX_DESIGNATION: usize = 60;
+
+/// What [`parse_designation`] accepts, as a regular expression.
+pub fn designation_pattern() -> String {
+    super::pattern::padded(&format!("[a-z_]{{1,{MAX_DESIGNATION}}}"))
+}
+
+/// A post's designation: `lower_snake_case`, e.g. `section_officer`, kept trimmed.
+pub fn parse_designation(s: &str) -> Result<&str, String> {
+    let d = s.trim();
+    if d.is_empty() || d.len() > MAX_DESIGNATION || !d.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        return Err("must be lower_snake_case, e.g. section_officer".into());
     }
+    Ok(d)
+}
+
+/// Most characters in an email address.
+pub const MAX_EMAIL: usize = 254;
+
+/// What [`parse_email`] accepts (its length is the schema's `maxLength`).
+pub fn email_pattern() -> String {
+    let word = super::pattern::not_whitespace();
+    super::pattern::padded(&format!("(?:{word}*@{word}*)?"))
+}
+
+/// An optional email address: at most [`MAX_EMAIL`] characters, with an `@`
+/// and no whitespace inside; kept trimmed, and blank means none.
+pub fn parse_email(s: Option<&str>) -> Result<Option<&str>, String> {
+    let Some(raw) = s else { return Ok(None) };
+    if raw.chars().count() > MAX_EMAIL {
+        return Err(format!("must be at most {MAX_EMAIL} characters"));
+    }
+    let e = raw.trim();
+    if e.is_empty() {
+        return Ok(None);
+    }
+    if !e.contains('@') || e.chars().any(char::is_whitespace) {
+        return Err("is not an address".into());
+    }
+    Ok(Some(e))
+}
+
+/// A free-text name or title: at most `max` characters, none of them a
+/// control character, not blank; kept trimmed. (Length and characters are
+/// those of the text as given, so that the API document can state them.)
+pub fn parse_text(s: &str, max: usize) -> Result<String, NameError> {
     if s.chars().count() > max {
         return Err(NameError::TooLong(max));
     }
     if let Some(c) = s.chars().find(|c| c.is_control()) {
         return Err(NameError::BadChar(c, "printable characters"));
     }
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(NameError::Empty);
+    }
     Ok(s.to_owned())
 }
 
-/// A calendar date `YYYY-MM-DD`, validated.
+/// A calendar date, exactly `YYYY-MM-DD` (RFC 3339's full-date), validated.
 pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|_| s.len() == 10 && s.as_bytes()[0].is_ascii_digit())
+        .ok_or_else(|| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
 }
 
 #[cfg(test)]
@@ -253,6 +324,7 @@ mod tests {
         assert_eq!(parse_text("  Section Officer ", 10), Err(NameError::TooLong(10)));
         assert_eq!(parse_text(" Director ", 10).unwrap(), "Director");
         assert!(parse_text("a\u{0}b", 10).is_err());
+        assert!(parse_text("\tDirector", 10).is_err(), "a control character, even at the edge");
         assert!(parse_date("2026-02-30").is_err());
         assert!(parse_date("2026-11-24").is_ok());
     }
@@ -263,6 +335,7 @@ mod tests {
         assert!(check_new_password(&"ب".repeat(11)).is_err());
         assert!(check_new_password(&"ب".repeat(12)).is_ok());
         assert!(check_new_password("short").is_err());
-        assert!(check_new_password(&"x".repeat(1025)).is_err());
+        assert!(check_new_password(&"x".repeat(257)).is_err());
+        assert!(check_new_password(&"ب".repeat(256)).is_ok());
     }
 }

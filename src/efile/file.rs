@@ -48,10 +48,10 @@ pub fn create(conn: &mut DbConn, actor: &Actor, input: NewFile) -> Result<String
         .select((org_units::code, org_units::entity_id))
         .first(conn)
         .optional()?
-        .ok_or_else(|| invalid("section_id", "is not an org unit"))?;
+        .ok_or(EfileError::NotFound)?;
     let my_entity: Option<String> = org_units::table.find(&post_unit).select(org_units::entity_id).first(conn)?;
     if entity != my_entity {
-        return Err(invalid("section_id", "must be a unit of your own entity"));
+        return Err(EfileError::Forbidden("section_id: must be a unit of your own entity".into()));
     }
     let now = now_micros();
     let year = crate::clock::year_at(now);
@@ -389,9 +389,9 @@ pub fn link(
     let kind: LinkKind = kind.parse().map_err(|e| invalid("kind", e))?;
     let (file, _) = super::actionable_file(conn, actor, file_id)?;
     if file_id == other_id {
-        return Err(invalid("file_id", "a file cannot be linked to itself"));
+        return Err(EfileError::Conflict("file_id: a file cannot be linked to itself".into()));
     }
-    let (other, _) = visible_file(conn, actor.viewer, other_id).map_err(|_| invalid("file_id", "no such file"))?;
+    let (other, _) = visible_file(conn, actor.viewer, other_id)?;
     let exists = file_links::table
         .filter(file_links::file_id.eq(file_id))
         .filter(file_links::other_file_id.eq(other_id))

@@ -62,16 +62,20 @@ pub fn invalid(field: &'static str, msg: impl ToString) -> EfileError {
     EfileError::Invalid(field, msg.to_string())
 }
 
-/// Trimmed remarks, if any: plain text of at most 5000 characters.
+/// Most characters in remarks.
+pub const MAX_REMARKS: usize = 5000;
+
+/// Trimmed remarks, if any: plain text of at most [`MAX_REMARKS`] characters
+/// (counted as given), blank meaning none.
 pub fn check_remarks(remarks: Option<&str>) -> Result<Option<String>, EfileError> {
-    let Some(r) = remarks.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
-    if r.chars().count() > 5000 {
-        return Err(invalid("remarks", "must be at most 5000 characters"));
+    let Some(r) = remarks else { return Ok(None) };
+    if r.chars().count() > MAX_REMARKS {
+        return Err(invalid("remarks", format!("must be at most {MAX_REMARKS} characters")));
     }
     if r.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         return Err(invalid("remarks", "must be plain text (no control characters)"));
     }
-    Ok(Some(r.to_owned()))
+    Ok(Some(r.trim().to_owned()).filter(|r| !r.is_empty()))
 }
 
 /// A classification field: default `unclassified`, never above the actor's clearance.
@@ -81,7 +85,7 @@ pub fn parse_classification(actor: &Actor, given: Option<&str>) -> Result<Cleara
         None => Clearance::Unclassified,
     };
     if c > actor.viewer.clearance {
-        return Err(invalid("classification", "is above your own clearance"));
+        return Err(EfileError::Forbidden("classification: is above your own clearance".into()));
     }
     Ok(c)
 }

@@ -32,7 +32,7 @@ pub struct MoveInput {
 
 /// Parses an RFC 3339 time into stored microseconds.
 pub fn parse_time(field: &'static str, s: &str) -> Result<i64, EfileError> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
+    chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_micros())
         .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-12-01T17:00:00Z"))
 }
@@ -63,12 +63,13 @@ pub fn check_destination(conn: &mut DbConn, to_post: &str, classification: Clear
         .filter(posts::id.eq(to_post))
         .select(users::clearance.nullable())
         .load(conn)?;
+    // The post named is a thing looked up, like a path's id: unknown is 404.
     if rows.is_empty() {
-        return Err(invalid("to_post_id", "no such post"));
+        return Err(EfileError::NotFound);
     }
     let holders: Vec<String> = rows.into_iter().flatten().collect();
     if !holders.is_empty() && holders.iter().all(|c| c.parse::<Clearance>().is_ok_and(|c| c < classification)) {
-        return Err(invalid("to_post_id", format!("nobody at that post is cleared for {classification}")));
+        return Err(EfileError::Conflict(format!("to_post_id: nobody at that post is cleared for {classification}")));
     }
     Ok(())
 }

@@ -262,12 +262,9 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         // Whoever may see the file sees what is put up in it: never above its classification.
         let receipt_class = r.clearance()?;
         if receipt_class > file.clearance()? {
-            return Err(invalid(
-                "file_id",
-                format!(
-                    "the receipt is {receipt_class}; it can only be put up in a file classified {receipt_class} or above"
-                ),
-            ));
+            return Err(EfileError::Conflict(format!(
+                "file_id: the receipt is {receipt_class}; it can only be put up in a file classified {receipt_class} or above"
+            )));
         }
         let done = diesel::update(receipts::table.find(id))
             .filter(receipts::version.eq(r.version))

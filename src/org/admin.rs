@@ -9,7 +9,9 @@ use serde_json::json;
 use crate::auth::principal::Principal;
 use crate::auth::{audit, password, session};
 use crate::domain::access::may_administer;
-use crate::domain::org::{AssignmentKind, Clearance, Code, OrgKind, Role, Username, parse_date, parse_text};
+use crate::domain::org::{
+    AssignmentKind, Clearance, Code, OrgKind, Role, Username, parse_date, parse_designation, parse_email, parse_text,
+};
 use crate::store::schema::{org_units, post_assignments, posts, user_roles, users};
 use crate::store::{DbConn, StoreError, new_id, now_micros};
 
@@ -137,10 +139,14 @@ pub fn create_unit(conn: &mut DbConn, actor: Actor, input: UnitInput) -> Result<
         None => (None, None),
     };
     if !kind.may_sit_under(parent_kind) {
-        return Err(invalid(
-            "kind",
-            format!("a {kind} cannot sit under {}", parent_kind.map_or("nothing".into(), |k| format!("a {k}"))),
-        ));
+        let message =
+            format!("a {kind} cannot sit under {}", parent_kind.map_or("nothing".into(), |k| format!("a {k}")));
+        // Only the government is a root and has no parent (the request says
+        // as much); where a unit may sit under its parent depends on the parent.
+        return Err(match parent_kind {
+            Some(_) if kind != OrgKind::Government => AdminError::Conflict(format!("kind: {message}")),
+            _ => invalid("kind", message),
+        });
     }
     let entity = if kind.is_entity() { Some(id.clone()) } else { parent_entity };
     if kind.is_entity() || kind == OrgKind::Government {
@@ -186,13 +192,7 @@ pub struct PostInput {
 pub fn create_post(conn: &mut DbConn, actor: Actor, input: PostInput) -> Result<String, AdminError> {
     let code = Code::parse(&input.code).map_err(|e| invalid("code", e))?;
     let title = parse_text(&input.title, 200).map_err(|e| invalid("title", e))?;
-    let designation = input.designation.trim();
-    if designation.is_empty()
-        || designation.len() > 60
-        || !designation.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-    {
-        return Err(invalid("designation", "must be lower_snake_case, e.g. section_officer"));
-    }
+    let designation = parse_designation(&input.designation).map_err(|e| invalid("designation", e))?;
     let Some((entity, _)) = entity_of_unit(conn, &input.org_unit_id)? else {
         return Err(AdminError::NotFound("org unit"));
     };
@@ -262,10 +262,7 @@ pub fn create_user(
     {
         return Err(AdminError::Forbidden("you cannot grant a clearance above your own".into()));
     }
-    let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
-    if email.is_some_and(|e| !e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace)) {
-        return Err(invalid("email", "is not an address"));
-    }
+    let email = parse_email(input.email.as_deref()).map_err(|e| invalid("email", e))?;
     let mut roles = Vec::new();
     for spec in &input.roles {
         let (role, scope) = match spec.split_once(':') {
@@ -280,9 +277,10 @@ pub fn create_user(
                     .select((org_units::id, org_units::kind))
                     .first::<(String, String)>(conn)
                     .optional()?;
+                // The entity named is looked up, like a path's id: none is 404.
                 match found {
                     Some((id, kind)) if kind.parse::<OrgKind>().is_ok_and(OrgKind::is_entity) => Some(id),
-                    _ => return Err(invalid("roles", format!("`{code}` is not an entity"))),
+                    _ => return Err(AdminError::NotFound("entity")),
                 }
             }
             (true, None) => {

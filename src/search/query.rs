@@ -273,7 +273,9 @@ pub fn search(s: &Search, conn: &mut DbConn, sight: &Sight, p: &Params) -> Resul
     parser.set_conjunction_by_default();
     parser.set_field_boost(f.number, 3.0);
     parser.set_field_boost(f.subject, 2.0);
-    let text = parser.parse_query(&p.q).map_err(|e| QueryError::Syntax { message: e.to_string(), position: None })?;
+    // Past balanced quotes and parentheses, whatever does not parse as the
+    // query language (`xyz:word`, a lone `-word`) is searched for as words.
+    let (text, _) = parser.parse_query_lenient(&p.q);
 
     // What the caller may see, and what they asked to narrow to.
     let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text.box_clone())];

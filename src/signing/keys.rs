@@ -17,7 +17,7 @@ use crate::store::schema::{post_assignments, posts, signing_keys, users};
 use crate::store::{DbConn, new_id, now_micros};
 
 fn check_pin(pin: &str) -> Result<(), SignError> {
-    if pin.len() < 6 || pin.len() > 64 {
+    if !(6..=64).contains(&pin.chars().count()) {
         return Err(SignError::Invalid("pin", "must be 6 to 64 characters".into()));
     }
     Ok(())
@@ -321,7 +321,7 @@ pub fn unseal_then(
     also: impl FnOnce(&[u8]),
 ) -> Result<Option<OpenKey>, SignError> {
     let Some((w, s, n)) = &key.wrapped else {
-        return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
+        return Err(SignError::Conflict("your key is a client key: send signature_b64 instead".into()));
     };
     let (mut sealed, salt, nonce) = match (unhex(w), unhex(s), unhex(n)) {
         (Some(w), Some(s), Some(n)) if n.len() == 12 => (w, s, n),

@@ -35,7 +35,7 @@ pub fn sign_movement_by_client(
 ) -> Result<Signature, SignError> {
     let facts = super::forms::movement_facts(conn, movement_id, super::forms::MovementForm::V2)?;
     if !super::keys::verify(&key.public_key, &facts.0, signature) {
-        return Err(SignError::Invalid("signature_b64", "does not verify against your certificate's key".into()));
+        return Err(SignError::Forbidden("signature_b64: does not verify against your certificate's key".into()));
     }
     store(conn, key, movement_id, facts, signature)
 }

@@ -30,7 +30,7 @@ pub fn sign_note(
         (Some(open), _) => open.sign(&canonical)?,
         (None, Some(sig)) if verify(&key.public_key, &canonical, sig) => sig.to_vec(),
         (None, Some(_)) => {
-            return Err(SignError::Invalid("signature_b64", "does not verify against your certificate's key".into()));
+            return Err(SignError::Forbidden("signature_b64: does not verify against your certificate's key".into()));
         }
         (None, None) => return Err(SignError::Invalid("pin", "send pin or signature_b64".into())),
     };

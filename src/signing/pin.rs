@@ -151,7 +151,7 @@ pub fn open_with_pin(
     keep: impl FnOnce(&[u8]),
 ) -> Result<OpenKey, SignError> {
     if key.wrapped.is_none() {
-        return Err(SignError::Invalid("pin", "your key is a client key: send signature_b64 instead".into()));
+        return Err(SignError::Conflict("your key is a client key: send signature_b64 instead".into()));
     }
     if key.sealed_with != super::keys::SEALED_WITH_ARGON2ID {
         return db.write_tx(|c| -> Result<Result<OpenKey, SignError>, SignError> {

@@ -472,7 +472,7 @@ both_backends!(the_register_of_physical_files, |backend| {
         "/api/v1/compliance/physical-files",
         &json!({"entity": "MOITT", "files": [{"reference": "IT-7/2015", "subject": "again"}]}),
     );
-    assert_eq!(r.status, 400, "a reference is registered once: {}", r.text);
+    assert_eq!(r.status, 409, "a reference is registered once: {}", r.text);
     let r = app.post_as(
         &registry,
         "/api/v1/compliance/physical-files",
@@ -490,7 +490,7 @@ both_backends!(the_register_of_physical_files, |backend| {
     assert_eq!(app.post_as(&registry, &retire, &json!({"how": "digitised"})).status, 400, "name the e-file");
     let r = app.post_as(&registry, &retire, &json!({"how": "digitised", "e_file_id": efile}));
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(app.post_as(&registry, &retire, &json!({"how": "closed"})).status, 400, "only once");
+    assert_eq!(app.post_as(&registry, &retire, &json!({"how": "closed"})).status, 409, "only once");
     let list = app.get_as(&registry, "/api/v1/compliance/physical-files?entity=MOITT");
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{}", list.text);
     let all = app.get_as(&registry, "/api/v1/compliance/physical-files?entity=MOITT&all=true");

@@ -129,6 +129,20 @@ both_backends!(openapi_describes_the_routes, |backend| {
     assert!(actions.contains(&serde_json::json!("put_up")) && !actions.contains(&serde_json::json!("approve")));
     assert_eq!(schemas["NewFile"]["properties"]["subject"]["maxLength"], 500);
     assert_eq!(schemas["NoteBody"]["properties"]["body"]["minLength"], 1);
+    // What the server checks beyond the types (api::constraints): fields that
+    // go together, per-list cursors, 404 for names in a body, media types.
+    assert_eq!(schemas["SignRequest"]["oneOf"].as_array().map(Vec::len), Some(2));
+    assert!(schemas["Enrol"]["required"].as_array().unwrap().contains(&serde_json::json!("mode")));
+    let cursor = |path: &str| {
+        let params = paths[path]["get"]["parameters"].as_array().unwrap();
+        params.iter().find(|p| p["name"] == "cursor").unwrap()["schema"]["pattern"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(cursor("/api/v1/inbox"), "^(?:0|[1-9][0-9]{0,6}|10000000)?$");
+    assert_eq!(cursor("/api/v1/search"), "^(?:0|[1-9][0-9]{0,3}|10000)?$");
+    assert!(paths["/api/v1/files"]["post"]["responses"]["404"].is_object(), "an unknown workflow or section");
+    assert!(paths["/api/v1/files/{id}/export"]["get"]["responses"]["200"]["content"]["application/zip"].is_object());
+    assert_eq!(paths["/api/v1/inbox"]["get"]["tags"], serde_json::json!(["inbox"]));
+    assert!(paths["/api/v1/auth/resume"]["get"]["responses"]["303"].is_object());
 });
 
 both_backends!(a_known_path_with_another_method_is_405_with_allow, |backend| {

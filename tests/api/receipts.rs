@@ -131,8 +131,8 @@ both_backends!(a_receipt_goes_only_into_a_file_cleared_for_it, |backend| {
     let plain = plain.body["id"].as_str().unwrap().to_owned();
     let r =
         app.post_as(&ds, &format!("/api/v1/receipts/{id}/movements"), &json!({"action": "put_up", "file_id": plain}));
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert!(r.body["error"]["details"]["fields"]["file_id"].as_str().unwrap().contains("restricted"), "{}", r.text);
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("restricted"), "{}", r.text);
     let cleared = app.post_as(&ds, "/api/v1/files", &json!({"subject": "Dispute", "classification": "restricted"}));
     let cleared = cleared.body["id"].as_str().unwrap().to_owned();
     let r =

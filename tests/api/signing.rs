@@ -282,7 +282,7 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
     let path = format!("/api/v1/files/{file}/notes/{note}/sign");
     let wrong = openssl_sign(dir.path(), b"something else");
     let r = app.post_as(&so, &path, &json!({"signature_b64": wrong}));
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 403, "a signature that does not verify proves nothing: {}", r.text);
     let r = app.post_as(&so, &path, &json!({"signature_b64": openssl_sign(dir.path(), bytes.text.as_bytes())}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "signed");
@@ -302,7 +302,7 @@ both_backends!(client_mode_keys_sign_their_own_notes, |backend| {
     assert!(bytes.text.contains("\"type\":\"daftar.movement.v2\""), "{}", bytes.text);
     let sign_path = format!("/api/v1/files/{file}/movements/{mid}/sign");
     let r = app.post_as(&so, &sign_path, &json!({"signature_b64": openssl_sign(dir.path(), b"not the move")}));
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 403, "{}", r.text);
     let r = app.post_as(&so, &sign_path, &json!({"signature_b64": openssl_sign(dir.path(), bytes.text.as_bytes())}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.post_as(&so, &sign_path, &json!({"signature_b64": "AAAA"})).status, 409, "signed once");
@@ -369,7 +369,7 @@ both_backends!(a_note_and_its_forward_go_together_or_not_at_all, |backend| {
     assert_eq!(app.post_as(&so, &moves, &wrong).status, 403);
     // The right PIN but a desk that does not exist: the note is not left behind.
     let r = app.post_as(&so, &moves, &json!({"action": "forward", "to_post_id": "nowhere", "note": "x", "pin": PIN}));
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 404, "{}", r.text);
     let f = app.get_as(&so, &format!("/api/v1/files/{file}"));
     assert_eq!(f.body["notes"], json!([]), "{}", f.text);
     assert_eq!(f.body["holder_post"]["id"], my_post(&app, &so).as_str());

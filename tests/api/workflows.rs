@@ -174,7 +174,7 @@ both_backends!(finance_must_concur_before_a_large_purchase_moves_on, |backend| {
     assert_eq!(new(json!({"amount": 5, "colour": 1})).status, 400, "undeclared field");
     assert_eq!(new(json!({"amount": -5})).status, 400);
     let r = app.post_as(&so, "/api/v1/files", &json!({"subject": "x", "workflow": "nope"}));
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 404, "an unknown workflow is named like an unknown id: {}", r.text);
     let r = new(json!({"amount": 60_000_000.0}));
     assert_eq!(r.status, 201, "{}", r.text);
     let file = r.body["id"].as_str().unwrap().to_owned();
