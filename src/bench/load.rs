@@ -314,7 +314,9 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     out.push_str(&format!("bare durable insert of a movement's rows (8 writers): {rows:.0} /s\n"));
     drop(db);
 
-    // The officers' day.
+    // The officers' day (said on stderr, with the server's pid, so that a
+    // profiler can be attached for just this part).
+    eprintln!("load: the officers' day begins now; the server is pid {}", served.0.id());
     let holders: Vec<AtomicBool> = (0..pairs).map(|_| AtomicBool::new(true)).collect();
     let barrier = std::sync::Barrier::new(sessions + 1);
     let pace = plan.pace;
