@@ -80,8 +80,9 @@ impl Callers {
     /// `exp`, `nbf`), checking its signature only the first time it is seen.
     pub fn verify(&self, keys: &TokenKeys, token: &str) -> Option<Claims> {
         let now = now_micros() / 1_000_000;
-        if let Some(claims) = self.tokens.lock().ok()?.get(token).filter(|c| now < c.exp) {
-            return Some(claims.clone());
+        let cached = self.tokens.lock().ok().and_then(|t| t.get(token).filter(|c| now < c.exp).cloned());
+        if cached.is_some() {
+            return cached;
         }
         let claims = keys.verify(token)?;
         if now < claims.exp

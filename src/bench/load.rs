@@ -52,8 +52,8 @@ const OPS: [&str; 6] = ["inbox", "file", "note", "sign (PIN)", "forward", "searc
 
 /// Latencies (µs) and errors of one operation.
 #[derive(Default, Clone)]
-struct Stat {
-    micros: Vec<u32>,
+pub(super) struct Stat {
+    pub(super) micros: Vec<u32>,
     errors: u64,
     /// What the first few errors were.
     seen: Vec<String>,
@@ -456,12 +456,13 @@ fn officer(
 const NOTE: &str = r#"{"body":"Examined the proposal; the figures agree with the budget. Submitted for orders."}"#;
 
 /// `connections` connections each sending `request(i)` = (path, headers)
-/// back to back for `budget`; every answer must be 200.
-fn closed_loop(
+/// back to back for `budget`; every answer must be 200. Returns the
+/// latencies (`Stat`'s count is the requests answered).
+pub(super) fn closed_loop<'p>(
     port: u16,
     connections: usize,
     budget: Duration,
-    request: impl Fn(usize) -> (&'static str, String) + Sync,
+    request: impl Fn(usize) -> (&'p str, String) + Sync,
 ) -> Result<Stat, String> {
     let started = Instant::now();
     let stats: Vec<Result<Stat, String>> = std::thread::scope(|s| {

@@ -106,27 +106,8 @@ impl Client {
 /// Requests per second from `clients` connections for `budget`; every answer must be 200.
 fn http_rate(port: u16, clients: usize, budget: Duration, path: &str, headers: &str) -> Result<f64, String> {
     let start = Instant::now();
-    let counts: Vec<Result<u64, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|_| {
-                s.spawn(move || {
-                    let mut c = Client::connect(port).map_err(|e| e.to_string())?;
-                    let mut n = 0;
-                    while start.elapsed() < budget {
-                        let (status, body) = c.send("GET", path, headers, "").map_err(|e| e.to_string())?;
-                        if status != 200 {
-                            return Err(format!("{path} answered {status}: {body}"));
-                        }
-                        n += 1;
-                    }
-                    Ok(n)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client panicked".into()))).collect()
-    });
-    let total: u64 = counts.into_iter().collect::<Result<Vec<_>, _>>()?.iter().sum();
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    let answered = load::closed_loop(port, clients, budget, |_| (path, headers.to_owned()))?.micros.len();
+    Ok(answered as f64 / start.elapsed().as_secs_f64())
 }
 
 /// `daftar bench auth`: login (argon2id) cost, token verification cost, and an
@@ -235,10 +216,10 @@ impl ScratchDir {
         use diesel::prelude::*;
         let dir = tempfile_dir()?;
         let Some(admin) = postgres_admin_url else { return Ok(ScratchDir { dir, database_url: None, postgres: None }) };
+        let Some((base, _)) = admin.rsplit_once('/') else { return Err("the admin URL names no database".into()) };
         let name = format!("daftar_bench_{}", crate::store::new_id());
         let mut c = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).map_err(|e| e.to_string())?;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
         Ok(ScratchDir { dir, database_url: Some(format!("{base}/{name}")), postgres: Some((admin.to_owned(), name)) })
     }
 

@@ -403,13 +403,9 @@ fn postgres(
     my_section: usize,
     ceiling: usize,
 ) -> Result<Row, String> {
-    let name = format!("daftar_bench_search_{}", crate::store::new_id().replace('-', ""));
-    let mut adm = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut adm).map_err(|e| e.to_string())?;
-    let url = match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => return Err("the admin URL names no database".into()),
-    };
+    // A scratch database there, dropped when `scratch` is.
+    let scratch = super::ScratchDir::new(Some(admin))?;
+    let url = scratch.database_url.clone().ok_or("no scratch database")?;
     let result = (|| -> Result<Row, String> {
         let mut pg = diesel::PgConnection::establish(&url).map_err(|e| e.to_string())?;
         pg.batch_execute(
@@ -465,6 +461,6 @@ fn postgres(
         let (p50, p99) = percentiles(&mut ms);
         Ok(("PostgreSQL tsvector/GIN", rate, p50, p99, hits))
     })();
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut adm);
+    drop(scratch);
     result
 }
