@@ -55,6 +55,11 @@ enum Command {
         /// For `load`: seconds between one session's actions (0: full speed; an officer's pace is 30).
         #[arg(long, default_value_t = 0.0)]
         pace: f64,
+        /// For `load`: the share of actions, in percent, that write a note, sign it with the PIN
+        /// and forward the file (the rest: 5% search, the others reads); 100 makes every
+        /// holder's action a write.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(0..=100))]
+        writes: u8,
         /// For `seed` and `load`: the size of the government seeded (1: 40 ministries, 10,000
         /// officers, 200,000 files, 6,000,000 movements).
         #[arg(long, default_value_t = 0.0)]
@@ -334,7 +339,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db, &config)
         }
-        Command::Bench { what, seconds, postgres, clients, sessions, pace, scale } => match what.as_str() {
+        Command::Bench { what, seconds, postgres, clients, sessions, pace, scale, writes } => match what.as_str() {
             "seed" => {
                 let db = open_migrated(&config)?;
                 seed_demo(&db, &config)?;
@@ -354,7 +359,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
             "load" => {
-                let plan = crate::bench::load::Plan { sessions, pace, seconds, postgres, scale };
+                let plan = crate::bench::load::Plan { sessions, pace, seconds, postgres, scale, writes };
                 print!("{}", crate::bench::load::run(&plan)?);
                 Ok(())
             }

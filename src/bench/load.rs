@@ -13,6 +13,11 @@
 //!   other side reads instead);
 //! - 5%: a search.
 //!
+//! `--writes N` sets the share of writes (the rest: 5% search, if room is
+//! left, and reads); at 100 every holder writes back to back and the other
+//! side of each pair only waits for the file to come back, so that the
+//! sessions are that many officers writing, nothing else.
+//!
 //! The baselines, at the same number of connections (at most 64, full
 //! speed), are `GET /healthz` of the same server, a bare handler that checks
 //! the same bearer token and answers a body like `/me`'s (in this process),
@@ -45,6 +50,9 @@ pub struct Plan {
     /// The government seeded first (`daftar bench seed`'s scale; more
     /// sections are added if there are fewer officers than sessions).
     pub scale: f64,
+    /// Percent of actions that write (note, PIN signature, forward); 15 in
+    /// an officers' day.
+    pub writes: u8,
 }
 
 /// Operations, as reported.
@@ -78,7 +86,7 @@ impl Stat {
     }
 
     /// (p50, p95, p99) in milliseconds.
-    fn percentiles(&mut self) -> (f64, f64, f64) {
+    pub(super) fn percentiles(&mut self) -> (f64, f64, f64) {
         self.micros.sort_unstable();
         let at = |q: f64| {
             if self.micros.is_empty() {
@@ -289,7 +297,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     let sh = seeded.shape;
     let mut out = format!(
         "backend: {}; seeded {} ministries, {} officers, {} files ({} movements) in {:.0} s + {:.0} s\n\
-         {sessions} sessions (one officer each, {pairs} pairs passing a file), {}; sessions opened in {setup:.1} s; \
+         {sessions} sessions (one officer each, {pairs} pairs passing a file), {}, {}% writes; sessions opened in {setup:.1} s; \
          the server caught up with the seed in {drained:.0} s\n",
         scratch.backend(),
         sh.entities,
@@ -299,6 +307,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
         seeded.org_secs,
         seeded.files_secs,
         if plan.pace > 0.0 { format!("an action every {} s each", plan.pace) } else { "full speed".into() },
+        plan.writes,
     );
 
     // Baselines.
@@ -320,6 +329,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     let holders: Vec<AtomicBool> = (0..pairs).map(|_| AtomicBool::new(true)).collect();
     let barrier = std::sync::Barrier::new(sessions + 1);
     let pace = plan.pace;
+    let writes = u64::from(plan.writes.min(100));
     let (stats, secs) = std::thread::scope(|s| -> Result<(Vec<Stat>, f64), String> {
         let handles: Vec<_> = all
             .iter()
@@ -331,7 +341,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
                     .spawn_scoped(s, move || {
                         let mut client = Client::connect(port).ok();
                         barrier.wait();
-                        officer(me, i, client.take(), port, &files[me.pair], &holders[me.pair], pace, budget)
+                        officer(me, i, client.take(), port, &files[me.pair], &holders[me.pair], pace, writes, budget)
                     })
                     .map_err(|e| format!("cannot start session {i}: {e}"))
             })
@@ -380,6 +390,7 @@ fn officer(
     file: &str,
     first_holds: &AtomicBool,
     pace: f64,
+    writes: u64,
     budget: Duration,
 ) -> Vec<Stat> {
     let mut stats = vec![Stat::default(); OPS.len()];
@@ -425,7 +436,7 @@ fn officer(
         }
         let roll = rng.below(100);
         let holds = first_holds.load(Ordering::Acquire) == me.first;
-        if (80..95).contains(&roll) && holds {
+        if roll < writes && holds {
             let Some(note) = call(2, "POST", &format!("/api/v1/files/{file}/notes"), NOTE, 201, &mut stats) else {
                 continue;
             };
@@ -442,7 +453,10 @@ fn officer(
             if call(4, "POST", &format!("/api/v1/files/{file}/movements"), &forward, 201, &mut stats).is_some() {
                 first_holds.store(!me.first, Ordering::Release);
             }
-        } else if roll >= 95 {
+        } else if writes >= 100 {
+            // Nothing but writes: the other side waits for the file to come back.
+            std::thread::sleep(Duration::from_millis(1));
+        } else if roll >= 95 && roll >= writes {
             call(5, "GET", "/api/v1/search?q=proposal&limit=20", "", 200, &mut stats);
         } else if roll % 2 == 0 {
             call(0, "GET", "/api/v1/inbox?limit=50", "", 200, &mut stats);

@@ -186,12 +186,49 @@ pub fn auth(seconds: u64) -> Result<String, String> {
     let clients = 8;
     let plain = http_rate(port, clients, budget, "/healthz", "")?;
     let me = http_rate(port, clients, budget, "/api/v1/me", &bearer)?;
+    // The officer's two commonest reads, at 16 connections, beside /healthz
+    // at the same 16: throughput ratio and p99.
+    // Twenty files opened by the officer, over the API, fill the inbox's first page.
+    let mut file = String::new();
+    for n in 0..20 {
+        let json_bearer = format!("{bearer}Content-Type: application/json\r\n");
+        let body = format!(r#"{{"subject":"Proposal {n} for the read benchmark"}}"#);
+        let (status, created) = client.send("POST", "/api/v1/files", &json_bearer, &body).map_err(|e| e.to_string())?;
+        let id =
+            serde_json::from_str::<serde_json::Value>(&created).ok().and_then(|v| v["id"].as_str().map(str::to_owned));
+        match id.filter(|_| status == 201 || status == 200) {
+            Some(id) => file = id,
+            None => return Err(format!("opening a file answered {status}: {created}")),
+        }
+    }
+    let file_path = format!("/api/v1/files/{file}");
+    let reads = 16;
+    let row = |path: &str, headers: &str| -> Result<(f64, f64), String> {
+        let started = Instant::now();
+        let mut stat = load::closed_loop(port, reads, budget, |_| (path, headers.to_owned()))?;
+        let per_sec = stat.micros.len() as f64 / started.elapsed().as_secs_f64();
+        let (_, _, p99) = stat.percentiles();
+        Ok((per_sec, p99))
+    };
+    let (h_rate, h_p99) = row("/healthz", "")?;
+    let (i_rate, i_p99) = row("/api/v1/inbox", &bearer)?;
+    let (f_rate, f_p99) = row(&file_path, &bearer)?;
     drop(handle.stop(false));
     out.push_str(&format!("one login over HTTP:                {login_ms:>12.1} ms\n"));
     out.push_str(&format!("GET /healthz (plain handler):       {plain:>12.0} req/s  ({clients} keep-alive clients)\n"));
     out.push_str(&format!(
         "GET /api/v1/me (token + session):   {me:>12.0} req/s  = {:.2} of the plain handler\n",
         me / plain
+    ));
+    out.push_str(&format!("\nat {reads} keep-alive clients:\n"));
+    out.push_str(&format!("GET /healthz:                       {h_rate:>12.0} req/s  p99 {h_p99:.2} ms\n"));
+    out.push_str(&format!(
+        "GET /api/v1/inbox:                  {i_rate:>12.0} req/s  p99 {i_p99:.2} ms  = {:.2} of /healthz\n",
+        i_rate / h_rate
+    ));
+    out.push_str(&format!(
+        "GET /api/v1/files/{{id}}:             {f_rate:>12.0} req/s  p99 {f_p99:.2} ms  = {:.2} of /healthz\n",
+        f_rate / h_rate
     ));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
