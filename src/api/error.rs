@@ -252,8 +252,14 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
         match e {
             StoreError::Unavailable(_) => ApiError::unavailable(&e),
+            // The server dropped the connection (PostgreSQL restarted, say):
+            // the statement did nothing, and a retry gets a checked connection.
+            StoreError::Query(Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _)) => {
+                ApiError::unavailable(&"the database connection was lost; try again")
+            }
             _ => ApiError::internal(&e),
         }
     }

@@ -1,0 +1,2 @@
+DROP INDEX file_links_other;
+DROP INDEX receipts_file;
