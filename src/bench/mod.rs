@@ -103,11 +103,14 @@ impl Client {
     }
 }
 
-/// Requests per second from `clients` connections for `budget`; every answer must be 200.
-fn http_rate(port: u16, clients: usize, budget: Duration, path: &str, headers: &str) -> Result<f64, String> {
+/// Requests per second and p99 (ms) from `clients` connections for
+/// `budget`; every answer must be 200.
+fn http_rate(port: u16, clients: usize, budget: Duration, path: &str, headers: &str) -> Result<(f64, f64), String> {
     let start = Instant::now();
-    let answered = load::closed_loop(port, clients, budget, |_| (path, headers.to_owned()))?.micros.len();
-    Ok(answered as f64 / start.elapsed().as_secs_f64())
+    let mut stat = load::closed_loop(port, clients, budget, |_| (path, headers.to_owned()))?;
+    let per_sec = stat.micros.len() as f64 / start.elapsed().as_secs_f64();
+    let (_, _, p99) = stat.percentiles();
+    Ok((per_sec, p99))
 }
 
 /// `daftar bench auth`: login (argon2id) cost, token verification cost, and an
@@ -184,14 +187,14 @@ pub fn auth(seconds: u64) -> Result<String, String> {
     let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
     let bearer = format!("Authorization: Bearer {}\r\n", v["access_token"].as_str().unwrap_or(""));
     let clients = 8;
-    let plain = http_rate(port, clients, budget, "/healthz", "")?;
-    let me = http_rate(port, clients, budget, "/api/v1/me", &bearer)?;
+    let (plain, _) = http_rate(port, clients, budget, "/healthz", "")?;
+    let (me, _) = http_rate(port, clients, budget, "/api/v1/me", &bearer)?;
     // The officer's two commonest reads, at 16 connections, beside /healthz
-    // at the same 16: throughput ratio and p99.
-    // Twenty files opened by the officer, over the API, fill the inbox's first page.
+    // at the same 16: throughput ratio and p99. Twenty files opened by the
+    // officer, over the API, fill the inbox's first page.
+    let json_bearer = format!("{bearer}Content-Type: application/json\r\n");
     let mut file = String::new();
     for n in 0..20 {
-        let json_bearer = format!("{bearer}Content-Type: application/json\r\n");
         let body = format!(r#"{{"subject":"Proposal {n} for the read benchmark"}}"#);
         let (status, created) = client.send("POST", "/api/v1/files", &json_bearer, &body).map_err(|e| e.to_string())?;
         let id =
@@ -201,18 +204,10 @@ pub fn auth(seconds: u64) -> Result<String, String> {
             None => return Err(format!("opening a file answered {status}: {created}")),
         }
     }
-    let file_path = format!("/api/v1/files/{file}");
     let reads = 16;
-    let row = |path: &str, headers: &str| -> Result<(f64, f64), String> {
-        let started = Instant::now();
-        let mut stat = load::closed_loop(port, reads, budget, |_| (path, headers.to_owned()))?;
-        let per_sec = stat.micros.len() as f64 / started.elapsed().as_secs_f64();
-        let (_, _, p99) = stat.percentiles();
-        Ok((per_sec, p99))
-    };
-    let (h_rate, h_p99) = row("/healthz", "")?;
-    let (i_rate, i_p99) = row("/api/v1/inbox", &bearer)?;
-    let (f_rate, f_p99) = row(&file_path, &bearer)?;
+    let (h_rate, h_p99) = http_rate(port, reads, budget, "/healthz", "")?;
+    let (i_rate, i_p99) = http_rate(port, reads, budget, "/api/v1/inbox", &bearer)?;
+    let (f_rate, f_p99) = http_rate(port, reads, budget, &format!("/api/v1/files/{file}"), &bearer)?;
     drop(handle.stop(false));
     out.push_str(&format!("one login over HTTP:                {login_ms:>12.1} ms\n"));
     out.push_str(&format!("GET /healthz (plain handler):       {plain:>12.0} req/s  ({clients} keep-alive clients)\n"));
