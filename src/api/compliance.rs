@@ -428,7 +428,7 @@ pub async fn list_physical(
     caller: Caller,
     q: web::Query<RegisterQuery>,
     paging: web::Query<PageParams>,
-) -> Result<web::Json<serde_json::Value>, ApiError> {
+) -> Result<web::Json<super::files::Page<physical::Physical>>, ApiError> {
     let (offset, limit) = super::files::offset_of(&paging)?;
     let q = q.into_inner();
     let (items, more) = state

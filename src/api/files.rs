@@ -1,7 +1,7 @@
 //! Files, notes, movements, links, the inbox and what was sent (SPEC section 3).
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
@@ -38,8 +38,18 @@ pub(super) fn offset_of(page: &PageParams) -> Result<(i64, i64), ApiError> {
     page.offset(super::MAX_OFFSET)
 }
 
-pub(super) fn page<T: serde::Serialize>(items: Vec<T>, more: bool, offset: i64, limit: i64) -> Value {
-    json!({"items": items, "next_cursor": more.then(|| (offset + limit).to_string())})
+/// One page of an offset-paged list, serialised straight from its typed
+/// items (no intermediate JSON tree: the inbox is the commonest request).
+#[derive(Serialize)]
+pub struct Page<T> {
+    /// The page's items.
+    items: Vec<T>,
+    /// The cursor of the next page, if there is one.
+    next_cursor: Option<String>,
+}
+
+pub(super) fn page<T: Serialize>(items: Vec<T>, more: bool, offset: i64, limit: i64) -> Page<T> {
+    Page { items, next_cursor: more.then(|| (offset + limit).to_string()) }
 }
 
 /// `POST /files`.
@@ -279,7 +289,7 @@ pub async fn inbox(
     caller: Caller,
     query: web::Query<InboxQuery>,
     paging: web::Query<PageParams>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<Page<efile::inbox::InboxItem>>, ApiError> {
     let kind = match query.kind.as_deref() {
         None | Some("") => efile::inbox::Kind::All,
         Some("files") => efile::inbox::Kind::Files,
@@ -297,7 +307,7 @@ pub async fn sent(
     state: web::Data<AppState>,
     caller: Caller,
     paging: web::Query<PageParams>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<Page<efile::inbox::SentItem>>, ApiError> {
     let (offset, limit) = offset_of(&paging)?;
     let (items, more) = state.read(move |c| Ok(efile::inbox::sent(c, &caller.actor(), offset, limit)?)).await?;
     Ok(web::Json(page(items, more, offset, limit)))

@@ -19,7 +19,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     paging: web::Query<PageParams>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<super::files::Page<queue::QueueItem>>, ApiError> {
     let (offset, limit) = super::files::offset_of(&paging)?;
     let (items, more) = state.read(move |c| Ok(queue::queue(c, &caller.actor(), offset, limit)?)).await?;
     Ok(web::Json(super::files::page(items, more, offset, limit)))

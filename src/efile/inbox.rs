@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Actor, EfileError, PostRef, Refs};
 use crate::domain::access::Sight;
 use crate::store::schema::{files, movements as mv, receipts};
-use crate::store::{DbConn, now_micros, rfc3339, sight};
+use crate::store::{DbConn, now_micros, prepared, rfc3339, sight};
 
 /// Which items an inbox shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,7 @@ pub fn inbox(
         HashMap::new()
     } else {
         mv::table
-            .filter(mv::id.eq_any(&movement_ids))
+            .filter(prepared::one_of(mv::id, &movement_ids))
             .select((mv::id, mv::from_post_id, mv::opened_at))
             .load::<(String, Option<String>, Option<i64>)>(conn)?
             .into_iter()

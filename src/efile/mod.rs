@@ -412,7 +412,7 @@ impl Refs {
         if !post_ids.is_empty() {
             let rows: Vec<(String, String, String, String, String)> = posts::table
                 .inner_join(org_units::table)
-                .filter(posts::id.eq_any(&post_ids))
+                .filter(crate::store::prepared::one_of(posts::id, &post_ids))
                 .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
                 .load(conn)?;
             for (id, code, designation, title, org_unit_code) in rows {
@@ -423,8 +423,10 @@ impl Refs {
         user_ids.sort_unstable();
         user_ids.dedup();
         if !user_ids.is_empty() {
-            let rows: Vec<(String, String)> =
-                users::table.filter(users::id.eq_any(&user_ids)).select((users::id, users::name)).load(conn)?;
+            let rows: Vec<(String, String)> = users::table
+                .filter(crate::store::prepared::one_of(users::id, &user_ids))
+                .select((users::id, users::name))
+                .load(conn)?;
             refs.users.extend(rows);
         }
         Ok(refs)

@@ -3,6 +3,7 @@
 
 pub mod files;
 mod group;
+pub mod prepared;
 pub mod schema;
 pub mod sight;
 

@@ -3,13 +3,13 @@
 //! per-object form is [`Sight::sees`]; a randomised test holds the two to the
 //! same answers on both backends.
 
-use diesel::dsl::exists;
 use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::DbConn;
-use super::schema::{files, posts, receipts, stays};
+use super::prepared::Sql;
+use super::schema::{files, receipts};
 use crate::domain::access::Sight;
 
 /// The backend both connections share through `DbConn`.
@@ -18,77 +18,86 @@ type Backend = <DbConn as Connection>::Backend;
 /// A boolean condition over one table.
 pub type Filter<T> = Box<dyn BoxableExpression<T, Backend, SqlType = Bool>>;
 
-fn never<T: 'static>() -> Filter<T> {
-    Box::new(diesel::dsl::sql::<Bool>("1 = 0"))
-}
-
-fn any<T: 'static>(terms: Vec<Filter<T>>) -> Filter<T> {
-    terms.into_iter().reduce(|a, b| Box::new(a.or(b))).unwrap_or_else(never)
-}
-
-/// An SQL string literal. Ids here come from the database, but quoting is
-/// what makes inlining them safe whatever they hold.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''").replace('\0', ""))
-}
-
-/// The stays that a sight's desks show (the desk rule over `stays` rows), as
-/// plain SQL: a condition of variable shape cannot be boxed inside a
-/// correlated subquery on the multi-backend connection, and a literal of
-/// quoted ids and integers is valid on both backends.
-fn desk_stays(sight: &Sight) -> String {
-    let current: Vec<String> = sight.desks.iter().filter(|d| d.window.is_none()).map(|d| quote(&d.post_id)).collect();
-    let mut terms: Vec<String> = Vec::new();
-    if !current.is_empty() {
-        terms.push(format!("stays.post_id IN ({})", current.join(", ")));
+/// The sight over `table` (`files` or `receipts`) as one condition with
+/// bound values, so that it stays prepared ([`super::prepared`]). `units`
+/// writes the owning-unit test for the unit ids it is given.
+fn visible(sight: &Sight, table: &'static str, units: fn(&mut Sql, &[String])) -> Sql {
+    let mut q = Sql::new();
+    let classes: Vec<&str> = sight.classes().into_iter().map(|c| c.as_str()).collect();
+    if classes.is_empty() {
+        q.push("1 = 0");
+        return q;
     }
-    for d in &sight.desks {
-        if let Some((from, until)) = d.window {
-            terms.push(format!(
-                "(stays.post_id = {} AND stays.from_at < {until} AND (stays.until_at IS NULL OR stays.until_at > {from}))",
-                quote(&d.post_id)
-            ));
+    q.push(format!("({table}.classification IN (")).texts(&classes).push(") AND (");
+    let mut terms = 0;
+    let mut or = |q: &mut Sql| {
+        if terms > 0 {
+            q.push(" OR ");
+        }
+        terms += 1;
+    };
+    if !sight.units.is_empty() {
+        or(&mut q);
+        units(&mut q, &sight.units);
+    }
+    if !sight.audited.is_empty() {
+        or(&mut q);
+        q.push(format!("{table}.entity_id IN (")).texts(&sight.audited).push(")");
+    }
+    if !sight.desks.is_empty() {
+        or(&mut q);
+        q.push(format!("EXISTS (SELECT 1 FROM stays WHERE stays.object_id = {table}.id AND ("));
+        desk_stays(&mut q, sight);
+        q.push("))");
+    }
+    if terms == 0 {
+        q.push("1 = 0");
+    }
+    q.push("))");
+    q
+}
+
+/// The stays that a sight's desks show (the desk rule over `stays` rows):
+/// those at a desk held now, and those at a desk held before that overlap
+/// the time it was held. Past desks are padded to a power of two, as lists
+/// are, by repeating the last.
+fn desk_stays(q: &mut Sql, sight: &Sight) {
+    let current: Vec<&str> = sight.desks.iter().filter(|d| d.window.is_none()).map(|d| d.post_id.as_str()).collect();
+    let past: Vec<(&str, i64, i64)> =
+        sight.desks.iter().filter_map(|d| d.window.map(|(from, until)| (d.post_id.as_str(), from, until))).collect();
+    let mut first = true;
+    if !current.is_empty() {
+        q.push("stays.post_id IN (").texts(&current).push(")");
+        first = false;
+    }
+    if let Some(last) = past.last() {
+        for k in 0..past.len().next_power_of_two() {
+            let (post, from, until) = past.get(k).unwrap_or(last);
+            if !first {
+                q.push(" OR ");
+            }
+            first = false;
+            q.push("(stays.post_id = ").text(post).push(" AND stays.from_at < ").int(*until);
+            q.push(" AND (stays.until_at IS NULL OR stays.until_at > ").int(*from).push("))");
         }
     }
-    if terms.is_empty() { "1 = 0".into() } else { format!("({})", terms.join(" OR ")) }
-}
-
-fn class_names(sight: &Sight) -> Vec<&'static str> {
-    sight.classes().into_iter().map(|c| c.as_str()).collect()
 }
 
 /// Files the sight may see.
 pub fn files(sight: &Sight) -> Filter<files::table> {
-    let mut why: Vec<Filter<files::table>> = Vec::new();
-    if !sight.units.is_empty() {
-        why.push(Box::new(files::section_id.eq_any(sight.units.clone())));
-    }
-    if !sight.audited.is_empty() {
-        why.push(Box::new(files::entity_id.eq_any(sight.audited.clone()).assume_not_null()));
-    }
-    if !sight.desks.is_empty() {
-        let desks = diesel::dsl::sql::<Bool>(&desk_stays(sight));
-        why.push(Box::new(exists(stays::table.filter(stays::object_id.eq(files::id)).filter(desks))));
-    }
-    Box::new(files::classification.eq_any(class_names(sight)).and(any(why)))
+    Box::new(visible(sight, "files", |q, units| {
+        q.push("files.section_id IN (").texts(units).push(")");
+    }))
 }
 
 /// Receipts the sight may see (their owning unit is the registry's: the
 /// unit of the post that diarised them).
 pub fn receipts(sight: &Sight) -> Filter<receipts::table> {
-    let mut why: Vec<Filter<receipts::table>> = Vec::new();
-    if !sight.units.is_empty() {
-        let registry_posts = posts::table.filter(posts::org_unit_id.eq_any(sight.units.clone())).select(posts::id);
-        why.push(Box::new(receipts::created_by_post.eq_any(registry_posts)));
-    }
-    if !sight.audited.is_empty() {
-        why.push(Box::new(receipts::entity_id.eq_any(sight.audited.clone())));
-    }
-    if !sight.desks.is_empty() {
-        let desks = diesel::dsl::sql::<Bool>(&desk_stays(sight));
-        why.push(Box::new(exists(stays::table.filter(stays::object_id.eq(receipts::id)).filter(desks))));
-    }
-    Box::new(receipts::classification.eq_any(class_names(sight)).and(any(why)))
+    Box::new(visible(sight, "receipts", |q, units| {
+        q.push("receipts.created_by_post IN (SELECT posts.id FROM posts WHERE posts.org_unit_id IN (")
+            .texts(units)
+            .push("))");
+    }))
 }
 
 /// Of these files and receipts, the ones the sight may see (for lists
