@@ -221,7 +221,7 @@ pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result
         let mut now_rows: HashMap<String, (&'static str, NowRow)> = HashMap::new();
         if !file_ids.is_empty() {
             let rows: Vec<NowRow> = files::table
-                .filter(files::id.eq_any(&file_ids))
+                .filter(prepared::one_of(files::id, &file_ids))
                 .filter(sight::files(&sight))
                 .select((files::id, files::file_no, files::subject, files::holder_post_id, files::status))
                 .load(conn)?;
@@ -229,7 +229,7 @@ pub fn sent(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Result
         }
         if !receipt_ids.is_empty() {
             let rows: Vec<NowRow> = receipts::table
-                .filter(receipts::id.eq_any(&receipt_ids))
+                .filter(prepared::one_of(receipts::id, &receipt_ids))
                 .filter(sight::receipts(&sight))
                 .select((
                     receipts::id,

@@ -116,7 +116,7 @@ pub fn movement_signatures_of(
         return Ok(Default::default());
     }
     let rows: Vec<(String, String, String, i64)> = ms::table
-        .filter(ms::movement_id.eq_any(movement_ids))
+        .filter(crate::store::prepared::one_of(ms::movement_id, movement_ids))
         .select((ms::movement_id, ms::certificate_serial, ms::signature_b64, ms::signed_at))
         .load(conn)?;
     Ok(rows

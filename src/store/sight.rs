@@ -112,7 +112,7 @@ pub fn visible_of(
     for chunk in file_ids.chunks(500) {
         ok.extend(
             files::table
-                .filter(files::id.eq_any(chunk))
+                .filter(super::prepared::one_of(files::id, chunk))
                 .filter(self::files(sight))
                 .select(files::id)
                 .load::<String>(conn)?,
@@ -121,7 +121,7 @@ pub fn visible_of(
     for chunk in receipt_ids.chunks(500) {
         ok.extend(
             receipts::table
-                .filter(receipts::id.eq_any(chunk))
+                .filter(super::prepared::one_of(receipts::id, chunk))
                 .filter(self::receipts(sight))
                 .select(receipts::id)
                 .load::<String>(conn)?,

@@ -14,7 +14,7 @@ use crate::efile::movements::{MoveInput, MovementView};
 use crate::efile::{Actor, EfileError, PostRef, Refs};
 use crate::signing::pin::Opened;
 use crate::store::schema::{concurrences as cc, file_routes, files};
-use crate::store::{Db, DbConn, now_micros, rfc3339, sight};
+use crate::store::{Db, DbConn, now_micros, prepared, rfc3339, sight};
 
 /// One entry of the queue.
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +94,7 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
     }
     let decisions: Vec<(String, String, Option<i32>, Option<String>, Option<i64>, Option<i64>)> = file_routes::table
         .filter(file_routes::state.eq("step"))
-        .filter(file_routes::post_id.eq_any(&mine))
+        .filter(prepared::one_of(file_routes::post_id, &mine))
         .select((
             file_routes::file_id,
             file_routes::hash,
@@ -125,7 +125,7 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
         )
         .filter(file_routes::state.eq("step"))
         .filter(cc::status.eq("pending"))
-        .filter(cc::post_id.eq_any(&mine))
+        .filter(prepared::one_of(cc::post_id, &mine))
         .select((cc::id, cc::file_id, cc::step, cc::post_id, cc::asked_at, cc::due_at, file_routes::hash))
         .load(conn)?;
     waiting.extend(asked.into_iter().map(|(id, file_id, step, post, since, due, hash)| Waiting {
@@ -156,7 +156,7 @@ pub fn queue(conn: &mut DbConn, actor: &Actor, offset: i64, limit: i64) -> Resul
     let mut unsure: Vec<String> = Vec::new();
     for chunk in ids.chunks(500) {
         let rows: Vec<FileFacts> = files::table
-            .filter(files::id.eq_any(chunk))
+            .filter(prepared::one_of(files::id, chunk))
             .filter(files::status.eq("open"))
             .select(FileFacts::as_select())
             .load(conn)?;
