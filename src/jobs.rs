@@ -340,7 +340,7 @@ pub fn claim(conn: &mut DbConn, kinds: &[&str], now: i64) -> QueryResult<Option<
     }
     // SQLite has one writer: look, then take the first row still untaken.
     let candidates: Vec<Candidate> = jobs::table
-        .filter(jobs::kind.eq_any(kinds))
+        .filter(crate::store::prepared::one_of(jobs::kind, kinds))
         .filter(due)
         .order(jobs::run_at)
         .limit(8)
