@@ -270,8 +270,10 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     // ledger (`/readyz`), its job queue; measured once it is idle, as a day
     // begins.
     let drained = Instant::now();
-    let mut probe = Client::connect(port).map_err(|e| e.to_string())?;
-    while probe.send("GET", "/readyz", "", "").map_err(|e| e.to_string())?.0 != 200 {
+    // A busy server may close the probe's connection between probes (a
+    // scale-1 run died of that, a broken pipe): reconnect as sessions do.
+    let mut probe: Option<Client> = None;
+    while send(&mut probe, port, "GET", "/readyz", "", "").map(|(status, _)| status).unwrap_or(0) != 200 {
         if drained.elapsed() > Duration::from_secs(1800) {
             return Err("the server was not ready within 30 minutes".into());
         }
