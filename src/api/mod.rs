@@ -68,12 +68,7 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
     {
         let db = self.db.clone();
-        web::block(move || {
-            let mut conn = db.reader()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| ApiError::internal(&e))?
+        web::block(move || db.read_tx(f)).await.map_err(|e| ApiError::internal(&e))?
     }
 }
 

@@ -249,6 +249,23 @@ impl Db {
         Ok(self.read.get()?)
     }
 
+    /// Runs `f` on a reader as one read: on SQLite inside one transaction,
+    /// so that its statements see one snapshot and take the WAL's read lock
+    /// once rather than each on its own; on PostgreSQL as is (each
+    /// statement is its own snapshot there, and a transaction would cost
+    /// two more round trips).
+    pub fn read_tx<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.reader().map_err(E::from)?;
+        let conn: &mut DbConn = &mut conn;
+        match self.backend {
+            Backend::Sqlite => conn.transaction(f),
+            Backend::Postgres => f(conn),
+        }
+    }
+
     /// A reader if one is free now (never waits).
     pub fn try_reader(&self) -> Option<Conn> {
         self.read.try_get()

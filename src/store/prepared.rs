@@ -26,6 +26,14 @@ fn padded(n: usize) -> usize {
     n.max(1).next_power_of_two()
 }
 
+/// The items of a list padded to a power of two by repeating the last one
+/// (nothing for an empty list). Every list bound into a statement goes
+/// through this, so its shape depends only on the padded length.
+pub fn padded_items<T>(items: &[T]) -> impl Iterator<Item = &T> {
+    let n = if items.is_empty() { 0 } else { padded(items.len()) };
+    (0..n).filter_map(move |k| items.get(k).or(items.last()))
+}
+
 enum Part {
     Sql(Cow<'static, str>),
     Text(String),
@@ -68,12 +76,11 @@ impl Sql {
     /// not be empty (an empty list is not valid SQL: test for it first).
     pub fn texts<S: AsRef<str>>(&mut self, values: &[S]) -> &mut Sql {
         debug_assert!(!values.is_empty(), "an empty IN list");
-        for k in 0..padded(values.len()) {
+        for (k, v) in padded_items(values).enumerate() {
             if k > 0 {
                 self.push(", ");
             }
-            let v = values.get(k).or(values.last()).map(|s| s.as_ref()).unwrap_or("");
-            self.text(v);
+            self.text(v.as_ref());
         }
         self
     }
@@ -140,17 +147,17 @@ impl<C> QueryId for OneOf<C> {
 
 impl<C: QueryFragment<Backend>> QueryFragment<Backend> for OneOf<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
-        let Some(last) = self.values.last() else {
+        if self.values.is_empty() {
             out.push_sql("1 = 0");
             return Ok(());
-        };
+        }
         self.column.walk_ast(out.reborrow())?;
         out.push_sql(" IN (");
-        for k in 0..padded(self.values.len()) {
+        for (k, v) in padded_items(&self.values).enumerate() {
             if k > 0 {
                 out.push_sql(", ");
             }
-            out.push_bind_param::<Text, String>(self.values.get(k).unwrap_or(last))?;
+            out.push_bind_param::<Text, String>(v)?;
         }
         out.push_sql(")");
         Ok(())
@@ -159,11 +166,20 @@ impl<C: QueryFragment<Backend>> QueryFragment<Backend> for OneOf<C> {
 
 #[cfg(test)]
 mod tests {
-    use super::padded;
+    use super::{padded, padded_items};
 
     #[test]
     fn lists_pad_to_a_power_of_two() {
         let got: Vec<usize> = [0, 1, 2, 3, 4, 5, 8, 9, 200].iter().map(|&n| padded(n)).collect();
         assert_eq!(got, [1, 1, 2, 4, 4, 8, 8, 16, 256]);
+    }
+
+    #[test]
+    fn padding_repeats_the_last_item() {
+        let pad = |v: &[i32]| padded_items(v).copied().collect::<Vec<_>>();
+        assert_eq!(pad(&[]), Vec::<i32>::new());
+        assert_eq!(pad(&[7]), [7]);
+        assert_eq!(pad(&[1, 2, 3]), [1, 2, 3, 3]);
+        assert_eq!(pad(&[1, 2, 3, 4, 5]), [1, 2, 3, 4, 5, 5, 5, 5]);
     }
 }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::DbConn;
-use super::prepared::Sql;
+use super::prepared::{self, Sql};
 use super::schema::{files, receipts};
 use crate::domain::access::Sight;
 
@@ -70,16 +70,13 @@ fn desk_stays(q: &mut Sql, sight: &Sight) {
         q.push("stays.post_id IN (").texts(&current).push(")");
         first = false;
     }
-    if let Some(last) = past.last() {
-        for k in 0..past.len().next_power_of_two() {
-            let (post, from, until) = past.get(k).unwrap_or(last);
-            if !first {
-                q.push(" OR ");
-            }
-            first = false;
-            q.push("(stays.post_id = ").text(post).push(" AND stays.from_at < ").int(*until);
-            q.push(" AND (stays.until_at IS NULL OR stays.until_at > ").int(*from).push("))");
+    for (post, from, until) in prepared::padded_items(&past) {
+        if !first {
+            q.push(" OR ");
         }
+        first = false;
+        q.push("(stays.post_id = ").text(post).push(" AND stays.from_at < ").int(*until);
+        q.push(" AND (stays.until_at IS NULL OR stays.until_at > ").int(*from).push("))");
     }
 }
 
@@ -112,7 +109,7 @@ pub fn visible_of(
     for chunk in file_ids.chunks(500) {
         ok.extend(
             files::table
-                .filter(super::prepared::one_of(files::id, chunk))
+                .filter(prepared::one_of(files::id, chunk))
                 .filter(self::files(sight))
                 .select(files::id)
                 .load::<String>(conn)?,
@@ -121,7 +118,7 @@ pub fn visible_of(
     for chunk in receipt_ids.chunks(500) {
         ok.extend(
             receipts::table
-                .filter(super::prepared::one_of(receipts::id, chunk))
+                .filter(prepared::one_of(receipts::id, chunk))
                 .filter(self::receipts(sight))
                 .select(receipts::id)
                 .load::<String>(conn)?,
