@@ -251,7 +251,7 @@ pub fn enqueue_all(conn: &mut DbConn, new: &[Job]) -> QueryResult<Vec<String>> {
     let now = now_micros();
     let ids: Vec<String> = new.iter().map(|_| new_id()).collect();
     let payloads: Vec<String> = new.iter().map(Job::payload).collect();
-    let rows: Vec<_> = new
+    let mut rows: Vec<_> = new
         .iter()
         .zip(&ids)
         .zip(&payloads)
@@ -269,9 +269,15 @@ pub fn enqueue_all(conn: &mut DbConn, new: &[Job]) -> QueryResult<Vec<String>> {
             )
         })
         .collect();
-    // Multi-row VALUES: each backend's own batch insert (not offered through
-    // the multi-backend connection).
-    crate::on_backend!(conn, |c| diesel::insert_into(jobs::table).values(&rows).execute(c))?;
+    if rows.len() == 1 {
+        // One row (a movement's mail): a plain insert, which stays prepared
+        // (diesel prepares a batch again on every call).
+        diesel::insert_into(jobs::table).values(rows.remove(0)).execute(conn)?;
+    } else {
+        // Multi-row VALUES: each backend's own batch insert (not offered
+        // through the multi-backend connection).
+        crate::on_backend!(conn, |c| diesel::insert_into(jobs::table).values(&rows).execute(c))?;
+    }
     Ok(ids)
 }
 

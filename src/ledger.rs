@@ -29,22 +29,121 @@ pub struct Event<'a> {
     pub payload: Value,
 }
 
-/// Appends an event; returns its id.
+/// An event as it is written, before the sealer gives it a position.
+struct Appended {
+    id: String,
+    at: i64,
+    kind: String,
+    actor_user: Option<String>,
+    actor_post: Option<String>,
+    file_id: Option<String>,
+    receipt_id: Option<String>,
+    payload: String,
+}
+
+thread_local! {
+    /// The events a [`batched`] scope on this thread has held back, in the
+    /// order they were appended; `None` outside such a scope.
+    static HELD: std::cell::RefCell<Option<Vec<Appended>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Appends an event; returns its id. Inside [`batched`] the row is written
+/// when the scope's work has succeeded, in the same transaction.
 pub fn append(conn: &mut DbConn, e: Event<'_>) -> QueryResult<String> {
     let id = new_id();
-    diesel::insert_into(ledger_events::table)
-        .values((
-            ledger_events::id.eq(&id),
-            ledger_events::at.eq(now_micros()),
-            ledger_events::kind.eq(e.kind),
-            ledger_events::actor_user.eq(e.actor_user),
-            ledger_events::actor_post.eq(e.actor_post),
-            ledger_events::file_id.eq(e.file_id),
-            ledger_events::receipt_id.eq(e.receipt_id),
-            ledger_events::payload.eq(e.payload.to_string()),
-        ))
-        .execute(conn)?;
+    let row = Appended {
+        id: id.clone(),
+        at: now_micros(),
+        kind: e.kind.to_owned(),
+        actor_user: e.actor_user.map(str::to_owned),
+        actor_post: e.actor_post.map(str::to_owned),
+        file_id: e.file_id.map(str::to_owned),
+        receipt_id: e.receipt_id.map(str::to_owned),
+        payload: e.payload.to_string(),
+    };
+    let unheld = HELD.with(|held| match held.borrow_mut().as_mut() {
+        Some(rows) => {
+            rows.push(row);
+            None
+        }
+        None => Some(row),
+    });
+    if let Some(row) = unheld {
+        write(conn, &[row])?;
+    }
     Ok(id)
+}
+
+/// Runs `f` (one request's work, inside its transaction), holding back the
+/// events it appends, and then writes them all in one statement: a
+/// movement with a signed note appends four. If `f` fails nothing is
+/// written, as its transaction rolls back. `f` must not roll back part of
+/// its work and go on (a savepoint it recovers from): events of the part
+/// undone would still be written. A scope inside a scope leaves the
+/// writing to the outer one.
+pub fn batched<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    if HELD.with(|held| held.borrow().is_some()) {
+        return f(conn);
+    }
+    /// Ends the scope however `f` ends (a panic included).
+    struct Scope;
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            HELD.with(|held| held.borrow_mut().take());
+        }
+    }
+    HELD.with(|held| *held.borrow_mut() = Some(Vec::new()));
+    let scope = Scope;
+    let out = f(conn)?;
+    let rows = HELD.with(|held| held.borrow_mut().take()).unwrap_or_default();
+    drop(scope);
+    write(conn, &rows)?;
+    Ok(out)
+}
+
+/// Most rows written as one prepared multi-row insert; more go as diesel's
+/// batch, which is prepared anew each time rather than filling the cache
+/// with one statement per count.
+const PREPARED_ROWS: usize = 8;
+
+/// Inserts appended events.
+fn write(conn: &mut DbConn, rows: &[Appended]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if rows.len() > PREPARED_ROWS {
+        let values: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    ledger_events::id.eq(&r.id),
+                    ledger_events::at.eq(r.at),
+                    ledger_events::kind.eq(&r.kind),
+                    ledger_events::actor_user.eq(&r.actor_user),
+                    ledger_events::actor_post.eq(&r.actor_post),
+                    ledger_events::file_id.eq(&r.file_id),
+                    ledger_events::receipt_id.eq(&r.receipt_id),
+                    ledger_events::payload.eq(&r.payload),
+                )
+            })
+            .collect();
+        crate::on_backend!(conn, |c| diesel::insert_into(ledger_events::table).values(&values).execute(c))?;
+        return Ok(());
+    }
+    let mut q = crate::store::prepared::Sql::new();
+    q.push("INSERT INTO ledger_events (id, at, kind, actor_user, actor_post, file_id, receipt_id, payload) VALUES ");
+    for (k, r) in rows.iter().enumerate() {
+        q.push(if k == 0 { "(" } else { ", (" });
+        q.text(&r.id).push(", ").int(r.at).push(", ").text(&r.kind).push(", ");
+        q.opt_text(r.actor_user.as_deref()).push(", ").opt_text(r.actor_post.as_deref()).push(", ");
+        q.opt_text(r.file_id.as_deref()).push(", ").opt_text(r.receipt_id.as_deref()).push(", ");
+        q.text(&r.payload).push(")");
+    }
+    q.statement().execute(conn)?;
+    Ok(())
 }
 
 /// The canonical bytes of a stored event: what its leaf hash covers.

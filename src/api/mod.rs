@@ -74,14 +74,15 @@ impl AppState {
 
 impl AppState {
     /// Runs `f` in one write transaction on the database thread pool: all of it
-    /// commits, or none of it.
+    /// commits, or none of it. The ledger events it appends are written
+    /// together at its end ([`crate::ledger::batched`]).
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
     {
         let db = self.db.clone();
-        web::block(move || db.write_tx(f)).await.map_err(|e| ApiError::internal(&e))?
+        web::block(move || db.write_tx(|c| crate::ledger::batched(c, f))).await.map_err(|e| ApiError::internal(&e))?
     }
 }
 

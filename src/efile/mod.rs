@@ -15,6 +15,7 @@ use diesel::prelude::*;
 
 use crate::domain::access::{self, Stay, Subject, Viewer};
 use crate::domain::org::Clearance;
+use crate::store::prepared::Sql;
 use crate::store::schema::receipts as receipt_rows;
 use crate::store::schema::{files, movements as mv, org_units, posts, serials, stays, users};
 use crate::store::{DbConn, StoreError, new_id, now_micros};
@@ -171,19 +172,28 @@ pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &
 /// Records that something moved to `post` at `at`: its stay at the last
 /// desk ends, and one at the new desk begins.
 pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
-    let open = stays::table
-        .filter(stays::object_id.eq(object_id))
-        .filter(stays::kind.eq(kind))
-        .filter(stays::until_at.is_null());
     if kind == "file" {
-        // A file's stay is counted for the analytics as it ends: read it first.
-        let ending: Vec<(String, String, i64)> = open.select((stays::id, stays::post_id, stays::from_at)).load(conn)?;
-        for (id, at_post, from) in ending {
-            diesel::update(stays::table.find(&id)).set(stays::until_at.eq(at)).execute(conn)?;
+        // A file's stay is counted for the analytics as it ends.
+        let ending: Vec<(String, i64)> = Sql::new()
+            .push("UPDATE stays SET until_at = ")
+            .int(at)
+            .push(" WHERE object_id = ")
+            .text(object_id)
+            .push(" AND kind = 'file' AND until_at IS NULL RETURNING post_id, from_at")
+            .returning::<(diesel::sql_types::Text, diesel::sql_types::BigInt)>()
+            .load(conn)?;
+        for (at_post, from) in ending {
             count_dwell(conn, &at_post, from, at)?;
         }
     } else {
-        diesel::update(open).set(stays::until_at.eq(at)).execute(conn)?;
+        diesel::update(
+            stays::table
+                .filter(stays::object_id.eq(object_id))
+                .filter(stays::kind.eq(kind))
+                .filter(stays::until_at.is_null()),
+        )
+        .set(stays::until_at.eq(at))
+        .execute(conn)?;
     }
     first_stay(conn, object_id, kind, post, at)
 }
@@ -191,15 +201,17 @@ pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &s
 /// Counts a file's stay at `post` from `from` to `until` (µs) for the
 /// bottleneck analytics (`dwell_counts`, migration 19).
 pub(crate) fn count_dwell(conn: &mut DbConn, post: &str, from: i64, until: i64) -> QueryResult<()> {
-    use crate::store::schema::dwell_counts as d;
     let seconds = crate::domain::analytics::dwell_bucket(crate::domain::analytics::stay_seconds(from, until));
-    let row = (d::post_id.eq(post), d::hour.eq(until.div_euclid(3_600_000_000)), d::seconds.eq(seconds), d::n.eq(1i64));
-    crate::on_backend!(conn, |c| diesel::insert_into(d::table)
-        .values(row)
-        .on_conflict((d::post_id, d::hour, d::seconds))
-        .do_update()
-        .set(d::n.eq(d::n + 1))
-        .execute(c))?;
+    Sql::new()
+        .push("INSERT INTO dwell_counts (post_id, hour, seconds, n) VALUES (")
+        .text(post)
+        .push(", ")
+        .int(until.div_euclid(3_600_000_000))
+        .push(", ")
+        .int(seconds)
+        .push(", 1) ON CONFLICT (post_id, hour, seconds) DO UPDATE SET n = dwell_counts.n + 1")
+        .statement()
+        .execute(conn)?;
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use crate::jobs;
 use crate::ledger;
 use crate::signing::Signature;
 use crate::signing::pin::Opened;
-use crate::store::schema::{files, movements as mv, post_assignments, posts, users};
+use crate::store::prepared::Sql;
+use crate::store::schema::{movements as mv, post_assignments, posts, users};
 use crate::store::{Db, DbConn, new_id, now_micros, rfc3339};
 
 /// `POST /files/{id}/movements`.
@@ -242,23 +243,30 @@ pub fn move_file(
     };
     let movement_id = new_id();
     // One conditional update: exactly one of simultaneous moves wins.
-    let arrival = moved.then(|| {
-        (files::last_movement_id.eq(movement_id.as_str()), files::held_since.eq(now), files::due_at.eq(due_at))
-    });
-    let updated = diesel::update(files::table.find(file_id))
-        .filter(files::version.eq(file.version))
-        .set((
-            files::holder_post_id.eq(&plan.holder_post),
-            files::status.eq(plan.status.as_str()),
-            files::referred_by_post.eq(&plan.referred_by),
-            files::priority.eq(new_priority.as_str()),
-            files::urgency.eq(new_priority as i32),
-            files::next_move_seq.eq(file.next_move_seq + 1),
-            files::version.eq(file.version + 1),
-            files::updated_at.eq(now),
-            arrival,
-        ))
-        .execute(conn)?;
+    let mut update = Sql::new();
+    update
+        .push("UPDATE files SET holder_post_id = ")
+        .text(&plan.holder_post)
+        .push(", status = ")
+        .text(plan.status.as_str())
+        .push(", referred_by_post = ")
+        .opt_text(plan.referred_by.as_deref())
+        .push(", priority = ")
+        .text(new_priority.as_str())
+        .push(", urgency = ")
+        .int4(new_priority as i32)
+        .push(", next_move_seq = ")
+        .int(file.next_move_seq + 1)
+        .push(", version = ")
+        .int(file.version + 1)
+        .push(", updated_at = ")
+        .int(now);
+    if moved {
+        update.push(", last_movement_id = ").text(&movement_id).push(", held_since = ").int(now);
+        update.push(", due_at = ").opt_int(due_at);
+    }
+    update.push(" WHERE id = ").text(file_id).push(" AND version = ").int(file.version);
+    let updated = update.statement().execute(conn)?;
     if updated != 1 {
         return Err(EfileError::Stale);
     }
@@ -438,20 +446,22 @@ pub fn move_signed(
         return Err(EfileError::Forbidden("a note sent with a movement is signed: send your pin".into()));
     }
     db.write_tx(|c| {
-        let note = match (note, &key) {
-            (Some(body), Some(Opened { key, open, .. })) => {
-                let draft = super::notes::add(c, actor, file_id, body)?;
-                let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &draft.id)?;
-                Some(super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?)
+        ledger::batched(c, |c| {
+            let note = match (note, &key) {
+                (Some(body), Some(Opened { key, open, .. })) => {
+                    let draft = super::notes::add(c, actor, file_id, body)?;
+                    let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &draft.id)?;
+                    Some(super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?)
+                }
+                _ => None,
+            };
+            let mut m = move_file(c, actor, file_id, input)?;
+            if let Some(Opened { key, open, .. }) = &key {
+                m.signature = Some(crate::signing::movements::sign_movement(c, key, open, &m.id)?);
             }
-            _ => None,
-        };
-        let mut m = move_file(c, actor, file_id, input)?;
-        if let Some(Opened { key, open, .. }) = &key {
-            m.signature = Some(crate::signing::movements::sign_movement(c, key, open, &m.id)?);
-        }
-        m.note = note;
-        Ok(m)
+            m.note = note;
+            Ok(m)
+        })
     })
 }
 

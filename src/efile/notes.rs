@@ -10,6 +10,7 @@ use super::{Actor, EfileError, FileRow, actionable_file, invalid};
 use crate::ledger;
 use crate::signing::Signature;
 use crate::signing::keys::{ActiveKey, Proof};
+use crate::store::prepared::Sql;
 use crate::store::schema::{files, notes};
 use crate::store::{Db, DbConn, new_id, now_micros, rfc3339};
 
@@ -29,6 +30,7 @@ pub fn check_body(body: &str) -> Result<(), EfileError> {
     }
     Ok(())
 }
+
 /// A stored note as the sheet shows it.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = notes)]
@@ -43,6 +45,22 @@ struct NoteRow {
     updated_at: i64,
     signed_at: Option<i64>,
 }
+
+/// [`NoteRow`]'s columns in its order, for a `RETURNING` clause.
+const NOTE_COLUMNS: &str = "id, seq, body, status, author_post_id, author_user_id, created_at, updated_at, signed_at";
+
+/// [`NoteRow`]'s SQL types in its order.
+type NoteRowType = (
+    diesel::sql_types::Text,
+    diesel::sql_types::BigInt,
+    diesel::sql_types::Text,
+    diesel::sql_types::Text,
+    diesel::sql_types::Text,
+    diesel::sql_types::Text,
+    diesel::sql_types::BigInt,
+    diesel::sql_types::BigInt,
+    diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+);
 
 /// A note as readers see it.
 #[derive(Debug, Clone, Serialize)]
@@ -152,13 +170,18 @@ pub(crate) fn insert_draft(
     let now = now_micros();
     // Take the paragraph number and bump the version together; a concurrent
     // change to the file makes this one stale rather than reuse a number.
-    let taken = diesel::update(files::table.find(file_id))
-        .filter(files::version.eq(file.version))
-        .set((
-            files::next_note_seq.eq(file.next_note_seq + 1),
-            files::version.eq(file.version + 1),
-            files::updated_at.eq(now),
-        ))
+    let taken = Sql::new()
+        .push("UPDATE files SET next_note_seq = ")
+        .int(file.next_note_seq + 1)
+        .push(", version = ")
+        .int(file.version + 1)
+        .push(", updated_at = ")
+        .int(now)
+        .push(" WHERE id = ")
+        .text(file_id)
+        .push(" AND version = ")
+        .int(file.version)
+        .statement()
         .execute(conn)?;
     if taken != 1 {
         return Err(EfileError::Stale);
@@ -274,15 +297,25 @@ pub fn mark_signed(
     signature: Signature,
 ) -> Result<NoteView, EfileError> {
     let now = now_micros();
-    let changed = diesel::update(notes::table.find(note_id))
-        .filter(notes::file_id.eq(file_id))
-        .filter(notes::author_user_id.eq(actor.user()))
-        .filter(notes::status.eq("draft"))
-        .set((notes::status.eq("signed"), notes::signed_at.eq(now)))
-        .execute(conn)?;
-    if changed != 1 {
+    // Shown as reading the note shows it (the ledger keeps the digest too):
+    // the row comes back from the update.
+    let row: Option<NoteRow> = Sql::new()
+        .push("UPDATE notes SET status = 'signed', signed_at = ")
+        .int(now)
+        .push(" WHERE id = ")
+        .text(note_id)
+        .push(" AND file_id = ")
+        .text(file_id)
+        .push(" AND author_user_id = ")
+        .text(actor.user())
+        .push(" AND status = 'draft' RETURNING ")
+        .push(NOTE_COLUMNS)
+        .returning::<NoteRowType>()
+        .get_result(conn)
+        .optional()?;
+    let Some(row) = row else {
         return Err(EfileError::Conflict("only a draft of your own can be signed".into()));
-    }
+    };
     let post = actor.post()?.to_owned();
     ledger::append(
         conn,
@@ -295,8 +328,6 @@ pub fn mark_signed(
             payload: json!({"note_id": note_id, "signature": signature}),
         },
     )?;
-    // Shown as reading the note shows it; the ledger keeps the digest too.
-    let row: NoteRow = notes::table.find(note_id).select(NoteRow::as_select()).first(conn)?;
     Ok(render_note(row, Some(signature.shown())))
 }
 

@@ -8,13 +8,18 @@
 //! depends only on how many values there are, and lists are padded to a
 //! power of two (repeating their last value, which changes no answer), so a
 //! connection keeps a handful of shapes prepared, keyed by their text.
+//!
+//! Diesel also never keeps an `UPDATE` or an upsert prepared. The few that
+//! every movement runs are written as a [`Statement`]: the same bound text,
+//! run whole, so that PostgreSQL parses and plans them once per connection
+//! rather than on every call (and SQLite compiles them once).
 
 use std::borrow::Cow;
 
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 
 use super::DbConn;
 
@@ -38,6 +43,9 @@ enum Part {
     Sql(Cow<'static, str>),
     Text(String),
     Int(i64),
+    Int4(i32),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
 }
 
 /// A boolean condition as SQL text with bound values. Its text must not
@@ -72,6 +80,24 @@ impl Sql {
         self
     }
 
+    /// Appends one bound 32-bit integer.
+    pub fn int4(&mut self, value: i32) -> &mut Sql {
+        self.parts.push(Part::Int4(value));
+        self
+    }
+
+    /// Appends one bound text value or NULL.
+    pub fn opt_text(&mut self, value: Option<&str>) -> &mut Sql {
+        self.parts.push(Part::OptText(value.map(str::to_owned)));
+        self
+    }
+
+    /// Appends one bound integer or NULL.
+    pub fn opt_int(&mut self, value: Option<i64>) -> &mut Sql {
+        self.parts.push(Part::OptInt(value));
+        self
+    }
+
     /// Appends `v1, v2, …` bound, padded to a power of two; `values` must
     /// not be empty (an empty list is not valid SQL: test for it first).
     pub fn texts<S: AsRef<str>>(&mut self, values: &[S]) -> &mut Sql {
@@ -83,6 +109,19 @@ impl Sql {
             self.text(v.as_ref());
         }
         self
+    }
+}
+
+impl Sql {
+    /// Makes this text a whole statement, to be `execute`d.
+    pub fn statement(&mut self) -> Statement {
+        Statement(std::mem::take(self))
+    }
+
+    /// Makes this text a whole statement that returns rows of SQL type
+    /// `ST` (an `UPDATE … RETURNING …`), to be `load`ed.
+    pub fn returning<ST>(&mut self) -> Returning<ST> {
+        Returning(std::mem::take(self), std::marker::PhantomData)
     }
 }
 
@@ -110,11 +149,54 @@ impl QueryFragment<Backend> for Sql {
                 Part::Sql(s) => out.push_sql(s),
                 Part::Text(v) => out.push_bind_param::<Text, String>(v)?,
                 Part::Int(v) => out.push_bind_param::<BigInt, i64>(v)?,
+                Part::Int4(v) => out.push_bind_param::<Integer, i32>(v)?,
+                Part::OptText(v) => out.push_bind_param::<Nullable<Text>, Option<String>>(v)?,
+                Part::OptInt(v) => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(v)?,
             }
         }
         Ok(())
     }
 }
+
+/// A whole statement (an `UPDATE`, an upsert) written as [`Sql`], kept
+/// prepared by its text. Start one with `Sql::new().push("UPDATE …")`, end
+/// it with [`Sql::statement`], and run it with `execute`. Its text names
+/// tables and columns as the migrations do, which the tests of its callers
+/// check on both backends.
+pub struct Statement(Sql);
+
+impl QueryId for Statement {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Backend> for Statement {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+}
+
+impl RunQueryDsl<DbConn> for Statement {}
+
+/// A [`Statement`] that returns rows of SQL type `ST`: see [`Sql::returning`].
+pub struct Returning<ST>(Sql, std::marker::PhantomData<ST>);
+
+impl<ST> QueryId for Returning<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST> QueryFragment<Backend> for Returning<ST> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+}
+
+impl<ST> diesel::query_builder::Query for Returning<ST> {
+    type SqlType = ST;
+}
+
+impl<ST> RunQueryDsl<DbConn> for Returning<ST> {}
 
 /// `column IN (values…)`, prepared once per padded length; false when
 /// `values` is empty. For text columns (ids).
