@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use super::{Actor, EfileError, PostRef, Refs};
 use crate::domain::access::Sight;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
 use crate::store::schema::{files, movements as mv, receipts};
 use crate::store::{DbConn, now_micros, prepared, rfc3339, sight};
 
@@ -74,10 +76,55 @@ pub struct InboxItem {
     held_since: i64,
 }
 
-type HeldRow = (String, String, String, String, String, i32, i64, Option<i64>, Option<String>);
+/// A held file or receipt: its id, number, subject, priority,
+/// classification, urgency, arrival and due date; then the movement that
+/// brought it (its sender and when it was opened) and the sender's post.
+type HeldRow =
+    (String, String, String, String, String, i32, i64, Option<i64>, Option<String>, Option<i64>, Option<PostRow>);
+
+/// A post as [`PostRef`] shows it: id, code, designation, title, unit code.
+type PostRow = (String, String, String, String, String);
+
+/// [`HeldRow`]'s SQL types.
+type HeldRowType = (
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    Integer,
+    BigInt,
+    Nullable<BigInt>,
+    Nullable<Text>,
+    Nullable<BigInt>,
+    Nullable<(Text, Text, Text, Text, Text)>,
+);
+
+/// The open items of `table` (`files` or `receipts`, numbered by `number`)
+/// that `post` holds and the sight may see, most urgent first, at most
+/// `take`, with the movement that brought each and its sender's post.
+/// Written whole ([`prepared`]): it runs on every inbox view.
+fn held(table: &'static str, number: &'static str, post: &str, visible: prepared::Sql, take: i64) -> prepared::Sql {
+    let mut q = prepared::Sql::new();
+    q.push(format!(
+        "SELECT {table}.id, {table}.{number}, {table}.subject, {table}.priority, {table}.classification, \
+         {table}.urgency, {table}.held_since, {table}.due_at, movements.from_post_id, movements.opened_at, \
+         posts.id, posts.code, posts.designation, posts.title, org_units.code \
+         FROM {table} LEFT JOIN movements ON movements.id = {table}.last_movement_id \
+         LEFT JOIN posts ON posts.id = movements.from_post_id \
+         LEFT JOIN org_units ON org_units.id = posts.org_unit_id \
+         WHERE {table}.holder_post_id = "
+    ));
+    q.text(post).push(format!(" AND {table}.status = 'open' AND "));
+    q.append(visible);
+    q.push(format!(" ORDER BY {table}.urgency DESC, {table}.held_since ASC, {table}.id ASC LIMIT "));
+    q.int(take);
+    q
+}
 
 /// What the acting post holds and is open: most urgent first, then oldest.
-/// `offset`/`limit` page through it.
+/// `offset`/`limit` page through it. One query per kind: the movement that
+/// brought each item and its sender's post are joined in.
 pub fn inbox(
     conn: &mut DbConn,
     actor: &Actor,
@@ -91,71 +138,30 @@ pub fn inbox(
     let take = offset + limit + 1;
     let mut found: Vec<(&'static str, HeldRow)> = Vec::new();
     if kind != Kind::Receipts {
-        let rows: Vec<HeldRow> = files::table
-            .filter(files::holder_post_id.eq(post))
-            .filter(files::status.eq("open"))
-            .filter(sight::files(&sight))
-            .order((files::urgency.desc(), files::held_since.asc(), files::id.asc()))
-            .limit(take)
-            .select((
-                files::id,
-                files::file_no,
-                files::subject,
-                files::priority,
-                files::classification,
-                files::urgency,
-                files::held_since,
-                files::due_at,
-                files::last_movement_id,
-            ))
-            .load(conn)?;
+        let rows: Vec<HeldRow> =
+            held("files", "file_no", post, sight::files(&sight), take).rows::<HeldRowType>().load(conn)?;
         found.extend(rows.into_iter().map(|r| ("file", r)));
     }
     if kind != Kind::Files {
-        let rows: Vec<HeldRow> = receipts::table
-            .filter(receipts::holder_post_id.eq(post))
-            .filter(receipts::status.eq("open"))
-            .filter(sight::receipts(&sight))
-            .order((receipts::urgency.desc(), receipts::held_since.asc(), receipts::id.asc()))
-            .limit(take)
-            .select((
-                receipts::id,
-                receipts::diary_no,
-                receipts::subject,
-                receipts::priority,
-                receipts::classification,
-                receipts::urgency,
-                receipts::held_since,
-                receipts::due_at,
-                receipts::last_movement_id,
-            ))
-            .load(conn)?;
+        let rows: Vec<HeldRow> =
+            held("receipts", "diary_no", post, sight::receipts(&sight), take).rows::<HeldRowType>().load(conn)?;
         found.extend(rows.into_iter().map(|r| ("receipt", r)));
     }
-    // The movements that brought them here, in one query.
-    let movement_ids: Vec<&str> = found.iter().filter_map(|(_, r)| r.8.as_deref()).collect();
-    let moves: HashMap<String, (Option<String>, Option<i64>)> = if movement_ids.is_empty() {
-        HashMap::new()
-    } else {
-        mv::table
-            .filter(prepared::one_of(mv::id, &movement_ids))
-            .select((mv::id, mv::from_post_id, mv::opened_at))
-            .load::<(String, Option<String>, Option<i64>)>(conn)?
-            .into_iter()
-            .map(|(id, from, opened)| (id, (from, opened)))
-            .collect()
-    };
-    let refs = Refs::load(conn, moves.values().map(|(from, _)| from.as_deref()), None)?;
     let mut items: Vec<InboxItem> = found
         .into_iter()
         .map(|(kind, r)| {
-            let (from, opened) = r.8.as_ref().and_then(|m| moves.get(m)).cloned().unwrap_or_default();
-            let (id, number, subject, priority, classification, urgency, held_since, due_at, _) = r;
+            let (id, number, subject, priority, classification, urgency, held_since, due_at, from, opened, sender) = r;
             InboxItem {
                 item: Listed::new(kind, id, number, subject),
                 priority,
                 classification,
-                from_post: refs.post_ref(from.as_deref()),
+                from_post: sender.map(|(id, code, designation, title, org_unit_code)| PostRef {
+                    id,
+                    code,
+                    designation,
+                    title,
+                    org_unit_code,
+                }),
                 received_at: rfc3339(held_since),
                 due_at: due_at.map(rfc3339),
                 overdue: due_at.is_some_and(|d| d < now),

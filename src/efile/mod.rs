@@ -180,7 +180,7 @@ pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &s
             .push(" WHERE object_id = ")
             .text(object_id)
             .push(" AND kind = 'file' AND until_at IS NULL RETURNING post_id, from_at")
-            .returning::<(diesel::sql_types::Text, diesel::sql_types::BigInt)>()
+            .rows::<(diesel::sql_types::Text, diesel::sql_types::BigInt)>()
             .load(conn)?;
         for (at_post, from) in ending {
             count_dwell(conn, &at_post, from, at)?;

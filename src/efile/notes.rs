@@ -310,7 +310,7 @@ pub fn mark_signed(
         .text(actor.user())
         .push(" AND status = 'draft' RETURNING ")
         .push(NOTE_COLUMNS)
-        .returning::<NoteRowType>()
+        .rows::<NoteRowType>()
         .get_result(conn)
         .optional()?;
     let Some(row) = row else {

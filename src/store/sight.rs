@@ -3,20 +3,12 @@
 //! per-object form is [`Sight::sees`]; a randomised test holds the two to the
 //! same answers on both backends.
 
-use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
 
 use super::DbConn;
 use super::prepared::{self, Sql};
 use super::schema::{files, receipts};
 use crate::domain::access::Sight;
-
-/// The backend both connections share through `DbConn`.
-type Backend = <DbConn as Connection>::Backend;
-
-/// A boolean condition over one table.
-pub type Filter<T> = Box<dyn BoxableExpression<T, Backend, SqlType = Bool>>;
 
 /// The sight over `table` (`files` or `receipts`) as one condition with
 /// bound values, so that it stays prepared ([`super::prepared`]). `units`
@@ -80,21 +72,22 @@ fn desk_stays(q: &mut Sql, sight: &Sight) {
     }
 }
 
-/// Files the sight may see.
-pub fn files(sight: &Sight) -> Filter<files::table> {
-    Box::new(visible(sight, "files", |q, units| {
+/// Files the sight may see: a condition on `files`, which may be joined
+/// to other tables.
+pub fn files(sight: &Sight) -> Sql {
+    visible(sight, "files", |q, units| {
         q.push("files.section_id IN (").texts(units).push(")");
-    }))
+    })
 }
 
 /// Receipts the sight may see (their owning unit is the registry's: the
 /// unit of the post that diarised them).
-pub fn receipts(sight: &Sight) -> Filter<receipts::table> {
-    Box::new(visible(sight, "receipts", |q, units| {
+pub fn receipts(sight: &Sight) -> Sql {
+    visible(sight, "receipts", |q, units| {
         q.push("receipts.created_by_post IN (SELECT posts.id FROM posts WHERE posts.org_unit_id IN (")
             .texts(units)
             .push("))");
-    }))
+    })
 }
 
 /// Of these files and receipts, the ones the sight may see (for lists
