@@ -18,6 +18,30 @@ use crate::store::Db;
 /// officer's pause between actions (nginx's default is 75 s).
 pub const IDLE_KEEP_ALIVE_SECS: u64 = 75;
 
+/// How many connections may wait to be accepted (the kernel caps it at
+/// `net.core.somaxconn`). The standard library's listeners wait for 128:
+/// when thousands of browsers connect at once (the morning, a restart),
+/// the rest were dropped and each paid a one-second TCP retransmission.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A listener on `addr` (the first of its addresses that binds) with
+/// [`LISTEN_BACKLOG`].
+fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address resolves to nothing");
+    for a in addr.to_socket_addrs()? {
+        let socket = socket2::Socket::new(socket2::Domain::for_address(a), socket2::Type::STREAM, None)?;
+        // As the standard library's listeners do: a restarted server binds
+        // again at once, past the old one's connections in TIME_WAIT.
+        socket.set_reuse_address(true)?;
+        match socket.bind(&a.into()).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// A bound, not yet running server.
 pub struct Server {
     port: u16,
@@ -81,8 +105,7 @@ impl Server {
         let signing_sessions = Arc::new(crate::auth::session::Sessions::new(std::time::Duration::from_secs(
             config.signing_session_minutes * 60,
         )));
-        let listener =
-            TcpListener::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let listener = listen(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         // Approval chains are checked against the org chart before anything
         // is served: an invalid one stops the start, naming file and line.
@@ -122,7 +145,7 @@ impl Server {
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let plain = match (&state.config.tls.redirect_http, tls) {
             (Some(addr), true) => {
-                Some(TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} (tls.redirect_http): {e}"))?)
+                Some(listen(addr).map_err(|e| format!("cannot listen on {addr} (tls.redirect_http): {e}"))?)
             }
             _ => None,
         };

@@ -141,7 +141,8 @@ fn serve(config: &Config) -> Result<(Served, u16), String> {
         .env("DAFTAR_DATA_DIR", &config.data_dir)
         .env("DAFTAR_DATABASE_URL", config.database_url())
         .env("DAFTAR_LISTEN", "127.0.0.1:0")
-        .env("DAFTAR_LOG", "warn")
+        // `DAFTAR_BENCH_SERVER_LOG=info` logs every request with its time.
+        .env("DAFTAR_LOG", std::env::var("DAFTAR_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start daftar serve: {e}"))?;
@@ -294,6 +295,20 @@ pub fn run(plan: &Plan) -> Result<String, String> {
         std::thread::sleep(Duration::from_millis(500));
     }
     let drained = drained.elapsed().as_secs_f64();
+    // The seed's writes are flushed to the database files before the day
+    // begins (a checkpoint), so that the measured day does not pay for the
+    // seed's dirty pages; best effort (PostgreSQL's needs a privileged role).
+    {
+        use diesel::RunQueryDsl;
+        let mut c = db.writer().map_err(|e| e.to_string())?;
+        let flushed = match &mut *c {
+            crate::store::DbConn::Postgres(pg) => diesel::sql_query("CHECKPOINT").execute(pg),
+            crate::store::DbConn::Sqlite(lite) => diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(lite),
+        };
+        if let Err(e) = flushed {
+            eprintln!("load: no checkpoint before the day ({e}); the seed's writes may still be flushing");
+        }
+    }
     let budget = Duration::from_secs(plan.seconds.max(1));
     let base_conns = sessions.min(64);
     let sh = seeded.shape;
