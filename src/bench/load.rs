@@ -357,6 +357,12 @@ pub fn run(plan: &Plan) -> Result<String, String> {
                     .stack_size(256 * 1024)
                     .spawn_scoped(s, move || {
                         let mut client = Client::connect(port).ok();
+                        // A session's connection has been used before the
+                        // day begins, as a browser's has (the server closes
+                        // a connection that sends nothing within 5 s, and
+                        // the day would pay for connecting again); this also
+                        // warms the thread's stack and allocator.
+                        let _ = send(&mut client, port, "GET", "/healthz", "", "");
                         barrier.wait();
                         officer(me, i, client.take(), port, &files[me.pair], &holders[me.pair], pace, writes, budget)
                     })
