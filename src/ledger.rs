@@ -104,45 +104,27 @@ where
     Ok(out)
 }
 
-/// Most rows written as one prepared multi-row insert; more go as diesel's
-/// batch, which is prepared anew each time rather than filling the cache
-/// with one statement per count.
+/// Rows per prepared multi-row insert. Longer runs (the seed's) go in
+/// chunks of this many, so the statement cache holds at most this many
+/// shapes of the insert.
 const PREPARED_ROWS: usize = 8;
 
 /// Inserts appended events.
 fn write(conn: &mut DbConn, rows: &[Appended]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
+    for chunk in rows.chunks(PREPARED_ROWS) {
+        let mut q = crate::store::prepared::Sql::new();
+        q.push(
+            "INSERT INTO ledger_events (id, at, kind, actor_user, actor_post, file_id, receipt_id, payload) VALUES ",
+        );
+        for (k, r) in chunk.iter().enumerate() {
+            q.push(if k == 0 { "(" } else { ", (" });
+            q.text(&r.id).push(", ").int(r.at).push(", ").text(&r.kind).push(", ");
+            q.opt_text(r.actor_user.as_deref()).push(", ").opt_text(r.actor_post.as_deref()).push(", ");
+            q.opt_text(r.file_id.as_deref()).push(", ").opt_text(r.receipt_id.as_deref()).push(", ");
+            q.text(&r.payload).push(")");
+        }
+        q.statement().execute(conn)?;
     }
-    if rows.len() > PREPARED_ROWS {
-        let values: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                (
-                    ledger_events::id.eq(&r.id),
-                    ledger_events::at.eq(r.at),
-                    ledger_events::kind.eq(&r.kind),
-                    ledger_events::actor_user.eq(&r.actor_user),
-                    ledger_events::actor_post.eq(&r.actor_post),
-                    ledger_events::file_id.eq(&r.file_id),
-                    ledger_events::receipt_id.eq(&r.receipt_id),
-                    ledger_events::payload.eq(&r.payload),
-                )
-            })
-            .collect();
-        crate::on_backend!(conn, |c| diesel::insert_into(ledger_events::table).values(&values).execute(c))?;
-        return Ok(());
-    }
-    let mut q = crate::store::prepared::Sql::new();
-    q.push("INSERT INTO ledger_events (id, at, kind, actor_user, actor_post, file_id, receipt_id, payload) VALUES ");
-    for (k, r) in rows.iter().enumerate() {
-        q.push(if k == 0 { "(" } else { ", (" });
-        q.text(&r.id).push(", ").int(r.at).push(", ").text(&r.kind).push(", ");
-        q.opt_text(r.actor_user.as_deref()).push(", ").opt_text(r.actor_post.as_deref()).push(", ");
-        q.opt_text(r.file_id.as_deref()).push(", ").opt_text(r.receipt_id.as_deref()).push(", ");
-        q.text(&r.payload).push(")");
-    }
-    q.statement().execute(conn)?;
     Ok(())
 }
 

@@ -172,28 +172,21 @@ pub(crate) fn first_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &
 /// Records that something moved to `post` at `at`: its stay at the last
 /// desk ends, and one at the new desk begins.
 pub(crate) fn next_stay(conn: &mut DbConn, object_id: &str, kind: &str, post: &str, at: i64) -> QueryResult<()> {
+    let ending: Vec<(String, i64)> = Sql::new()
+        .push("UPDATE stays SET until_at = ")
+        .int(at)
+        .push(" WHERE object_id = ")
+        .text(object_id)
+        .push(" AND kind = ")
+        .text(kind)
+        .push(" AND until_at IS NULL RETURNING post_id, from_at")
+        .rows::<(diesel::sql_types::Text, diesel::sql_types::BigInt)>()
+        .load(conn)?;
+    // A file's stay is counted for the analytics as it ends.
     if kind == "file" {
-        // A file's stay is counted for the analytics as it ends.
-        let ending: Vec<(String, i64)> = Sql::new()
-            .push("UPDATE stays SET until_at = ")
-            .int(at)
-            .push(" WHERE object_id = ")
-            .text(object_id)
-            .push(" AND kind = 'file' AND until_at IS NULL RETURNING post_id, from_at")
-            .rows::<(diesel::sql_types::Text, diesel::sql_types::BigInt)>()
-            .load(conn)?;
         for (at_post, from) in ending {
             count_dwell(conn, &at_post, from, at)?;
         }
-    } else {
-        diesel::update(
-            stays::table
-                .filter(stays::object_id.eq(object_id))
-                .filter(stays::kind.eq(kind))
-                .filter(stays::until_at.is_null()),
-        )
-        .set(stays::until_at.eq(at))
-        .execute(conn)?;
     }
     first_stay(conn, object_id, kind, post, at)
 }
