@@ -299,66 +299,71 @@ pub struct Claimed {
 type Candidate = (String, String, String, i32, i32);
 
 /// Claims one due job of the given kinds: queued and due, or running with an
-/// expired lease (its worker died). Of racing workers exactly one wins a job.
+/// expired lease (its worker died). Of racing workers exactly one wins a job:
+/// the lease is taken only if the row is still as it was read, and a worker
+/// that loses every candidate looks again. Inside a transaction on
+/// PostgreSQL, rows another worker is claiming are skipped rather than
+/// waited for (`FOR UPDATE SKIP LOCKED`), so there a race is never lost.
 pub fn claim(conn: &mut DbConn, kinds: &[&str], now: i64) -> QueryResult<Option<Claimed>> {
-    let due = jobs::status
-        .eq("queued")
-        .and(jobs::run_at.le(now))
-        .or(jobs::status.eq("running").and(jobs::locked_until.lt(now)));
+    let due = || {
+        jobs::status
+            .eq("queued")
+            .and(jobs::run_at.le(now))
+            .or(jobs::status.eq("running").and(jobs::locked_until.lt(now)))
+    };
     let cols = (jobs::id, jobs::kind, jobs::payload, jobs::attempts, jobs::max_attempts);
-    let lease = |c: &mut DbConn, id: &str, attempts: i32| {
-        diesel::update(jobs::table.find(id))
-            .filter(jobs::attempts.eq(attempts))
-            .filter(jobs::status.eq("queued").or(jobs::locked_until.lt(now)))
-            .set((
-                jobs::status.eq("running"),
-                jobs::attempts.eq(attempts + 1),
-                jobs::locked_until.eq(now + LEASE.as_micros() as i64),
-                jobs::updated_at.eq(now),
-            ))
-            .execute(c)
-    };
-    let claimed = |(id, kind, payload, attempts, max_attempts): Candidate| Claimed {
-        job: Job::decode(&kind, &payload).map_err(|e| e.to_string()),
-        id,
-        kind,
-        attempt: attempts + 1,
-        max_attempts,
-    };
-    if matches!(conn, DbConn::Postgres(_)) {
-        // Rows another worker has locked are skipped, not waited for.
-        return conn.transaction(|c| {
-            let DbConn::Postgres(pg) = c else { unreachable!("checked above") };
-            let row: Option<Candidate> = jobs::table
+    // Each lost race means another worker took a job: the queue moved on.
+    for _ in 0..CLAIM_TRIES {
+        let candidates: Vec<Candidate> = match conn {
+            DbConn::Postgres(pg) => jobs::table
                 .filter(jobs::kind.eq_any(kinds))
-                .filter(due)
+                .filter(due())
                 .order(jobs::run_at)
                 .limit(1)
                 .for_update()
                 .skip_locked()
                 .select(cols)
-                .first(pg)
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            lease(c, &row.0, row.3)?;
-            Ok(Some(claimed(row)))
-        });
-    }
-    // SQLite has one writer: look, then take the first row still untaken.
-    let candidates: Vec<Candidate> = jobs::table
-        .filter(crate::store::prepared::one_of(jobs::kind, kinds))
-        .filter(due)
-        .order(jobs::run_at)
-        .limit(8)
-        .select(cols)
-        .load(conn)?;
-    for row in candidates {
-        if lease(conn, &row.0, row.3)? == 1 {
-            return Ok(Some(claimed(row)));
+                .load(pg)?,
+            // SQLite has one writer: look, then take the first row still untaken.
+            DbConn::Sqlite(_) => jobs::table
+                .filter(crate::store::prepared::one_of(jobs::kind, kinds))
+                .filter(due())
+                .order(jobs::run_at)
+                .limit(8)
+                .select(cols)
+                .load(conn)?,
+        };
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        for (id, kind, payload, attempts, max_attempts) in candidates {
+            let taken = diesel::update(jobs::table.find(&id))
+                .filter(jobs::attempts.eq(attempts))
+                .filter(jobs::status.eq("queued").or(jobs::locked_until.lt(now)))
+                .set((
+                    jobs::status.eq("running"),
+                    jobs::attempts.eq(attempts + 1),
+                    jobs::locked_until.eq(now + LEASE.as_micros() as i64),
+                    jobs::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if taken == 1 {
+                return Ok(Some(Claimed {
+                    job: Job::decode(&kind, &payload).map_err(|e| e.to_string()),
+                    id,
+                    kind,
+                    attempt: attempts + 1,
+                    max_attempts,
+                }));
+            }
         }
     }
     Ok(None)
 }
+
+/// How often [`claim`] looks again after losing every candidate to other
+/// workers before it reports none (the worker then polls again shortly).
+const CLAIM_TRIES: usize = 8;
 
 /// Marks a job done: done jobs are removed, the counters in `/metrics` keep the tally.
 pub fn complete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
@@ -449,7 +454,15 @@ impl Worker {
     /// the worker's own commits had made one officer's writes several times
     /// slower (see README, Performance).
     pub fn run_one(&self, db: &Db) -> Result<bool, StoreError> {
-        let job = db.write_tx(|c| claim(c, &self.kinds, now_micros()).map_err(StoreError::from))?;
+        // Claims and settlements commit lazily (`store::lazy_commit`),
+        // sparing the disk a flush per job: a crash of the database that
+        // loses one only runs its job again after its lease, as the death
+        // of a worker already may (jobs run at least once; an email may
+        // go twice, with the same Message-ID).
+        let job = db.write_tx(|c| {
+            crate::store::lazy_commit(c)?;
+            claim(c, &self.kinds, now_micros()).map_err(StoreError::from)
+        })?;
         let Some(job) = job else { return Ok(false) };
         let outcome = match &job.job {
             Ok(j) => (self.handler)(db, j),
@@ -457,7 +470,10 @@ impl Worker {
         };
         match outcome {
             Ok(()) => {
-                db.write_tx(|c| complete(c, &job.id).map_err(StoreError::from))?;
+                db.write_tx(|c| {
+                    crate::store::lazy_commit(c)?;
+                    complete(c, &job.id).map_err(StoreError::from)
+                })?;
                 self.metrics.job_done(&job.kind);
             }
             Err(e) => {

@@ -123,6 +123,14 @@ impl Server {
             }
         };
         crate::clock::set_calendar(config.calendar()?);
+        match db
+            .reader()
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| crate::store::server_warnings(&mut c).map_err(|e| e.to_string()))
+        {
+            Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!("{w}")),
+            Err(e) => tracing::debug!(error = %e, "cannot read the database server's settings"),
+        }
         let metrics = Arc::new(Metrics::default());
         let mailer = crate::mail::Mailer::from_config(&config)?;
         if !mailer.sends() {

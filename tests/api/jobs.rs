@@ -200,3 +200,63 @@ fn two_servers_on_one_postgres_run_each_sealer_period_once() {
     assert!(ran >= 5, "the sealer hardly ran: {ran} runs in 3 s");
     assert!(ran <= periods, "{ran} runs in at most {periods} periods: some period ran twice");
 }
+
+both_backends!(workers_racing_outside_a_transaction_still_each_get_a_job, |backend| {
+    // Without a transaction PostgreSQL's row lock ends with the SELECT, so
+    // two claimers may pick the same row: one takes it, and the other must
+    // look again rather than report an empty queue while jobs are due.
+    let Some(t) = fresh_db(backend) else { return };
+    let db = db_for(&t.url);
+    for i in 0..60 {
+        enqueue(&db, Job::extract_text(&format!("f{i}")));
+    }
+    let now = now_micros();
+    let claimed: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut c = db.writer().unwrap();
+                    let mut mine = Vec::new();
+                    while let Some(job) = jobs::claim(&mut c, Job::KINDS, now).unwrap() {
+                        mine.push(job.id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut unique = claimed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), claimed.len(), "a job was claimed twice");
+    assert_eq!(claimed.len(), 60, "every due job was claimed");
+});
+
+both_backends!(the_server_names_a_postgresql_without_autovacuum, |backend| {
+    // The job queue deletes a row per job and every movement updates its
+    // file and stay: without autovacuum their dead rows slow every read,
+    // so the operator is told at start. SQLite has nothing to say.
+    let Some(t) = fresh_db(backend) else { return };
+    let db = db_for(&t.url);
+    let mut c = db.reader().unwrap();
+    let warnings = daftar::store::server_warnings(&mut c).unwrap();
+    let autovacuum_off = match &mut *c {
+        DbConn::Postgres(pg) => {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Shown {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                autovacuum: String,
+            }
+            let shown: Vec<Shown> = diesel::sql_query("SHOW autovacuum").load(pg).unwrap();
+            shown[0].autovacuum == "off"
+        }
+        DbConn::Sqlite(_) => false,
+    };
+    assert_eq!(
+        warnings.iter().any(|w| w.contains("autovacuum = off")),
+        autovacuum_off,
+        "warnings {warnings:?} against autovacuum off: {autovacuum_off}"
+    );
+});
