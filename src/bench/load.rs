@@ -267,48 +267,10 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     let setup = started.elapsed().as_secs_f64();
 
     let (served, port) = serve(&config)?;
-    // The server first catches up with the seed: its search index with the
-    // ledger (`/readyz`), its job queue; measured once it is idle, as a day
-    // begins.
-    let drained = Instant::now();
     // A busy server may close the probe's connection between probes (a
     // scale-1 run died of that, a broken pipe): reconnect as sessions do.
     let mut probe: Option<Client> = None;
-    while send(&mut probe, port, "GET", "/readyz", "", "").map(|(status, _)| status).unwrap_or(0) != 200 {
-        if drained.elapsed() > Duration::from_secs(1800) {
-            return Err("the server was not ready within 30 minutes".into());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    loop {
-        use crate::store::schema::jobs;
-        use diesel::prelude::*;
-        let mut c = db.reader().map_err(|e| e.to_string())?;
-        let waiting: i64 = jobs::table
-            .filter(jobs::status.eq_any(["queued", "running"]))
-            .count()
-            .get_result(&mut *c)
-            .map_err(|e| e.to_string())?;
-        if waiting == 0 || drained.elapsed() > Duration::from_secs(1800) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let drained = drained.elapsed().as_secs_f64();
-    // The seed's writes are flushed to the database files before the day
-    // begins (a checkpoint), so that the measured day does not pay for the
-    // seed's dirty pages; best effort (PostgreSQL's needs a privileged role).
-    {
-        use diesel::RunQueryDsl;
-        let mut c = db.writer().map_err(|e| e.to_string())?;
-        let flushed = match &mut *c {
-            crate::store::DbConn::Postgres(pg) => diesel::sql_query("CHECKPOINT").execute(pg),
-            crate::store::DbConn::Sqlite(lite) => diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(lite),
-        };
-        if let Err(e) = flushed {
-            eprintln!("load: no checkpoint before the day ({e}); the seed's writes may still be flushing");
-        }
-    }
+    let drained = settle(&db, port, &mut probe, "the seed")?;
     let budget = Duration::from_secs(plan.seconds.max(1));
     let base_conns = sessions.min(64);
     let sh = seeded.shape;
@@ -338,13 +300,24 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     out.push_str(&bare.clone().row("bare token handler", budget.as_secs_f64()));
     let rows = super::bare_movement_rows(&db, &desks[0].officer, &desks[1].officer, 8, budget)?;
     out.push_str(&format!("bare durable insert of a movement's rows (8 writers): {rows:.0} /s\n"));
+    // Those rows left the server a mail job and four ledger events each to
+    // catch up with: the day begins once it has.
+    settle(&db, port, &mut probe, "the baselines")?;
     drop(db);
 
     // The officers' day (said on stderr, with the server's pid, so that a
     // profiler can be attached for just this part).
     eprintln!("load: the officers' day begins now; the server is pid {}", served.0.id());
     let holders: Vec<AtomicBool> = (0..pairs).map(|_| AtomicBool::new(true)).collect();
-    let barrier = std::sync::Barrier::new(sessions + 1);
+    // The day begins at one instant, set once every session is ready and a
+    // little ahead. Each session parks until it is woken with it, then
+    // sleeps on its own timer until its first action. A barrier wakes all
+    // threads through one lock, one after another: with 10,000 sessions
+    // the last woke seconds late and the server stalled at the start of
+    // the day; threads looking for the start every 100 ms kept two cores
+    // too busy to look in time, and the late ones all acted at once.
+    let ready = std::sync::atomic::AtomicUsize::new(0);
+    let day: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let pace = plan.pace;
     let writes = u64::from(plan.writes.min(100));
     let (stats, secs) = std::thread::scope(|s| -> Result<(Vec<Stat>, f64), String> {
@@ -352,7 +325,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
             .iter()
             .enumerate()
             .map(|(i, me)| {
-                let (barrier, holders, files) = (&barrier, &holders, &files);
+                let (ready, day, holders, files) = (&ready, &day, &holders, &files);
                 std::thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn_scoped(s, move || {
@@ -363,19 +336,56 @@ pub fn run(plan: &Plan) -> Result<String, String> {
                         // the day would pay for connecting again); this also
                         // warms the thread's stack and allocator.
                         let _ = send(&mut client, port, "GET", "/healthz", "", "");
-                        barrier.wait();
-                        officer(me, i, client.take(), port, &files[me.pair], &holders[me.pair], pace, writes, budget)
+                        ready.fetch_add(1, Ordering::AcqRel);
+                        let start = loop {
+                            match day.get() {
+                                Some(start) => break *start,
+                                None => std::thread::park(),
+                            }
+                        };
+                        // How late this session learnt when the day begins.
+                        let late = Instant::now().saturating_duration_since(start);
+                        let stats = officer(
+                            me,
+                            i,
+                            client.take(),
+                            port,
+                            &files[me.pair],
+                            &holders[me.pair],
+                            pace,
+                            writes,
+                            start,
+                            budget,
+                        );
+                        (stats, late)
                     })
                     .map_err(|e| format!("cannot start session {i}: {e}"))
             })
             .collect::<Result<_, _>>()?;
-        barrier.wait();
-        let started = Instant::now();
+        while ready.load(Ordering::Acquire) < handles.len() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Far enough ahead for every session to have been woken: waking
+        // 10,000 threads took this machine 3.7 s.
+        let started = Instant::now() + Duration::from_secs(10);
+        let _ = day.set(started);
+        for h in &handles {
+            h.thread().unpark();
+        }
         let mut stats = vec![Stat::default(); OPS.len()];
+        let mut late = Duration::ZERO;
         for h in handles {
-            for (total, one) in stats.iter_mut().zip(h.join().map_err(|_| "a session panicked")?) {
+            let (one, one_late) = h.join().map_err(|_| "a session panicked")?;
+            late = late.max(one_late);
+            for (total, one) in stats.iter_mut().zip(one) {
                 total.merge(one);
             }
+        }
+        if late > Duration::ZERO {
+            eprintln!(
+                "load: a session learnt when the day began {:.0} ms after it had begun",
+                late.as_secs_f64() * 1e3
+            );
         }
         Ok((stats, started.elapsed().as_secs_f64()))
     })?;
@@ -402,6 +412,55 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     Ok(out)
 }
 
+/// Waits until the server has caught up with what was written behind its
+/// back (`what`: the seed, the bare baseline's rows): its job queue, its
+/// ledger sealer (those events are appended unsealed) and its search index
+/// with the sealed ledger (`/readyz`). Then, as after any bulk load, the
+/// database is vacuumed and analysed (PostgreSQL's autovacuum may be off,
+/// or not have come round: the day would read the dead row versions of
+/// done jobs, and plans made without statistics) and checkpointed, so that
+/// the day pays for none of it. Returns the seconds it took.
+fn settle(db: &crate::store::Db, port: u16, probe: &mut Option<Client>, what: &str) -> Result<f64, String> {
+    use crate::store::schema::{jobs, ledger_events};
+    use diesel::prelude::*;
+    let started = Instant::now();
+    loop {
+        if started.elapsed() > Duration::from_secs(1800) {
+            return Err(format!("the server did not catch up with {what} within 30 minutes"));
+        }
+        let backlog = {
+            let mut c = db.reader().map_err(|e| e.to_string())?;
+            let waiting: i64 = jobs::table
+                .filter(jobs::status.eq_any(["queued", "running"]))
+                .count()
+                .get_result(&mut *c)
+                .map_err(|e| e.to_string())?;
+            let unsealed: i64 = ledger_events::table
+                .filter(ledger_events::position.is_null())
+                .count()
+                .get_result(&mut *c)
+                .map_err(|e| e.to_string())?;
+            waiting + unsealed
+        };
+        if backlog == 0 && send(probe, port, "GET", "/readyz", "", "").map(|(status, _)| status).unwrap_or(0) == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut c = db.writer().map_err(|e| e.to_string())?;
+    // Best effort: PostgreSQL's CHECKPOINT needs a privileged role.
+    let flushed = match &mut *c {
+        crate::store::DbConn::Postgres(pg) => {
+            diesel::sql_query("VACUUM (ANALYZE)").execute(pg).and_then(|_| diesel::sql_query("CHECKPOINT").execute(pg))
+        }
+        crate::store::DbConn::Sqlite(lite) => diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(lite),
+    };
+    if let Err(e) = flushed {
+        eprintln!("load: no vacuum or checkpoint after {what} ({e}); its writes may still be flushing");
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// One session's day: actions until the budget is spent, one every `pace`
 /// seconds (0: back to back). Returns its stats per operation.
 #[allow(clippy::too_many_arguments)]
@@ -414,11 +473,11 @@ fn officer(
     first_holds: &AtomicBool,
     pace: f64,
     writes: u64,
+    started: Instant,
     budget: Duration,
 ) -> Vec<Stat> {
     let mut stats = vec![Stat::default(); OPS.len()];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (index as u64 + 1).wrapping_mul(0x1000_0000_01b3));
-    let started = Instant::now();
     // Officers do not all act at the same instant.
     let mut next =
         if pace > 0.0 { Duration::from_secs_f64(pace * rng.below(1000) as f64 / 1000.0) } else { Duration::ZERO };
@@ -445,14 +504,15 @@ fn officer(
         }
     };
     loop {
+        if next >= budget && pace > 0.0 {
+            break;
+        }
+        // Each action at its time from the start of the day (the first
+        // waits for the day to begin).
+        if let Some(wait) = (started + next).checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
         if pace > 0.0 {
-            let now = started.elapsed();
-            if next >= budget {
-                break;
-            }
-            if next > now {
-                std::thread::sleep(next - now);
-            }
             next += Duration::from_secs_f64(pace);
         } else if started.elapsed() >= budget {
             break;
