@@ -133,11 +133,11 @@ impl ListedRow {
 
 /// A file's correspondence, oldest first, with when each was attached.
 pub fn of_file(conn: &mut DbConn, file_id: &str) -> QueryResult<Vec<DocumentView>> {
-    let rows: Vec<ListedRow> = documents::table
+    let rows: Vec<ListedRow> = crate::on_backend!(conn, |c| documents::table
         .filter(documents::file_id.eq(file_id))
         .order(documents::created_at)
         .select(ListedRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     Ok(rows.into_iter().map(|r| r.view(true)).collect())
 }
 

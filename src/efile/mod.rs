@@ -253,8 +253,12 @@ fn subject_of(file: &FileRow) -> QueryResult<Subject> {
 
 /// Loads a file the viewer may see; anything else is `NotFound`.
 pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result<(FileRow, Subject), EfileError> {
-    let file =
-        files::table.find(file_id).select(FileRow::as_select()).first(conn).optional()?.ok_or(EfileError::NotFound)?;
+    // On the concrete connection: its statement cache finds the query by
+    // type, where `MultiConnection` writes its SQL text again (a file row
+    // has 25 columns) on every call (see `store::on_backend`).
+    let file = crate::on_backend!(conn, |c| files::table.find(file_id).select(FileRow::as_select()).first(c))
+        .optional()?
+        .ok_or(EfileError::NotFound)?;
     let subject = check_sight(conn, viewer, subject_of(&file)?, |c| stays_of(c, &file.id))?;
     Ok((file, subject))
 }

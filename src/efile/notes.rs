@@ -113,12 +113,12 @@ pub fn note_view(conn: &mut DbConn, note_id: &str) -> QueryResult<NoteView> {
 /// own drafts (others' drafts are theirs alone), in order; two queries
 /// however long the file.
 pub fn sheet(conn: &mut DbConn, file_id: &str, user_id: &str) -> QueryResult<Vec<NoteView>> {
-    let rows: Vec<NoteRow> = notes::table
+    let rows: Vec<NoteRow> = crate::on_backend!(conn, |c| notes::table
         .filter(notes::file_id.eq(file_id))
         .filter(notes::status.eq("signed").or(notes::author_user_id.eq(user_id)))
         .order(notes::seq)
         .select(NoteRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     let mut signatures = crate::signing::notes::signatures_of_file(conn, file_id)?;
     Ok(rows
         .into_iter()

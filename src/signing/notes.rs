@@ -111,10 +111,10 @@ pub fn signatures_of_file(
     conn: &mut DbConn,
     file_id: &str,
 ) -> QueryResult<std::collections::HashMap<String, Signature>> {
-    let rows: Vec<SignatureRow> = note_signatures::table
+    let rows: Vec<SignatureRow> = crate::on_backend!(conn, |c| note_signatures::table
         .inner_join(notes::table)
         .filter(notes::file_id.eq(file_id))
         .select(select_signature())
-        .load(conn)?;
+        .load(c))?;
     Ok(rows.into_iter().map(|r| (r.0.clone(), render_signature(r))).collect())
 }

@@ -23,8 +23,12 @@ pub enum DbConn {
     Sqlite(diesel::SqliteConnection),
 }
 
-/// Runs the same diesel expression on whichever backend `conn` is, for the
-/// few statements `MultiConnection` cannot express (e.g. `ON CONFLICT`).
+/// Runs the same diesel expression on whichever backend `conn` is: for the
+/// few statements `MultiConnection` cannot express (e.g. `ON CONFLICT`), and
+/// for hot reads written in diesel's DSL alone. `MultiConnection` writes a
+/// query's SQL text again on every call (quoting each column name into a
+/// new string) to find it in the statement cache; the concrete connection
+/// finds it by its type. The file view spent 17% of all CPU quoting names.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
