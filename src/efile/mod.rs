@@ -255,7 +255,7 @@ fn subject_of(file: &FileRow) -> QueryResult<Subject> {
 pub fn visible_file(conn: &mut DbConn, viewer: &Viewer, file_id: &str) -> Result<(FileRow, Subject), EfileError> {
     // On the concrete connection: its statement cache finds the query by
     // type, where `MultiConnection` writes its SQL text again (a file row
-    // has 25 columns) on every call (see `store::on_backend`).
+    // has 26 columns) on every call (see `store::on_backend`).
     let file = crate::on_backend!(conn, |c| files::table.find(file_id).select(FileRow::as_select()).first(c))
         .optional()?
         .ok_or(EfileError::NotFound)?;
