@@ -61,7 +61,9 @@ pub struct Callers {
 
 /// The current `auth_epoch` number.
 pub fn epoch(conn: &mut DbConn) -> QueryResult<i64> {
-    auth_epoch::table.find(1).select(auth_epoch::value).first(conn)
+    // Read on every authenticated request: on the concrete connection,
+    // which finds its prepared statement without writing its SQL again.
+    crate::on_backend!(conn, |c| auth_epoch::table.find(1).select(auth_epoch::value).first(c))
 }
 
 /// Inserts into a bounded map, sweeping it first when full.

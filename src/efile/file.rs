@@ -289,7 +289,12 @@ pub fn read(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<(FileView
     let unopened = match file.last_movement_id.as_deref() {
         Some(m) if actor.post == Some(file.holder_post_id.as_str()) => {
             use crate::store::schema::movements as mv;
-            mv::table.find(m).filter(mv::opened_at.is_null()).select(mv::id).first::<String>(conn).optional()?
+            crate::on_backend!(conn, |c| mv::table
+                .find(m)
+                .filter(mv::opened_at.is_null())
+                .select(mv::id)
+                .first::<String>(c)
+                .optional())?
         }
         _ => None,
     };
@@ -300,17 +305,17 @@ pub fn read(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<(FileView
 pub fn render(conn: &mut DbConn, actor: &Actor, file: &FileRow) -> Result<FileView, EfileError> {
     let notes = super::notes::sheet(conn, &file.id, actor.user())?;
     let documents = super::documents::of_file(conn, &file.id)?;
-    let put_up: Vec<(String, String, String, String)> = receipts::table
+    let put_up: Vec<(String, String, String, String)> = crate::on_backend!(conn, |c| receipts::table
         .filter(receipts::file_id.eq(&file.id))
         .select((receipts::id, receipts::diary_no, receipts::subject, receipts::form))
-        .load(conn)?;
+        .load(c))?;
     let receipts =
         put_up.into_iter().map(|(id, diary_no, subject, form)| ReceiptRef { id, diary_no, subject, form }).collect();
     let links = links_of(conn, actor, &file.id)?;
-    let (id, code, name, kind): (String, String, String, String) = org_units::table
+    let (id, code, name, kind): (String, String, String, String) = crate::on_backend!(conn, |c| org_units::table
         .find(&file.section_id)
         .select((org_units::id, org_units::code, org_units::name, org_units::kind))
-        .first(conn)?;
+        .first(c))?;
     let refs = Refs::load(
         conn,
         [Some(file.holder_post_id.as_str()), Some(file.created_by_post.as_str())],
@@ -355,11 +360,11 @@ fn link_view(other: &FileRow, kind: &str, direction: &'static str, at: i64) -> L
 /// or was merged into the other; `incoming`: the reverse), each only if the
 /// viewer may see the other file.
 fn links_of(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<Vec<LinkView>, EfileError> {
-    let rows: Vec<(String, String, String, i64)> = file_links::table
+    let rows: Vec<(String, String, String, i64)> = crate::on_backend!(conn, |c| file_links::table
         .filter(file_links::file_id.eq(file_id).or(file_links::other_file_id.eq(file_id)))
         .order(file_links::created_at)
         .select((file_links::file_id, file_links::other_file_id, file_links::kind, file_links::created_at))
-        .load(conn)?;
+        .load(c))?;
     let mut links = Vec::with_capacity(rows.len());
     for (from, to, kind, at) in rows {
         let (other, direction) = if from == file_id { (to, "outgoing") } else { (from, "incoming") };

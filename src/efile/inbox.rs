@@ -138,13 +138,13 @@ pub fn inbox(
     let take = offset + limit + 1;
     let mut found: Vec<(&'static str, HeldRow)> = Vec::new();
     if kind != Kind::Receipts {
-        let rows: Vec<HeldRow> =
-            held("files", "file_no", post, sight::files(&sight), take).rows::<HeldRowType>().load(conn)?;
+        let query = held("files", "file_no", post, sight::files(&sight), take).rows::<HeldRowType>();
+        let rows: Vec<HeldRow> = crate::on_backend!(conn, |c| query.load(c))?;
         found.extend(rows.into_iter().map(|r| ("file", r)));
     }
     if kind != Kind::Files {
-        let rows: Vec<HeldRow> =
-            held("receipts", "diary_no", post, sight::receipts(&sight), take).rows::<HeldRowType>().load(conn)?;
+        let query = held("receipts", "diary_no", post, sight::receipts(&sight), take).rows::<HeldRowType>();
+        let rows: Vec<HeldRow> = crate::on_backend!(conn, |c| query.load(c))?;
         found.extend(rows.into_iter().map(|r| ("receipt", r)));
     }
     let mut items: Vec<InboxItem> = found

@@ -419,11 +419,11 @@ impl Refs {
         post_ids.sort_unstable();
         post_ids.dedup();
         if !post_ids.is_empty() {
-            let rows: Vec<(String, String, String, String, String)> = posts::table
+            let rows: Vec<(String, String, String, String, String)> = crate::on_backend!(conn, |c| posts::table
                 .inner_join(org_units::table)
                 .filter(crate::store::prepared::one_of(posts::id, &post_ids))
                 .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
-                .load(conn)?;
+                .load(c))?;
             for (id, code, designation, title, org_unit_code) in rows {
                 refs.posts.insert(id.clone(), PostRef { id, code, designation, title, org_unit_code });
             }
@@ -432,10 +432,10 @@ impl Refs {
         user_ids.sort_unstable();
         user_ids.dedup();
         if !user_ids.is_empty() {
-            let rows: Vec<(String, String)> = users::table
+            let rows: Vec<(String, String)> = crate::on_backend!(conn, |c| users::table
                 .filter(crate::store::prepared::one_of(users::id, &user_ids))
                 .select((users::id, users::name))
-                .load(conn)?;
+                .load(c))?;
             refs.users.extend(rows);
         }
         Ok(refs)

@@ -22,15 +22,38 @@
 
 use std::borrow::Cow;
 
+use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, HasSqlType, Integer, Nullable, Text};
 
-use super::DbConn;
+/// A backend that binds the values [`Sql`] carries: `MultiConnection`'s,
+/// and each concrete one (so that hot reads can run through
+/// [`crate::on_backend`], which finds a prepared statement without writing
+/// its SQL text again).
+/// (Each impl below still names the values' `ToSql` bounds: Rust does not
+/// carry bounds on other types through a trait.)
+pub trait Binds:
+    Backend
+    + HasSqlType<Text>
+    + HasSqlType<BigInt>
+    + HasSqlType<Integer>
+    + HasSqlType<Nullable<Text>>
+    + HasSqlType<Nullable<BigInt>>
+{
+}
 
-/// The backend both connections share through `DbConn`.
-type Backend = <DbConn as Connection>::Backend;
+impl<DB> Binds for DB where
+    DB: Backend
+        + HasSqlType<Text>
+        + HasSqlType<BigInt>
+        + HasSqlType<Integer>
+        + HasSqlType<Nullable<Text>>
+        + HasSqlType<Nullable<BigInt>>
+{
+}
 
 /// How many values a list of `n` is padded to.
 fn padded(n: usize) -> usize {
@@ -154,8 +177,13 @@ impl QueryId for Sql {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl QueryFragment<Backend> for Sql {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+impl<DB: Binds> QueryFragment<DB> for Sql
+where
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         for part in &self.parts {
             match part {
                 Part::Sql(s) => out.push_sql(s),
@@ -182,13 +210,18 @@ impl QueryId for Statement {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl QueryFragment<Backend> for Statement {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+impl<DB: Binds> QueryFragment<DB> for Statement
+where
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.0.walk_ast(out)
     }
 }
 
-impl RunQueryDsl<DbConn> for Statement {}
+impl<Conn> RunQueryDsl<Conn> for Statement {}
 
 /// A [`Statement`] that returns rows of SQL type `ST`: see [`Sql::rows`].
 pub struct Rows<ST>(Sql, std::marker::PhantomData<ST>);
@@ -198,8 +231,13 @@ impl<ST> QueryId for Rows<ST> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<ST> QueryFragment<Backend> for Rows<ST> {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+impl<ST, DB: Binds> QueryFragment<DB> for Rows<ST>
+where
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.0.walk_ast(out)
     }
 }
@@ -208,7 +246,7 @@ impl<ST> diesel::query_builder::Query for Rows<ST> {
     type SqlType = ST;
 }
 
-impl<ST> RunQueryDsl<DbConn> for Rows<ST> {}
+impl<ST, Conn> RunQueryDsl<Conn> for Rows<ST> {}
 
 /// `column IN (values…)`, prepared once per padded length; false when
 /// `values` is empty. For text columns (ids).
@@ -239,8 +277,11 @@ impl<C> QueryId for OneOf<C> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<C: QueryFragment<Backend>> QueryFragment<Backend> for OneOf<C> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+impl<C: QueryFragment<DB>, DB: Backend + HasSqlType<Text>> QueryFragment<DB> for OneOf<C>
+where
+    String: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         if self.values.is_empty() {
             out.push_sql("1 = 0");
             return Ok(());
