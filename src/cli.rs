@@ -67,6 +67,11 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+        /// For `load`: a directory to keep the seeded SQLite deployment in, and to read it back
+        /// from on the next run instead of seeding again (also what `seed` writes, with
+        /// DAFTAR_DATA_DIR set to it).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
     },
     /// Fuzz the parsers of outside bytes for a bounded time (`scripts/fuzz.sh` runs them all).
     Fuzz {
@@ -339,7 +344,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = open_migrated(&config)?;
             seed_demo(&db, &config)
         }
-        Command::Bench { what, seconds, postgres, clients, sessions, pace, scale, writes } => match what.as_str() {
+        Command::Bench { what, seconds, postgres, clients, sessions, pace, scale, writes, data } => match what.as_str()
+        {
             "seed" => {
                 let db = open_migrated(&config)?;
                 seed_demo(&db, &config)?;
@@ -359,7 +365,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
             "load" => {
-                let plan = crate::bench::load::Plan { sessions, pace, seconds, postgres, scale, writes };
+                let plan = crate::bench::load::Plan { sessions, pace, seconds, postgres, scale, writes, data };
                 print!("{}", crate::bench::load::run(&plan)?);
                 Ok(())
             }

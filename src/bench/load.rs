@@ -53,6 +53,10 @@ pub struct Plan {
     /// Percent of actions that write (note, PIN signature, forward); 15 in
     /// an officers' day.
     pub writes: u8,
+    /// A SQLite deployment to keep: seeded (at `scale`) when it holds none,
+    /// and read back, not seeded again, when an earlier run or `daftar bench
+    /// seed` wrote one there. A scale-1 seed takes about an hour.
+    pub data: Option<std::path::PathBuf>,
 }
 
 /// Operations, as reported.
@@ -200,17 +204,44 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     crate::server::raise_open_file_limit();
     let sessions = plan.sessions.max(2);
     let pairs = sessions.div_ceil(2);
-    let scratch = ScratchDir::new(plan.postgres.as_deref())?;
-    let (config, db, ca) =
-        scratch_on(&scratch.dir, scratch.database_url.clone(), &Config::default().sqlite_synchronous, 4)?;
-    // Enough desks for one officer per session.
-    let mut shape = super::seed::Shape::of(plan.scale);
-    let files = shape.files();
-    shape.sections = shape.sections.max(sessions.div_ceil(shape.entities * 10));
-    // The scale's files, spread over the sections there are.
-    shape.files_per_section = files / (shape.entities * shape.sections);
+    let synchronous = &Config::default().sqlite_synchronous;
+    let (_scratch, backend, (config, db, ca)) = match (&plan.data, &plan.postgres) {
+        (Some(_), Some(_)) => return Err("--data keeps a SQLite deployment: leave out --postgres".into()),
+        (Some(dir), None) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            (None, "SQLite (synchronous=FULL)", scratch_on(dir, None, synchronous, 4)?)
+        }
+        (None, postgres) => {
+            let scratch = ScratchDir::new(postgres.as_deref())?;
+            let opened = scratch_on(&scratch.dir, scratch.database_url.clone(), synchronous, 4)?;
+            let backend = scratch.backend();
+            (Some(scratch), backend, opened)
+        }
+    };
     let wrap = crate::signing::keys::PinWrap::load_or_create(&config.data_dir)?;
-    let seeded = super::seed::government(&db, &ca, &wrap, shape, &|line: &str| eprintln!("seed: {line}"))?;
+    let kept = match &plan.data {
+        Some(_) => super::seed::read_back(&db, &wrap)?,
+        None => None,
+    };
+    let reused = kept.is_some();
+    let seeded = match kept {
+        Some(seeded) if seeded.shape.officers() < sessions => {
+            return Err(format!(
+                "the deployment in --data has {} officers, fewer than the {sessions} sessions",
+                seeded.shape.officers()
+            ));
+        }
+        Some(seeded) => seeded,
+        None => {
+            // Enough desks for one officer per session.
+            let mut shape = super::seed::Shape::of(plan.scale);
+            let files = shape.files();
+            shape.sections = shape.sections.max(sessions.div_ceil(shape.entities * 10));
+            // The scale's files, spread over the sections there are.
+            shape.files_per_section = files / (shape.entities * shape.sections);
+            super::seed::government(&db, &ca, &wrap, shape, &|line: &str| eprintln!("seed: {line}"))?
+        }
+    };
     let desks: Vec<&super::seed::Desk> = seeded.desks.iter().flatten().flatten().take(sessions).collect();
     let started = Instant::now();
     // One file per pair of desks, opened by the first; and every session,
@@ -275,10 +306,10 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     let base_conns = sessions.min(64);
     let sh = seeded.shape;
     let mut out = format!(
-        "backend: {}; seeded {} ministries, {} officers, {} files ({} movements) in {:.0} s + {:.0} s\n\
+        "backend: {backend}; {} {} ministries, {} officers, {} files ({} movements) in {:.0} s + {:.0} s\n\
          {sessions} sessions (one officer each, {pairs} pairs passing a file), {}, {}% writes; sessions opened in {setup:.1} s; \
          the server caught up with the seed in {drained:.0} s\n",
-        scratch.backend(),
+        if reused { "read back (seeded earlier)" } else { "seeded" },
         sh.entities,
         sh.officers(),
         sh.files(),

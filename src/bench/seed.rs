@@ -154,23 +154,7 @@ pub fn government(db: &Db, ca: &Ca, wrap: &PinWrap, shape: Shape, progress: &dyn
         })
         .map_err(|e| e.to_string())?;
     }
-    let mut desks = Vec::with_capacity(shape.entities);
-    for e in 0..shape.entities {
-        let mut sections = Vec::with_capacity(shape.sections);
-        for s in 0..shape.sections {
-            let section = (0..DESKS)
-                .map(|d| {
-                    let officer = Officer::load(db, &format!("b.m{e}.s{s}.d{d}"))?;
-                    let open = crate::signing::keys::unseal(wrap, &officer.key, crate::demo::PIN)
-                        .map_err(|e| e.to_string())?
-                        .ok_or("the demo PIN does not open a seeded key")?;
-                    Ok(Desk { officer, open })
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            sections.push(section);
-        }
-        desks.push(sections);
-    }
+    let desks = desks_of(db, wrap, shape)?;
     let org_secs = started.elapsed().as_secs_f64();
     progress(&format!("org chart: {} officers with keys in {org_secs:.1} s", shape.officers()));
 
@@ -210,6 +194,63 @@ pub fn government(db: &Db, ca: &Ca, wrap: &PinWrap, shape: Shape, progress: &dyn
         }
     }
     Ok(Seeded { shape, org_secs, files_secs: started.elapsed().as_secs_f64(), desks })
+}
+
+/// The desks of `shape`, as seeded: each officer loaded, their key opened
+/// with the demo PIN.
+fn desks_of(db: &Db, wrap: &PinWrap, shape: Shape) -> Result<Vec<Vec<Vec<Desk>>>, String> {
+    (0..shape.entities)
+        .map(|e| {
+            (0..shape.sections)
+                .map(|s| {
+                    (0..DESKS)
+                        .map(|d| {
+                            let officer = Officer::load(db, &format!("b.m{e}.s{s}.d{d}"))?;
+                            let open = crate::signing::keys::unseal(wrap, &officer.key, crate::demo::PIN)
+                                .map_err(|e| e.to_string())?
+                                .ok_or("the demo PIN does not open a seeded key")?;
+                            Ok(Desk { officer, open })
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The government an earlier `bench seed` wrote into `db`, read back (its
+/// shape from the org chart and the files it holds), so that a long seed
+/// serves several runs. None if it holds none.
+pub fn read_back(db: &Db, wrap: &PinWrap) -> Result<Option<Seeded>, String> {
+    use crate::store::schema::{files, org_units};
+    use diesel::dsl::count_star;
+    use diesel::prelude::*;
+    let started = Instant::now();
+    let (entities, sections, seeded_files) = {
+        let mut c = db.reader().map_err(|e| e.to_string())?;
+        let units = |kind: &str, c: &mut crate::store::DbConn| {
+            org_units::table
+                .filter(org_units::code.like("BENCH-M%"))
+                .filter(org_units::kind.eq(kind.to_owned()))
+                .select(count_star())
+                .first::<i64>(c)
+        };
+        let entities = units("ministry", &mut c).map_err(|e| e.to_string())? as usize;
+        let sections = units("section", &mut c).map_err(|e| e.to_string())? as usize;
+        let seeded_files: i64 = files::table
+            .filter(files::subject.like("Proposal % of section %, ministry %"))
+            .select(count_star())
+            .first(&mut *c)
+            .map_err(|e| e.to_string())?;
+        (entities, sections, seeded_files as usize)
+    };
+    if entities == 0 {
+        return Ok(None);
+    }
+    let sections = sections / entities;
+    let shape = Shape { entities, sections, files_per_section: seeded_files / (entities * sections).max(1) };
+    let desks = desks_of(db, wrap, shape)?;
+    Ok(Some(Seeded { shape, org_secs: started.elapsed().as_secs_f64(), files_secs: 0.0, desks }))
 }
 
 /// File `i` of a section: opened at a desk, moved round the section with a

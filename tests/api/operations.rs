@@ -249,21 +249,35 @@ both_backends!(metrics_are_for_the_monitoring_system_only, |backend| {
 /// process at a small size, and every request of it succeeds.
 #[test]
 fn the_load_benchmark_runs_at_a_small_size_without_errors() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"))
-        .args(["bench", "load", "--sessions", "16", "--seconds", "2"])
-        .env("DAFTAR_LOG", "warn")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    for row in ["GET /healthz", "bare token handler", "inbox", "sign (PIN)", "forward", "search", "all requests"] {
-        assert!(text.lines().any(|l| l.starts_with(row)), "no {row} row:\n{text}");
-    }
-    let errors: u64 = text
-        .lines()
-        .filter(|l| l.starts_with("all requests "))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
-        .sum();
-    assert_eq!(errors, 0, "{text}");
-    assert!(text.contains("0 errors"), "{text}");
+    // Kept in a directory (`--data`), as a scale-1 seed would be: the
+    // second run reads the seeded government back instead of seeding again.
+    let data = std::env::temp_dir().join(format!("daftar-load-{}-{}", std::process::id(), line!()));
+    let run = |seconds: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"))
+            .args(["bench", "load", "--sessions", "16", "--seconds", seconds, "--data"])
+            .arg(&data)
+            .env("DAFTAR_LOG", "warn")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        for row in ["GET /healthz", "bare token handler", "inbox", "sign (PIN)", "forward", "search", "all requests"] {
+            assert!(text.lines().any(|l| l.starts_with(row)), "no {row} row:\n{text}");
+        }
+        let errors: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("all requests "))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(errors, 0, "{text}");
+        assert!(text.contains("0 errors"), "{text}");
+        text
+    };
+    let first = run("2");
+    assert!(first.contains("; seeded "), "{first}");
+    let second = run("1");
+    assert!(second.contains("; read back (seeded earlier) "), "{second}");
+    let officers = |t: &str| t.split(" officers").next().and_then(|h| h.rsplit(' ').next()).map(str::to_owned);
+    assert_eq!(officers(&first), officers(&second), "the same government, read back:\n{first}\n{second}");
+    let _ = std::fs::remove_dir_all(&data);
 }
