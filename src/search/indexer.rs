@@ -293,7 +293,7 @@ impl Tail {
         let sealed: Vec<(String, Option<i64>, Option<String>, Option<String>)> = ledger_events::table
             .filter(ledger_events::position.gt(applied))
             .order(ledger_events::position)
-            .limit(2000)
+            .limit(SEALED_PER_STEP)
             .select((ledger_events::id, ledger_events::position, ledger_events::file_id, ledger_events::receipt_id))
             .load(&mut *conn)?;
         let unsealed: Vec<(String, Option<String>, Option<String>)> = ledger_events::table
@@ -338,6 +338,13 @@ impl Tail {
         Ok(true)
     }
 }
+
+/// Sealed events applied per step (at most one step per
+/// [`MIN_COMMIT_GAP`]). A step marks the files and receipts they name and
+/// rebuilds each once, so a large batch costs little more than a small one
+/// when events come many per file; 2,000 capped catching up at 10,000
+/// events a second, 21 minutes after a scale-1 seed (17 million events).
+const SEALED_PER_STEP: i64 = 20_000;
 
 /// The shortest time between two commits of the index.
 const MIN_COMMIT_GAP: Duration = Duration::from_millis(200);
