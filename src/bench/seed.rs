@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use super::Officer;
-use crate::efile::{self, Actor};
+use crate::efile;
 use crate::pki::Ca;
 use crate::signing::keys::PinWrap;
 use crate::signing::pin::Opened;
@@ -27,6 +27,8 @@ const MOVES: usize = 30;
 const NOTE_EVERY: usize = 3;
 /// Files written per transaction.
 const FILES_PER_TX: usize = 10;
+/// Connections seeding at once on PostgreSQL (at most the pool's size).
+const SEED_CONNECTIONS: usize = 4;
 
 /// What a scale means.
 #[derive(Debug, Clone, Copy)]
@@ -131,7 +133,13 @@ fn chart(shape: Shape) -> String {
 
 /// Seeds `shape` into `db` (which already holds the demo government);
 /// `progress` is told how far it has got.
-pub fn government(db: &Db, ca: &Ca, wrap: &PinWrap, shape: Shape, progress: &dyn Fn(&str)) -> Result<Seeded, String> {
+pub fn government(
+    db: &Db,
+    ca: &Ca,
+    wrap: &PinWrap,
+    shape: Shape,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Seeded, String> {
     let started = Instant::now();
     crate::org::import::import_str(db, "bench seed", &chart(shape)).map_err(|e| e.to_string())?;
     // Keys, sealed under the demo PIN and certified by the CA.
@@ -160,38 +168,83 @@ pub fn government(db: &Db, ca: &Ca, wrap: &PinWrap, shape: Shape, progress: &dyn
 
     let started = Instant::now();
     let since = crate::store::now_micros();
-    let mut done = 0usize;
-    for (e, sections) in desks.iter().enumerate() {
-        for (s, section) in sections.iter().enumerate() {
+    // PostgreSQL answers each statement over a round trip, so one writer
+    // leaves it mostly idle: sections are seeded on several connections at
+    // once. SQLite has one writer, kept busy by one thread.
+    let threads = SEED_CONNECTIONS.min(db.writers());
+    let sections: Vec<(usize, usize)> =
+        (0..shape.entities).flat_map(|e| (0..shape.sections).map(move |s| (e, s))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let forget_mail = std::sync::Mutex::new(());
+    let seed_sections = || -> Result<(), String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        while let Some(&(e, s)) = sections.get(next.fetch_add(1, Relaxed)) {
+            let section = &desks[e][s];
             let mut n = 0;
             while n < shape.files_per_section {
                 let batch = FILES_PER_TX.min(shape.files_per_section - n);
                 db.write_tx(|c| {
-                    for i in n..n + batch {
-                        one_file(c, &desks[e][0][0], section, e, s, i)?;
+                    let moved = (n..n + batch)
+                        .map(|i| one_file(c, section, e, s, i).map(|held| (i, held)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    // The letters last: the ministry's diary number is one
+                    // counter, locked from its first use to the commit.
+                    for (i, (file, at)) in moved {
+                        one_letter(c, &desks[e][0][0], section, e, s, i, file, at)?;
                     }
-                    // The seeded history's emails count as sent long ago;
-                    // its search indexing is left for the server to do.
-                    use crate::store::schema::jobs;
-                    use diesel::prelude::*;
-                    diesel::delete(jobs::table.filter(jobs::kind.like("mail.%")).filter(jobs::created_at.ge(since)))
-                        .execute(c)?;
                     Ok::<_, efile::EfileError>(())
                 })
                 .map_err(|err| format!("seeding ministry {e} section {s}: {err}"))?;
+                // The seeded history's emails count as sent long ago (one
+                // deleter at a time: on PostgreSQL two deleting the same
+                // rows would wait on each other, or deadlock);
+                // its search indexing is left for the server to do.
+                {
+                    use crate::store::schema::jobs;
+                    use diesel::prelude::*;
+                    let _one = forget_mail.lock().unwrap_or_else(|p| p.into_inner());
+                    db.write_tx(|c| {
+                        diesel::delete(jobs::table.filter(jobs::kind.like("mail.%")).filter(jobs::created_at.ge(since)))
+                            .execute(c)
+                            .map_err(crate::store::StoreError::from)
+                    })
+                    .map_err(|err| err.to_string())?;
+                }
                 n += batch;
-                done += batch;
             }
-            if s + 1 == sections.len() || (s + 1) % 10 == 0 {
+            let total = done.fetch_add(shape.files_per_section, Relaxed) + shape.files_per_section;
+            let sections_done = total / shape.files_per_section.max(1);
+            if total == shape.files() || sections_done % 10 == 0 {
                 let secs = started.elapsed().as_secs_f64();
                 progress(&format!(
-                    "files: {done} of {} ({:.0} files/s, {:.0} movements/s)",
+                    "files: {total} of {} ({:.0} files/s, {:.0} movements/s)",
                     shape.files(),
-                    done as f64 / secs,
-                    (done * (MOVES + 2)) as f64 / secs
+                    total as f64 / secs,
+                    (total * (MOVES + 2)) as f64 / secs
                 ));
             }
         }
+        Ok(())
+    };
+    // A thread that fails stops the others after their current section.
+    let seed_or_stop = || {
+        let seeded = seed_sections();
+        if seeded.is_err() {
+            next.store(sections.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        seeded
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(seed_or_stop)).collect();
+        workers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("a seeding thread panicked".into())))
+    })?;
+    // As after any bulk load: PostgreSQL plans the server's first queries
+    // (the sealer's, say) from statistics, which nothing has gathered yet
+    // where autovacuum is off or has not come round.
+    if let crate::store::DbConn::Postgres(pg) = &mut *db.writer().map_err(|e| e.to_string())? {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("ANALYZE").execute(pg).map_err(|e| e.to_string())?;
     }
     Ok(Seeded { shape, org_secs, files_secs: started.elapsed().as_secs_f64(), desks })
 }
@@ -254,20 +307,15 @@ pub fn read_back(db: &Db, wrap: &PinWrap) -> Result<Option<Seeded>, String> {
 }
 
 /// File `i` of a section: opened at a desk, moved round the section with a
-/// signed note every third move, each move signed; and its letter,
-/// diarised by the ministry's registry, sent to the desk holding the file
-/// and put up in it.
+/// signed note every third move, each move signed. Returns the file and
+/// the desk (index into `section`) that holds it at the end.
 fn one_file(
     c: &mut crate::store::DbConn,
-    registry: &Desk,
     section: &[Desk],
     e: usize,
     s: usize,
     i: usize,
-) -> Result<(), efile::EfileError> {
-    fn actor(d: &Desk) -> Actor<'_> {
-        d.officer.actor()
-    }
+) -> Result<(String, usize), efile::EfileError> {
     let first = i % (DESKS - 2);
     let new = efile::file::NewFile {
         subject: format!("Proposal {i} of section {s}, ministry {e}: {}", SUBJECTS[i % SUBJECTS.len()]),
@@ -277,16 +325,16 @@ fn one_file(
         section_id: None,
         head: None,
     };
-    let file = efile::file::create(c, &actor(&section[first]), new)?;
+    let file = efile::file::create(c, &section[first].officer.actor(), new)?;
     let mut at = first;
     for j in 0..MOVES {
         let (me, next) = (&section[at], (at + 1 + j % 3) % DESKS);
         if j % NOTE_EVERY == 0 {
             let body = NOTES[(i + j) % NOTES.len()];
-            let draft = efile::notes::add(c, &actor(me), &file, body)?;
+            let draft = efile::notes::add(c, &me.officer.actor(), &file, body)?;
             let opened = me.opened();
             let signature = crate::signing::notes::sign_note(c, &opened.key, Some(&opened.open), None, &draft.id)?;
-            efile::notes::mark_signed(c, &actor(me), &file, &draft.id, signature)?;
+            efile::notes::mark_signed(c, &me.officer.actor(), &file, &draft.id, signature)?;
         }
         let input = efile::movements::MoveInput {
             action: "forward".into(),
@@ -295,10 +343,26 @@ fn one_file(
             due_at: None,
             priority: None,
         };
-        let m = efile::movements::move_file(c, &actor(me), &file, input)?;
+        let m = efile::movements::move_file(c, &me.officer.actor(), &file, input)?;
         crate::signing::movements::sign_movement(c, &me.officer.key, &me.open, &m.id)?;
         at = next;
     }
+    Ok((file, at))
+}
+
+/// The letter of file `i`: diarised by the ministry's registry, sent to the
+/// desk (`at`) holding the file and put up in it.
+#[allow(clippy::too_many_arguments)]
+fn one_letter(
+    c: &mut crate::store::DbConn,
+    registry: &Desk,
+    section: &[Desk],
+    e: usize,
+    s: usize,
+    i: usize,
+    file: String,
+    at: usize,
+) -> Result<(), efile::EfileError> {
     let letter = efile::receipts::NewReceipt {
         subject: format!("Letter about proposal {i}"),
         sender: "Planning Commission".into(),
@@ -309,7 +373,7 @@ fn one_file(
         priority: None,
         external: Some(false),
     };
-    let receipt = efile::receipts::diarise(c, &actor(registry), letter, None)?.id;
+    let receipt = efile::receipts::diarise(c, &registry.officer.actor(), letter, None)?.id;
     let send = efile::receipts::ReceiptMove {
         action: "forward".into(),
         to_post_id: Some(section[at].officer.post.clone()),
@@ -320,7 +384,7 @@ fn one_file(
     };
     // (The registry desk may itself hold the file: then it puts the letter up.)
     if registry.officer.post != section[at].officer.post {
-        efile::receipts::move_receipt(c, &actor(registry), &receipt, send)?;
+        efile::receipts::move_receipt(c, &registry.officer.actor(), &receipt, send)?;
     }
     let put_up = efile::receipts::ReceiptMove {
         action: "put_up".into(),
@@ -330,7 +394,7 @@ fn one_file(
         due_at: None,
         priority: None,
     };
-    efile::receipts::move_receipt(c, &actor(&section[at]), &receipt, put_up)?;
+    efile::receipts::move_receipt(c, &section[at].officer.actor(), &receipt, put_up)?;
     Ok(())
 }
 

@@ -301,6 +301,12 @@ impl Db {
         run_migrations(&mut conn)
     }
 
+    /// How many write transactions can run at once: one on SQLite, the
+    /// pool's size on PostgreSQL.
+    pub fn writers(&self) -> usize {
+        self.write.max_size() as usize
+    }
+
     /// Connection-pool figures for `/metrics`: (connections, idle).
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.read.state();
