@@ -114,9 +114,26 @@ impl Browser {
         self.post(&format!("/element/{e}/value"), json!({"text": text}));
     }
 
+    /// Clicks the element `css`, finding it again if the page changed under
+    /// it between finding and clicking (the previous page's navigation
+    /// finishing late on a loaded machine: a stale element is not clicked).
     fn click(&self, css: &str) {
-        let e = self.find(css);
-        self.post(&format!("/element/{e}/click"), json!({}));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = self.find(css);
+            match ureq::post(&self.url(&format!("/element/{e}/click"))).send_json(json!({})) {
+                Ok(_) => return,
+                Err(ureq::Error::Status(_, r)) => {
+                    let body = r.into_string().unwrap_or_default();
+                    assert!(
+                        body.contains("stale element reference") && Instant::now() < deadline,
+                        "webdriver click on {css}: {body}"
+                    );
+                }
+                Err(e) => panic!("webdriver click on {css}: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn select(&self, css: &str, value: &str) {
