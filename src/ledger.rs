@@ -189,13 +189,13 @@ pub fn seal(db: &Db) -> Result<usize, StoreError> {
             let pending: Vec<EventRow> = pending(c)?;
             for row in &pending {
                 let hash = hex(&leaf_hash(&canonical_entry(row)));
-                diesel::update(ledger_events::table.find(&row.id))
-                    .set((
-                        ledger_events::position.eq(next),
-                        ledger_events::hash.eq(&hash),
-                        ledger_events::prev_hash.eq(&prev),
-                    ))
-                    .execute(c)?;
+                // Kept prepared (diesel prepares an UPDATE again each time):
+                // after a bulk load this runs millions of times.
+                let mut seal = crate::store::prepared::Sql::new();
+                seal.push("UPDATE ledger_events SET position = ").int(next);
+                seal.push(", hash = ").text(&hash).push(", prev_hash = ").opt_text(prev.as_deref());
+                seal.push(" WHERE id = ").text(&row.id);
+                seal.statement().execute(c)?;
                 prev = Some(hash);
                 next += 1;
             }
