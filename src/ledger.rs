@@ -6,7 +6,6 @@
 //! and movements the events describe are still as recorded.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::Value;
 
 use crate::domain::merkle::{self, Hash, leaf_hash};
@@ -142,7 +141,7 @@ pub fn canonical_entry(row: &EventRow) -> Vec<u8> {
 }
 
 /// A stored event.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = ledger_events)]
 pub struct EventRow {
     pub id: String,
@@ -215,31 +214,13 @@ pub fn seal(db: &Db) -> Result<usize, StoreError> {
 /// row, and then sorts every unsealed event (17 million after a scale-1
 /// seed, seconds per batch while holding the one writer).
 fn pending(c: &mut DbConn) -> QueryResult<Vec<EventRow>> {
-    type Row = (
-        Text,
-        BigInt,
-        Text,
-        Nullable<Text>,
-        Nullable<Text>,
-        Nullable<Text>,
-        Nullable<Text>,
-        Text,
-        Nullable<BigInt>,
-        Nullable<Text>,
-        Nullable<Text>,
-    );
+    // Read by column name into `EventRow`, so no column list is written
+    // here beside its definition; prepared once per batch.
     let from = match c {
         DbConn::Sqlite(_) => "ledger_events INDEXED BY ledger_events_pending",
         DbConn::Postgres(_) => "ledger_events",
     };
-    let mut q = crate::store::prepared::Sql::new();
-    q.push(format!(
-        "SELECT id, at, kind, actor_user, actor_post, file_id, receipt_id, payload, position, hash, prev_hash \
-         FROM {from} WHERE position IS NULL ORDER BY at, id LIMIT "
-    ));
-    q.int(SEAL_BATCH);
-    let query = q.rows::<Row>();
-    crate::on_backend!(c, |b| query.load(b))
+    diesel::sql_query(format!("SELECT * FROM {from} WHERE position IS NULL ORDER BY at, id LIMIT {SEAL_BATCH}")).load(c)
 }
 
 /// Adds the sealed leaves not yet in the Merkle tree to it (at most a batch),

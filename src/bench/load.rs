@@ -209,7 +209,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
         (Some(_), Some(_)) => return Err("--data keeps a SQLite deployment: leave out --postgres".into()),
         (Some(dir), None) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            (None, "SQLite (synchronous=FULL)", scratch_on(dir, None, synchronous, 4)?)
+            (None, super::backend_label(crate::store::Backend::Sqlite), scratch_on(dir, None, synchronous, 4)?)
         }
         (None, postgres) => {
             let scratch = ScratchDir::new(postgres.as_deref())?;

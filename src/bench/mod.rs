@@ -18,7 +18,7 @@ use crate::auth::password;
 use crate::auth::tokens::{AUDIENCE, Claims, ISSUER, TokenKeys};
 use crate::config::Config;
 use crate::server::Server;
-use crate::store::Db;
+use crate::store::{Backend, Db};
 
 /// Runs `f` repeatedly for about `budget`; returns operations per second.
 fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
@@ -257,7 +257,16 @@ impl ScratchDir {
 
     /// What the report calls the backend.
     fn backend(&self) -> &'static str {
-        if self.postgres.is_some() { "PostgreSQL" } else { "SQLite (synchronous=FULL)" }
+        backend_label(if self.postgres.is_some() { Backend::Postgres } else { Backend::Sqlite })
+    }
+}
+
+/// What a report calls a backend (the benchmarks run SQLite with the
+/// default, durable `synchronous=FULL`).
+pub(crate) fn backend_label(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "PostgreSQL",
+        Backend::Sqlite => "SQLite (synchronous=FULL)",
     }
 }
 

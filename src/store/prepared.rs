@@ -33,8 +33,9 @@ use diesel::sql_types::{BigInt, Bool, HasSqlType, Integer, Nullable, Text};
 /// and each concrete one (so that hot reads can run through
 /// [`crate::on_backend`], which finds a prepared statement without writing
 /// its SQL text again).
-/// (Each impl below still names the values' `ToSql` bounds: Rust does not
-/// carry bounds on other types through a trait.)
+///
+/// Each impl below still names the values' `ToSql` bounds: Rust does not
+/// carry bounds on other types through a trait.
 pub trait Binds:
     Backend
     + HasSqlType<Text>
