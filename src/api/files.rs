@@ -128,7 +128,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<web::Json<efile::file::FileView>, ApiError> {
     let id = path.into_inner();
-    let (file, unopened) = state.read(move |c| Ok(efile::file::read(c, &caller.actor(), &id)?)).await?;
+    let (file, unopened) = state.read_small(move |c| Ok(efile::file::read(c, &caller.actor(), &id)?)).await?;
     if unopened.is_some() {
         state.write(move |c| Ok(efile::mark_opened(c, unopened.as_deref())?)).await?;
     }
@@ -297,7 +297,8 @@ pub async fn inbox(
         Some(_) => return Err(ApiError::invalid_field("kind", "must be files or receipts")),
     };
     let (offset, limit) = offset_of(&paging)?;
-    let (items, more) = state.read(move |c| Ok(efile::inbox::inbox(c, &caller.actor(), kind, offset, limit)?)).await?;
+    let (items, more) =
+        state.read_small(move |c| Ok(efile::inbox::inbox(c, &caller.actor(), kind, offset, limit)?)).await?;
     Ok(web::Json(page(items, more, offset, limit)))
 }
 

@@ -76,17 +76,31 @@ pub struct InboxItem {
     held_since: i64,
 }
 
-/// A held file or receipt: its id, number, subject, priority,
-/// classification, urgency, arrival and due date; then the movement that
-/// brought it (its sender and when it was opened) and the sender's post.
-type HeldRow =
-    (String, String, String, String, String, i32, i64, Option<i64>, Option<String>, Option<i64>, Option<PostRow>);
+/// A held file or receipt: `file` or `receipt`, its id, number, subject,
+/// priority, classification, urgency, arrival and due date; then the
+/// movement that brought it (its sender and when it was opened) and the
+/// sender's post.
+type HeldRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<PostRow>,
+);
 
 /// A post as [`PostRef`] shows it: id, code, designation, title, unit code.
 type PostRow = (String, String, String, String, String);
 
 /// [`HeldRow`]'s SQL types.
 type HeldRowType = (
+    Text,
     Text,
     Text,
     Text,
@@ -100,16 +114,24 @@ type HeldRowType = (
     Nullable<(Text, Text, Text, Text, Text)>,
 );
 
-/// The open items of `table` (`files` or `receipts`, numbered by `number`)
-/// that `post` holds and the sight may see, most urgent first, at most
-/// `take`, with the movement that brought each and its sender's post.
-/// Written whole ([`prepared`]): it runs on every inbox view.
-fn held(table: &'static str, number: &'static str, post: &str, visible: prepared::Sql, take: i64) -> prepared::Sql {
+/// The open items of `table` (`files` or `receipts`, numbered by `number`,
+/// listed as `kind`) that `post` holds and the sight may see, most urgent
+/// first, at most `take`, with the movement that brought each and its
+/// sender's post. Written whole ([`prepared`]): it runs on every inbox view.
+fn held(
+    kind: &'static str,
+    table: &'static str,
+    number: &'static str,
+    post: &str,
+    visible: prepared::Sql,
+    take: i64,
+) -> prepared::Sql {
     let mut q = prepared::Sql::new();
     q.push(format!(
-        "SELECT {table}.id, {table}.{number}, {table}.subject, {table}.priority, {table}.classification, \
-         {table}.urgency, {table}.held_since, {table}.due_at, movements.from_post_id, movements.opened_at, \
-         posts.id, posts.code, posts.designation, posts.title, org_units.code \
+        "SELECT '{kind}' AS kind, {table}.id, {table}.{number}, {table}.subject, {table}.priority, \
+         {table}.classification, {table}.urgency, {table}.held_since, {table}.due_at, movements.from_post_id, \
+         movements.opened_at, posts.id AS post_id, posts.code, posts.designation, posts.title, \
+         org_units.code AS unit_code \
          FROM {table} LEFT JOIN movements ON movements.id = {table}.last_movement_id \
          LEFT JOIN posts ON posts.id = movements.from_post_id \
          LEFT JOIN org_units ON org_units.id = posts.org_unit_id \
@@ -123,8 +145,9 @@ fn held(table: &'static str, number: &'static str, post: &str, visible: prepared
 }
 
 /// What the acting post holds and is open: most urgent first, then oldest.
-/// `offset`/`limit` page through it. One query per kind: the movement that
-/// brought each item and its sender's post are joined in.
+/// `offset`/`limit` page through it. One query (files and receipts each
+/// take their first `offset + limit + 1` in a `UNION ALL`): the movement
+/// that brought each item and its sender's post are joined in.
 pub fn inbox(
     conn: &mut DbConn,
     actor: &Actor,
@@ -136,23 +159,39 @@ pub fn inbox(
     let now = now_micros();
     let sight = Sight::of(actor.viewer, now);
     let take = offset + limit + 1;
-    let mut found: Vec<(&'static str, HeldRow)> = Vec::new();
-    if kind != Kind::Receipts {
-        let query = held("files", "file_no", post, sight::files(&sight), take).rows::<HeldRowType>();
-        let rows: Vec<HeldRow> = crate::on_backend!(conn, |c| query.load(c))?;
-        found.extend(rows.into_iter().map(|r| ("file", r)));
-    }
-    if kind != Kind::Files {
-        let query = held("receipts", "diary_no", post, sight::receipts(&sight), take).rows::<HeldRowType>();
-        let rows: Vec<HeldRow> = crate::on_backend!(conn, |c| query.load(c))?;
-        found.extend(rows.into_iter().map(|r| ("receipt", r)));
-    }
+    let files = || held("file", "files", "file_no", post, sight::files(&sight), take);
+    let receipts = || held("receipt", "receipts", "diary_no", post, sight::receipts(&sight), take);
+    let mut query = match kind {
+        Kind::Files => files(),
+        Kind::Receipts => receipts(),
+        Kind::All => {
+            let mut q = prepared::Sql::new();
+            q.push("SELECT * FROM (").append(files()).push(") AS f UNION ALL SELECT * FROM (");
+            q.append(receipts()).push(") AS r");
+            q
+        }
+    };
+    let query = query.rows::<HeldRowType>();
+    let found: Vec<HeldRow> = crate::on_backend!(conn, |c| query.load(c))?;
     let mut items: Vec<InboxItem> = found
         .into_iter()
-        .map(|(kind, r)| {
-            let (id, number, subject, priority, classification, urgency, held_since, due_at, from, opened, sender) = r;
+        .map(|r| {
+            let (
+                kind,
+                id,
+                number,
+                subject,
+                priority,
+                classification,
+                urgency,
+                held_since,
+                due_at,
+                from,
+                opened,
+                sender,
+            ) = r;
             InboxItem {
-                item: Listed::new(kind, id, number, subject),
+                item: Listed::new(if kind == "file" { "file" } else { "receipt" }, id, number, subject),
                 priority,
                 classification,
                 from_post: sender.map(|(id, code, designation, title, org_unit_code)| PostRef {

@@ -263,7 +263,27 @@ impl Db {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let mut conn = self.reader().map_err(E::from)?;
-        let conn: &mut DbConn = &mut conn;
+        self.read_on(&mut conn, f)
+    }
+
+    /// [`Db::read_tx`] on a reader that is free now, without waiting for
+    /// one; `Err(f)` hands `f` back when none is.
+    pub fn read_now<T, E, F>(&self, f: F) -> Result<Result<T, E>, F>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+    {
+        match self.try_reader() {
+            Some(mut conn) => Ok(self.read_on(&mut conn, f)),
+            None => Err(f),
+        }
+    }
+
+    /// Runs `f` as one read on `conn` (see [`Db::read_tx`]).
+    fn read_on<T, E>(&self, conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
         match self.backend {
             Backend::Sqlite => conn.transaction(f),
             Backend::Postgres => f(conn),

@@ -402,7 +402,7 @@ async fn home(
     };
     let ceiling = caller.principal.viewer.clearance;
     let c2 = caller.clone();
-    let (items, _) = state.read(move |c| Ok(efile::inbox::inbox(c, &c2.actor(), kind, 0, 200)?)).await?;
+    let (items, _) = state.read_small(move |c| Ok(efile::inbox::inbox(c, &c2.actor(), kind, 0, 200)?)).await?;
     let items = items
         .into_iter()
         .map(|i| InboxLine {
