@@ -88,9 +88,18 @@ impl Throttle {
     /// `Err(wait)` if an attempt for `account` from `address` must wait.
     pub fn check(&self, account: &str, address: &str, known_address: bool, now: Instant) -> Result<(), Duration> {
         let counters = self.counters.lock().expect("throttle lock");
+        Self::wait(&counters, &Self::keys(account, address, known_address), now)
+    }
+
+    /// [`Throttle::check`] under the lock already held.
+    fn wait(
+        counters: &HashMap<(Kind, String), Counter>,
+        keys: &[(Kind, String)],
+        now: Instant,
+    ) -> Result<(), Duration> {
         let mut wait = Duration::ZERO;
-        for key in Self::keys(account, address, known_address) {
-            if let Some(c) = counters.get(&key) {
+        for key in keys {
+            if let Some(c) = counters.get(key) {
                 if let Some(until) = c.blocked_until {
                     wait = wait.max(until.saturating_duration_since(now));
                 }
@@ -113,9 +122,12 @@ impl Throttle {
         known_address: bool,
         now: Instant,
     ) -> Result<Attempt<'a>, Duration> {
-        self.check(account, address, known_address, now)?;
+        // One lock for the check and the reservation: between two, a
+        // failure settled by another thread could slip this attempt past
+        // the backoff it just started.
         let mut counters = self.counters.lock().expect("throttle lock");
         let keys = Self::keys(account, address, known_address);
+        Self::wait(&counters, &keys, now)?;
         for key in &keys {
             if let Some(c) = counters.get(key)
                 && c.pending > 0
@@ -137,10 +149,10 @@ impl Throttle {
         })
     }
 
-    fn release(&self, account: &str, address: &str, known_address: bool) {
-        let mut counters = self.counters.lock().expect("throttle lock");
-        for key in Self::keys(account, address, known_address) {
-            if let Some(c) = counters.get_mut(&key) {
+    /// Takes back an attempt's reservation, under the lock already held.
+    fn release(counters: &mut HashMap<(Kind, String), Counter>, keys: &[(Kind, String)]) {
+        for key in keys {
+            if let Some(c) = counters.get_mut(key) {
                 c.pending = c.pending.saturating_sub(1);
             }
         }
@@ -149,15 +161,20 @@ impl Throttle {
     /// Records a failed attempt.
     pub fn failure(&self, account: &str, address: &str, known_address: bool, now: Instant) {
         let mut counters = self.counters.lock().expect("throttle lock");
+        self.count_failure(&mut counters, Self::keys(account, address, known_address), now);
+    }
+
+    /// [`Throttle::failure`] under the lock already held.
+    fn count_failure(&self, counters: &mut HashMap<(Kind, String), Counter>, keys: Vec<(Kind, String)>, now: Instant) {
         if counters.len() > 100_000 {
             counters.retain(|_, c| now.saturating_duration_since(c.last) < HOUR);
         }
-        for key in Self::keys(account, address, known_address) {
+        for key in keys {
             let kind = key.0;
             let c = counters.entry(key).or_insert_with(|| Counter::new(now));
-            // An hour of quiet forgives old failures.
+            // An hour of quiet forgives old failures, not the attempts in flight.
             if now.saturating_duration_since(c.last) >= HOUR {
-                *c = Counter::new(now);
+                *c = Counter { pending: c.pending, ..Counter::new(now) };
             }
             if now.saturating_duration_since(c.window_start) >= HOUR {
                 c.window_start = now;
@@ -179,6 +196,11 @@ impl Throttle {
     /// the hourly count of failures stands.
     pub fn success(&self, account: &str, address: &str) {
         let mut counters = self.counters.lock().expect("throttle lock");
+        Self::start_afresh(&mut counters, account, address);
+    }
+
+    /// [`Throttle::success`] under the lock already held.
+    fn start_afresh(counters: &mut HashMap<(Kind, String), Counter>, account: &str, address: &str) {
         for key in [(Kind::AccountAddress, format!("{account}\u{0}{address}")), (Kind::Account, account.to_owned())] {
             if let Some(c) = counters.get_mut(&key) {
                 c.consecutive = 0;
@@ -199,25 +221,32 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    /// The secret was wrong: counted as a failure.
+    /// The secret was wrong: counted as a failure. The reservation becomes
+    /// the failure under one lock, so that no attempt in between sees
+    /// neither.
     pub fn failed(mut self, now: Instant) {
         self.settled = true;
-        self.throttle.release(&self.account, &self.address, self.known_address);
-        self.throttle.failure(&self.account, &self.address, self.known_address, now);
+        let t = self.throttle;
+        let mut counters = t.counters.lock().expect("throttle lock");
+        let keys = Throttle::keys(&self.account, &self.address, self.known_address);
+        Throttle::release(&mut counters, &keys);
+        t.count_failure(&mut counters, keys, now);
     }
 
     /// The secret was right: the account and address start afresh.
     pub fn succeeded(mut self) {
         self.settled = true;
-        self.throttle.release(&self.account, &self.address, self.known_address);
-        self.throttle.success(&self.account, &self.address);
+        let mut counters = self.throttle.counters.lock().expect("throttle lock");
+        Throttle::release(&mut counters, &Throttle::keys(&self.account, &self.address, self.known_address));
+        Throttle::start_afresh(&mut counters, &self.account, &self.address);
     }
 }
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.throttle.release(&self.account, &self.address, self.known_address);
+            let mut counters = self.throttle.counters.lock().expect("throttle lock");
+            Throttle::release(&mut counters, &Throttle::keys(&self.account, &self.address, self.known_address));
         }
     }
 }
@@ -228,6 +257,29 @@ mod tests {
 
     fn throttle(max: u64) -> Throttle {
         Throttle::new(Limits { max_backoff: Duration::from_secs(max) })
+    }
+
+    #[test]
+    fn attempts_in_flight_still_count_when_an_hour_of_quiet_is_forgiven() {
+        let t = throttle(60);
+        let then = Instant::now();
+        t.failure("so", "1.1.1.1", false, then);
+        // An hour and more later, guesses at once: the old failure still
+        // stands when they are reserved, so four are checked at once.
+        let now = then + Duration::from_secs(7200);
+        let mut held = Vec::new();
+        while let Ok(a) = t.reserve("so", "1.1.1.1", false, now) {
+            held.push(a);
+        }
+        assert_eq!(held.len(), 4);
+        // The first to fail forgives the old failure, so one more check is
+        // due (five free in all); the three still being checked keep
+        // counting, so no more than that one.
+        held.pop().unwrap().failed(now);
+        while let Ok(a) = t.reserve("so", "1.1.1.1", false, now) {
+            held.push(a);
+        }
+        assert_eq!(held.len(), 4, "three in flight and one more");
     }
 
     #[test]
