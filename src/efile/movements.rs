@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::notes::NoteView;
-use super::{Actor, EfileError, PostRef, Refs, UserRef, check_remarks, invalid, visible_file};
+use super::{Actor, EfileError, FileRow, PostRef, Refs, UserRef, check_remarks, invalid, visible_file};
+use crate::domain::access::Subject;
 use crate::domain::efile::{Action, FileStatus, LastMove, MoveError, MoveState, Priority, plan_move};
 use crate::domain::org::Clearance;
 use crate::jobs;
@@ -168,6 +169,19 @@ pub fn move_file(
     file_id: &str,
     input: MoveInput,
 ) -> Result<MovementView, EfileError> {
+    move_loaded(conn, actor, file_id, None, input)
+}
+
+/// [`move_file`], given the file and its access subject when the same
+/// transaction has already loaded and checked them (as writing the note
+/// sent with the move does), so that they are not read again.
+fn move_loaded(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file_id: &str,
+    loaded: Option<(FileRow, Subject)>,
+    input: MoveInput,
+) -> Result<MovementView, EfileError> {
     let action: Action = input.action.parse().map_err(|e| invalid("action", e))?;
     if action == Action::Approve && input.to_post_id.is_some() {
         return Err(invalid("to_post_id", "an approval goes where the workflow says; leave this out"));
@@ -175,7 +189,10 @@ pub fn move_file(
     let remarks = check_remarks(input.remarks.as_deref())?;
     let (due_at, priority) = due_and_priority(input.due_at.as_deref(), input.priority.as_deref())?;
     let post = actor.post()?.to_owned();
-    let (file, subject) = visible_file(conn, actor.viewer, file_id)?;
+    let (file, subject) = match loaded {
+        Some(loaded) => loaded,
+        None => visible_file(conn, actor.viewer, file_id)?,
+    };
     let now = now_micros();
     // Acting at a post the user does not hold now is refused before anything else.
     if !actor.viewer.holds(&post, now) {
@@ -447,15 +464,20 @@ pub fn move_signed(
     }
     db.write_tx(|c| {
         ledger::batched(c, |c| {
+            let mut loaded = None;
             let note = match (note, &key) {
                 (Some(body), Some(Opened { key, open, .. })) => {
-                    let draft = super::notes::add(c, actor, file_id, body)?;
+                    let (mut file, subject) = super::actionable_file(c, actor, file_id)?;
+                    let draft = super::notes::insert_draft(c, actor, &mut file, body)?;
                     let signature = crate::signing::notes::sign_note(c, key, Some(open), None, &draft.id)?;
-                    Some(super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?)
+                    let signed = super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?;
+                    // Signing and marking leave the file row as it is.
+                    loaded = Some((file, subject));
+                    Some(signed)
                 }
                 _ => None,
             };
-            let mut m = move_file(c, actor, file_id, input)?;
+            let mut m = move_loaded(c, actor, file_id, loaded, input)?;
             if let Some(Opened { key, open, .. }) = &key {
                 m.signature = Some(crate::signing::movements::sign_movement(c, key, open, &m.id)?);
             }

@@ -152,17 +152,17 @@ pub fn worked_on_since(conn: &mut DbConn, file_id: &str, post: &str, since: i64)
 /// Adds a draft note to a file the actor holds.
 pub fn add(conn: &mut DbConn, actor: &Actor, file_id: &str, body: &str) -> Result<NoteView, EfileError> {
     check_body(body)?;
-    let (file, _) = actionable_file(conn, actor, file_id)?;
-    insert_draft(conn, actor, &file, body)
+    let (mut file, _) = actionable_file(conn, actor, file_id)?;
+    insert_draft(conn, actor, &mut file, body)
 }
 
 /// Adds a draft note at the next paragraph number of `file`, which the
 /// caller has checked the actor may write on (its holder, or a desk whose
-/// concurrence is asked).
+/// concurrence is asked); `file` is kept as the database now has it.
 pub(crate) fn insert_draft(
     conn: &mut DbConn,
     actor: &Actor,
-    file: &FileRow,
+    file: &mut FileRow,
     body: &str,
 ) -> Result<NoteView, EfileError> {
     let file_id = file.id.as_str();
@@ -186,12 +186,14 @@ pub(crate) fn insert_draft(
     if taken != 1 {
         return Err(EfileError::Stale);
     }
+    let seq = file.next_note_seq;
+    (file.next_note_seq, file.version, file.updated_at) = (seq + 1, file.version + 1, now);
     let id = new_id();
     diesel::insert_into(notes::table)
         .values((
             notes::id.eq(&id),
             notes::file_id.eq(file_id),
-            notes::seq.eq(file.next_note_seq),
+            notes::seq.eq(seq),
             notes::body.eq(body),
             notes::status.eq("draft"),
             notes::author_post_id.eq(&post),
@@ -208,12 +210,12 @@ pub(crate) fn insert_draft(
             actor_post: Some(&post),
             file_id: Some(file_id),
             receipt_id: None,
-            payload: json!({"note_id": id, "seq": file.next_note_seq, "body_sha256": crate::domain::canonical::sha256_hex(body.as_bytes())}),
+            payload: json!({"note_id": id, "seq": seq, "body_sha256": crate::domain::canonical::sha256_hex(body.as_bytes())}),
         },
     )?;
     let row = NoteRow {
         id,
-        seq: file.next_note_seq,
+        seq: seq,
         body: body.to_owned(),
         status: "draft".into(),
         author_post_id: post,

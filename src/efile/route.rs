@@ -440,8 +440,8 @@ pub fn answer(
     };
     db.write_tx(|c| {
         check(c)?;
-        let (file, _) = visible_file(c, actor.viewer, file_id)?;
-        let draft = super::notes::insert_draft(c, actor, &file, &body)?;
+        let (mut file, _) = visible_file(c, actor.viewer, file_id)?;
+        let draft = super::notes::insert_draft(c, actor, &mut file, &body)?;
         let signature = crate::signing::notes::sign_note(c, &opened.key, Some(&opened.open), None, &draft.id)?;
         super::notes::mark_signed(c, actor, file_id, &draft.id, signature)?;
         let now = now_micros();
