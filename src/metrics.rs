@@ -2,7 +2,7 @@
 //! recording costs nothing measurable on the request path.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Upper bounds (seconds) of the request-duration histogram buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
@@ -16,9 +16,30 @@ pub struct Metrics {
     jobs: [AtomicU64; 3],
     mail: [AtomicU64; 3],
     scheduled: std::sync::Mutex<Vec<(&'static str, u64)>>,
+    in_flight: AtomicUsize,
+}
+
+/// A request being answered; counted in [`Metrics::in_flight`] until dropped.
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Counts a request as being answered until the guard is dropped.
+    pub fn started(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Relaxed);
+        InFlight(self)
+    }
+
+    /// Requests being answered now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Relaxed)
+    }
+
     /// Records one answered request.
     pub fn record(&self, status: u16, micros: u64) {
         let class = (status / 100).clamp(1, 5) as usize - 1;
