@@ -321,8 +321,7 @@ pub async fn observe(
     let span = tracing::info_span!("request", request_id = %id);
     // No id or name contains control characters: such a path names nothing
     // (and must not reach the database, which may refuse the bytes).
-    let counted = metrics.clone();
-    let _in_flight = counted.as_deref().map(Metrics::started);
+    let _in_flight = metrics.as_deref().map(Metrics::started);
     let mut res = if has_encoded_control(req.path()) {
         let e = ApiError::not_found();
         req.into_response(actix_web::ResponseError::error_response(&e)).map_into_right_body()
@@ -331,7 +330,7 @@ pub async fn observe(
     };
     let micros = started.elapsed().as_micros() as u64;
     let status = res.status().as_u16();
-    if let Some(m) = metrics {
+    if let Some(m) = &metrics {
         m.record(status, micros);
     }
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -215,7 +215,7 @@ pub(crate) fn insert_draft(
     )?;
     let row = NoteRow {
         id,
-        seq: seq,
+        seq,
         body: body.to_owned(),
         status: "draft".into(),
         author_post_id: post,
