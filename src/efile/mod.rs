@@ -17,7 +17,7 @@ use crate::domain::access::{self, Stay, Subject, Viewer};
 use crate::domain::org::Clearance;
 use crate::store::prepared::Sql;
 use crate::store::schema::receipts as receipt_rows;
-use crate::store::schema::{files, movements as mv, org_units, posts, serials, stays, users};
+use crate::store::schema::{files, movements as mv, posts, serials, stays};
 use crate::store::{DbConn, StoreError, new_id, now_micros};
 
 /// Why an e-file operation was refused.
@@ -399,7 +399,7 @@ pub struct UserRef {
     pub name: Option<String>,
 }
 
-/// The posts and users that a page of rows refers to, loaded in two queries
+/// The posts and users that a page of rows refers to, loaded in one query
 /// whatever the page's length, as [`PostRef`] and [`UserRef`].
 #[derive(Default)]
 pub struct Refs {
@@ -407,8 +407,15 @@ pub struct Refs {
     users: std::collections::HashMap<String, String>,
 }
 
+/// A row of [`Refs::load`]: `p` (a post: id, code, designation, title, its
+/// unit's code) or `u` (a user: id, name).
+type RefRow = (String, String, String, Option<String>, Option<String>, Option<String>);
+
 impl Refs {
-    /// Loads the named posts and users (absent ones show as `null` / no name).
+    /// Loads the named posts and users (absent ones show as `null` / no
+    /// name): one `UNION ALL` of the two, so one round trip on PostgreSQL
+    /// (every move answers with its posts and mover), written whole so that
+    /// it stays prepared.
     pub fn load<'a>(
         conn: &mut DbConn,
         post_ids: impl IntoIterator<Item = Option<&'a str>>,
@@ -418,25 +425,54 @@ impl Refs {
         let mut post_ids: Vec<&str> = post_ids.into_iter().flatten().collect();
         post_ids.sort_unstable();
         post_ids.dedup();
-        if !post_ids.is_empty() {
-            let rows: Vec<(String, String, String, String, String)> = crate::on_backend!(conn, |c| posts::table
-                .inner_join(org_units::table)
-                .filter(crate::store::prepared::one_of(posts::id, &post_ids))
-                .select((posts::id, posts::code, posts::designation, posts::title, org_units::code))
-                .load(c))?;
-            for (id, code, designation, title, org_unit_code) in rows {
-                refs.posts.insert(id.clone(), PostRef { id, code, designation, title, org_unit_code });
-            }
-        }
         let mut user_ids: Vec<&str> = user_ids.into_iter().collect();
         user_ids.sort_unstable();
         user_ids.dedup();
+        let mut query = Sql::new();
+        if !post_ids.is_empty() {
+            query
+                .push(
+                    "SELECT 'p', posts.id, posts.code, posts.designation, posts.title, org_units.code \
+                     FROM posts INNER JOIN org_units ON org_units.id = posts.org_unit_id WHERE posts.id IN (",
+                )
+                .texts(&post_ids)
+                .push(")");
+        }
         if !user_ids.is_empty() {
-            let rows: Vec<(String, String)> = crate::on_backend!(conn, |c| users::table
-                .filter(crate::store::prepared::one_of(users::id, &user_ids))
-                .select((users::id, users::name))
-                .load(c))?;
-            refs.users.extend(rows);
+            if !post_ids.is_empty() {
+                query.push(" UNION ALL ");
+            }
+            query
+                .push(
+                    "SELECT 'u', users.id, users.name, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
+                     FROM users WHERE users.id IN (",
+                )
+                .texts(&user_ids)
+                .push(")");
+        }
+        if post_ids.is_empty() && user_ids.is_empty() {
+            return Ok(refs);
+        }
+        use diesel::sql_types::{Nullable, Text};
+        type Row = (Text, Text, Text, Nullable<Text>, Nullable<Text>, Nullable<Text>);
+        let query = query.rows::<Row>();
+        let rows: Vec<RefRow> = crate::on_backend!(conn, |c| query.load(c))?;
+        for row in rows {
+            match row {
+                (kind, id, name, _, _, _) if kind == "u" => {
+                    refs.users.insert(id, name);
+                }
+                (_, id, code, designation, title, org_unit_code) => {
+                    let post = PostRef {
+                        id: id.clone(),
+                        code,
+                        designation: designation.unwrap_or_default(),
+                        title: title.unwrap_or_default(),
+                        org_unit_code: org_unit_code.unwrap_or_default(),
+                    };
+                    refs.posts.insert(id, post);
+                }
+            }
         }
         Ok(refs)
     }
