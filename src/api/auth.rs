@@ -407,16 +407,14 @@ pub(crate) async fn caller_of(
 ) -> Result<Caller, ApiError> {
     let csrf = claims.csrf.clone();
     let secret = |claims: crate::auth::tokens::Claims| (claims.sid, claims.sk.map(crate::auth::session::SessionSecret));
-    // On SQLite, the one-row epoch read costs less than the hop to the
-    // blocking pool: done here when a reader is free, a cached caller needs
+    // The one-row epoch read costs less than the hop to the blocking pool:
+    // done here when it may be and a reader is free, a cached caller needs
     // no hop at all. Anything else goes to the pool.
-    let fast = match state.db.backend() {
-        crate::store::Backend::Sqlite => state.db.try_reader().and_then(|mut c| {
-            let epoch = crate::auth::callers::epoch(&mut c).ok()?;
-            state.auth.callers.cached(&claims, epoch).map(|p| (p, epoch))
-        }),
-        crate::store::Backend::Postgres => None,
-    };
+    let here = state.may_read_here(super::Here::OneRow).then(|| state.db.try_reader()).flatten();
+    let fast = here.and_then(|mut c| {
+        let epoch = crate::auth::callers::epoch(&mut c).ok()?;
+        state.auth.callers.cached(&claims, epoch).map(|p| (p, epoch))
+    });
     let (principal, epoch, (session_id, signing_secret)) = match fast {
         Some((p, epoch)) => (p, epoch, secret(claims)),
         None => {

@@ -95,16 +95,41 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
     {
-        let quiet = self.metrics.in_flight() <= INLINE_READS_UP_TO;
-        let f = match self.db.backend() {
-            crate::store::Backend::Sqlite if quiet => match self.db.read_now(f) {
+        let f = if self.may_read_here(Here::Page) {
+            match self.db.read_now(f) {
                 Ok(done) => return done,
                 Err(f) => f,
-            },
-            _ => f,
+            }
+        } else {
+            f
         };
         self.read(f).await
     }
+
+    /// Whether a read of size `here` may run on the HTTP worker now rather
+    /// than on the thread pool (it still needs a reader free now): the one
+    /// place that decides it, for [`AppState::read_small`] and the caller's
+    /// `auth_epoch` read.
+    pub fn may_read_here(&self, here: Here) -> bool {
+        self.db.backend() == crate::store::Backend::Sqlite
+            && match here {
+                Here::OneRow => true,
+                Here::Page => self.metrics.in_flight() <= INLINE_READS_UP_TO,
+            }
+    }
+}
+
+/// How much a read done on the HTTP worker reads ([`AppState::may_read_here`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Here {
+    /// One row by its primary key, a few microseconds: done on the worker
+    /// even when busy, since a hop to the pool would cost more than the
+    /// read delays those waiting behind it.
+    OneRow,
+    /// A page bounded by an index, a fraction of a millisecond: on the
+    /// worker only while at most [`INLINE_READS_UP_TO`] requests are in
+    /// flight.
+    Page,
 }
 
 impl AppState {
