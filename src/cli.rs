@@ -43,7 +43,8 @@ enum Command {
         /// What to measure: `auth`, `signing`, `efile`, `export`, `queue`, `search`, `compliance`, `analytics`,
         /// `load`; or `seed`, which writes a synthetic government into the configured database.
         what: String,
-        /// For `efile` and `search`: a PostgreSQL admin URL to run on a scratch database there.
+        /// For `efile`, `search` and `load`: a PostgreSQL admin URL to run on a scratch database
+        /// there (with `load --data`, on a database kept there for the next run).
         #[arg(long)]
         postgres: Option<String>,
         /// For `efile`: concurrent clients, each working its own file.
@@ -67,9 +68,10 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
-        /// For `load`: a directory to keep the seeded SQLite deployment in, and to read it back
-        /// from on the next run instead of seeding again (also what `seed` writes, with
-        /// DAFTAR_DATA_DIR set to it).
+        /// For `load`: a directory to keep the seeded deployment in, and to read it back from on
+        /// the next run instead of seeding again (also what `seed` writes, with DAFTAR_DATA_DIR
+        /// set to it). With `--postgres`, its database is created on that server the first time
+        /// and named in DIR/postgres-database.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },

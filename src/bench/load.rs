@@ -53,9 +53,11 @@ pub struct Plan {
     /// Percent of actions that write (note, PIN signature, forward); 15 in
     /// an officers' day.
     pub writes: u8,
-    /// A SQLite deployment to keep: seeded (at `scale`) when it holds none,
-    /// and read back, not seeded again, when an earlier run or `daftar bench
-    /// seed` wrote one there. A scale-1 seed takes about an hour.
+    /// A deployment to keep: seeded (at `scale`) when it holds none, and
+    /// read back, not seeded again, when an earlier run or `daftar bench
+    /// seed` wrote one there. A scale-1 seed takes about an hour. With
+    /// `postgres`, its database is one created on that server the first
+    /// time and named in the directory (`postgres-database`).
     pub data: Option<std::path::PathBuf>,
 }
 
@@ -206,10 +208,16 @@ pub fn run(plan: &Plan) -> Result<String, String> {
     let pairs = sessions.div_ceil(2);
     let synchronous = &Config::default().sqlite_synchronous;
     let (_scratch, backend, (config, db, ca)) = match (&plan.data, &plan.postgres) {
-        (Some(_), Some(_)) => return Err("--data keeps a SQLite deployment: leave out --postgres".into()),
-        (Some(dir), None) => {
+        (Some(dir), postgres) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            (None, super::backend_label(crate::store::Backend::Sqlite), scratch_on(dir, None, synchronous, 4)?)
+            let (backend, url) = match postgres {
+                Some(admin) => (crate::store::Backend::Postgres, Some(super::kept_database(dir, admin)?)),
+                None if dir.join("postgres-database").exists() => {
+                    return Err(format!("{} keeps a PostgreSQL deployment: add --postgres", dir.display()));
+                }
+                None => (crate::store::Backend::Sqlite, None),
+            };
+            (None, super::backend_label(backend), scratch_on(dir, url, synchronous, 4)?)
         }
         (None, postgres) => {
             let scratch = ScratchDir::new(postgres.as_deref())?;

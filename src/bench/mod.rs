@@ -245,19 +245,42 @@ struct ScratchDir {
 
 impl ScratchDir {
     fn new(postgres_admin_url: Option<&str>) -> Result<ScratchDir, String> {
-        use diesel::prelude::*;
         let dir = tempfile_dir()?;
         let Some(admin) = postgres_admin_url else { return Ok(ScratchDir { dir, database_url: None, postgres: None }) };
-        let Some((base, _)) = admin.rsplit_once('/') else { return Err("the admin URL names no database".into()) };
-        let name = format!("daftar_bench_{}", crate::store::new_id());
-        let mut c = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).map_err(|e| e.to_string())?;
-        Ok(ScratchDir { dir, database_url: Some(format!("{base}/{name}")), postgres: Some((admin.to_owned(), name)) })
+        let (url, name) = create_database(admin)?;
+        Ok(ScratchDir { dir, database_url: Some(url), postgres: Some((admin.to_owned(), name)) })
     }
 
     /// What the report calls the backend.
     fn backend(&self) -> &'static str {
         backend_label(if self.postgres.is_some() { Backend::Postgres } else { Backend::Sqlite })
+    }
+}
+
+/// Creates a database for a benchmark on the server of `admin` (a URL
+/// naming a database there that the user may create databases from);
+/// returns its URL and name.
+fn create_database(admin: &str) -> Result<(String, String), String> {
+    use diesel::prelude::*;
+    let Some((base, _)) = admin.rsplit_once('/') else { return Err("the admin URL names no database".into()) };
+    let name = format!("daftar_bench_{}", crate::store::new_id());
+    let mut c = diesel::PgConnection::establish(admin).map_err(|e| e.to_string())?;
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).map_err(|e| e.to_string())?;
+    Ok((format!("{base}/{name}"), name))
+}
+
+/// The PostgreSQL database of a kept deployment (`bench load --data DIR
+/// --postgres ADMIN_URL`): its URL is written in `DIR/postgres-database`
+/// when it is created, the first time, and read from there afterwards.
+fn kept_database(dir: &std::path::Path, admin: &str) -> Result<String, String> {
+    let named = dir.join("postgres-database");
+    match std::fs::read_to_string(&named) {
+        Ok(url) if !url.trim().is_empty() => Ok(url.trim().to_owned()),
+        _ => {
+            let (url, _) = create_database(admin)?;
+            std::fs::write(&named, format!("{url}\n")).map_err(|e| format!("cannot write {}: {e}", named.display()))?;
+            Ok(url)
+        }
     }
 }
 

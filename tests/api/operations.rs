@@ -249,16 +249,49 @@ both_backends!(metrics_are_for_the_monitoring_system_only, |backend| {
 /// process at a small size, and every request of it succeeds.
 #[test]
 fn the_load_benchmark_runs_at_a_small_size_without_errors() {
-    // Kept in a directory (`--data`), as a scale-1 seed would be: the
-    // second run reads the seeded government back instead of seeding again.
-    let data = std::env::temp_dir().join(format!("daftar-load-{}-{}", std::process::id(), line!()));
+    load_twice_kept(None);
+}
+
+/// The same with `--postgres`: the kept deployment's database lives there.
+#[test]
+fn the_load_benchmark_keeps_a_postgresql_deployment_too() {
+    let Some(admin) = crate::helpers::postgres_url() else {
+        eprintln!("skipping the kept PostgreSQL load benchmark: DAFTAR_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    load_twice_kept(Some(&admin));
+}
+
+/// Runs a small officers' day twice, kept in a directory (`--data`), as a
+/// scale-1 seed would be: the second run reads the seeded government back
+/// instead of seeding again. With `postgres` (an admin URL), the
+/// deployment's database is kept on that server, and dropped here after.
+fn load_twice_kept(postgres: Option<&str>) {
+    struct Kept(std::path::PathBuf, Option<String>);
+    impl Drop for Kept {
+        fn drop(&mut self) {
+            use diesel::prelude::*;
+            let named = std::fs::read_to_string(self.0.join("postgres-database")).unwrap_or_default();
+            if let (Some(admin), Some((_, name))) = (&self.1, named.trim().rsplit_once('/'))
+                && let Ok(mut c) = diesel::PgConnection::establish(admin)
+            {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+            }
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let kept = Kept(
+        std::env::temp_dir().join(format!("daftar-load-{}-{}", std::process::id(), postgres.is_some())),
+        postgres.map(str::to_owned),
+    );
+    let data = &kept.0;
     let run = |seconds: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"))
-            .args(["bench", "load", "--sessions", "16", "--seconds", seconds, "--data"])
-            .arg(&data)
-            .env("DAFTAR_LOG", "warn")
-            .output()
-            .unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_daftar"));
+        command.args(["bench", "load", "--sessions", "16", "--seconds", seconds, "--data"]).arg(data);
+        if let Some(admin) = postgres {
+            command.args(["--postgres", admin]);
+        }
+        let out = command.env("DAFTAR_LOG", "warn").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
         for row in ["GET /healthz", "bare token handler", "inbox", "sign (PIN)", "forward", "search", "all requests"] {
@@ -279,5 +312,8 @@ fn the_load_benchmark_runs_at_a_small_size_without_errors() {
     assert!(second.contains("; read back (seeded earlier) "), "{second}");
     let officers = |t: &str| t.split(" officers").next().and_then(|h| h.rsplit(' ').next()).map(str::to_owned);
     assert_eq!(officers(&first), officers(&second), "the same government, read back:\n{first}\n{second}");
-    let _ = std::fs::remove_dir_all(&data);
+    if postgres.is_some() {
+        assert!(first.contains("PostgreSQL"), "{first}");
+        assert!(data.join("postgres-database").exists(), "the kept database is named in the directory");
+    }
 }
