@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 /// An input slower than this is reported as a hang.
 pub const SLOW: Duration = Duration::from_secs(2);
 
+/// Inputs tried in a run however long they take: a run is its time budget
+/// or this many inputs, whichever is longer, so that a busy machine (a
+/// debug build beside other work once tried one org chart in 2 s) still
+/// tries more than the seeds.
+pub const MIN_RUNS: u64 = 16;
+
 /// What can be fuzzed.
 pub const TARGETS: &[&str] =
     &["org-toml", "workflow-toml", "canonical-json", "bundle", "pdf-text", "certificate", "multipart"];
@@ -338,7 +344,7 @@ impl Target {
                 Ok(_) => {}
             }
         }
-        while started.elapsed() < budget {
+        while started.elapsed() < budget || out.runs < MIN_RUNS {
             let base = &seeds[rng.below(seeds.len())];
             let input = mutate(&mut rng, base, &seeds);
             out.runs += 1;

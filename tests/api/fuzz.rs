@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use daftar::fuzz::{SLOW, TARGETS, target};
+use daftar::fuzz::{MIN_RUNS, SLOW, TARGETS, target};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,7 +21,7 @@ fn every_parser_of_outside_bytes_survives_mutated_input() {
     for name in TARGETS {
         let mut t = target(name, &root().join("tests/fuzz/corpus")).unwrap();
         let out = t.run(name, Duration::from_secs(seconds), seed, found.path());
-        assert!(out.runs > 10, "{name}: only {} inputs in {seconds} s", out.runs);
+        assert!(out.runs >= MIN_RUNS, "{name}: only {} inputs in {seconds} s", out.runs);
         assert!(
             out.crashes.is_empty() && out.slow.is_empty(),
             "{name} (seed {seed}): crashing {:?}, slow {:?}; copy them into tests/fuzz/regressions/{name}/",
