@@ -212,7 +212,7 @@ pub fn run(plan: &Plan) -> Result<String, String> {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             let (backend, url) = match postgres {
                 Some(admin) => (crate::store::Backend::Postgres, Some(super::kept_database(dir, admin)?)),
-                None if dir.join("postgres-database").exists() => {
+                None if dir.join(super::KEPT_DATABASE).exists() => {
                     return Err(format!("{} keeps a PostgreSQL deployment: add --postgres", dir.display()));
                 }
                 None => (crate::store::Backend::Sqlite, None),

@@ -269,11 +269,15 @@ fn create_database(admin: &str) -> Result<(String, String), String> {
     Ok((format!("{base}/{name}"), name))
 }
 
+/// The file in a kept deployment's directory that names its PostgreSQL
+/// database.
+const KEPT_DATABASE: &str = "postgres-database";
+
 /// The PostgreSQL database of a kept deployment (`bench load --data DIR
 /// --postgres ADMIN_URL`): its URL is written in `DIR/postgres-database`
 /// when it is created, the first time, and read from there afterwards.
 fn kept_database(dir: &std::path::Path, admin: &str) -> Result<String, String> {
-    let named = dir.join("postgres-database");
+    let named = dir.join(KEPT_DATABASE);
     match std::fs::read_to_string(&named) {
         Ok(url) if !url.trim().is_empty() => Ok(url.trim().to_owned()),
         _ => {

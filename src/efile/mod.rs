@@ -428,6 +428,9 @@ impl Refs {
         let mut user_ids: Vec<&str> = user_ids.into_iter().collect();
         user_ids.sort_unstable();
         user_ids.dedup();
+        if post_ids.is_empty() && user_ids.is_empty() {
+            return Ok(refs);
+        }
         let mut query = Sql::new();
         if !post_ids.is_empty() {
             query
@@ -449,9 +452,6 @@ impl Refs {
                 )
                 .texts(&user_ids)
                 .push(")");
-        }
-        if post_ids.is_empty() && user_ids.is_empty() {
-            return Ok(refs);
         }
         use diesel::sql_types::{Nullable, Text};
         type Row = (Text, Text, Text, Nullable<Text>, Nullable<Text>, Nullable<Text>);
