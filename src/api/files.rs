@@ -129,8 +129,8 @@ pub async fn show(
 ) -> Result<web::Json<efile::file::FileView>, ApiError> {
     let id = path.into_inner();
     let (file, unopened) = state.read_small(move |c| Ok(efile::file::read(c, &caller.actor(), &id)?)).await?;
-    if unopened.is_some() {
-        state.write(move |c| Ok(efile::mark_opened(c, unopened.as_deref())?)).await?;
+    if let Some(u) = unopened {
+        state.write(move |c| Ok(efile::mark_opened(c, &u)?)).await?;
     }
     Ok(web::Json(file))
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::documents::DocumentView;
 use super::notes::NoteView;
-use super::{Actor, EfileError, FileRow, PostRef, Refs, UserRef, invalid, visible_file};
+use super::{Actor, EfileError, FileRow, PostRef, Refs, Unopened, UserRef, invalid, visible_file};
 use crate::domain::efile::{FileStatus, LinkKind, file_no, parse_head};
 use crate::domain::org::parse_text;
 use crate::ledger;
@@ -276,29 +276,19 @@ pub struct LinkView {
 /// marks the movement that brought it as opened.
 pub fn view(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<FileView, EfileError> {
     let (view, unopened) = read(conn, actor, file_id)?;
-    super::mark_opened(conn, unopened.as_deref())?;
+    if let Some(u) = &unopened {
+        super::mark_opened(conn, u)?;
+    }
     Ok(view)
 }
 
-/// Shows a file without writing: the view, and the movement that brought
-/// it to the actor's desk if the actor holds it and has not opened it yet
-/// (to be marked with [`super::mark_opened`] in a write). So a file is read
-/// on a reader connection, and only its first opening costs a write.
-pub fn read(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<(FileView, Option<String>), EfileError> {
+/// Shows a file without writing: the view, and what the actor has not
+/// opened of it if they hold it (to be marked with [`super::mark_opened`]
+/// in a write). So a file is read on a reader connection, and only its
+/// first opening costs a write.
+pub fn read(conn: &mut DbConn, actor: &Actor, file_id: &str) -> Result<(FileView, Option<Unopened>), EfileError> {
     let (file, _) = visible_file(conn, actor.viewer, file_id)?;
-    let unopened = match file.last_movement_id.as_deref() {
-        Some(m) if actor.post == Some(file.holder_post_id.as_str()) => {
-            use crate::store::schema::movements as mv;
-            crate::on_backend!(conn, |c| mv::table
-                .find(m)
-                .filter(mv::opened_at.is_null())
-                .select(mv::id)
-                .first::<String>(c)
-                .optional())?
-        }
-        _ => None,
-    };
-    Ok((render(conn, actor, &file)?, unopened))
+    Ok((render(conn, actor, &file)?, file.unopened_by(actor)))
 }
 
 /// Renders a file with its notes (others' drafts hidden), documents, receipts and links.

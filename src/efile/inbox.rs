@@ -77,9 +77,8 @@ pub struct InboxItem {
 }
 
 /// A held file or receipt: `file` or `receipt`, its id, number, subject,
-/// priority, classification, urgency, arrival and due date; then the
-/// movement that brought it (its sender and when it was opened) and the
-/// sender's post.
+/// priority, classification, urgency, arrival and due date; then who sent
+/// it and when it was opened (kept on its row), and the sender's post.
 type HeldRow = (
     String,
     String,
@@ -116,8 +115,9 @@ type HeldRowType = (
 
 /// The open items of `table` (`files` or `receipts`, numbered by `number`,
 /// listed as `kind`) that `post` holds and the sight may see, most urgent
-/// first, at most `take`, with the movement that brought each and its
-/// sender's post. Written whole ([`prepared`]): it runs on every inbox view.
+/// first, at most `take`, with its sender's post. No movement is read: the
+/// row keeps who sent it and when it was opened. Written whole
+/// ([`prepared`]): it runs on every inbox view.
 fn held(
     kind: &'static str,
     table: &'static str,
@@ -129,11 +129,10 @@ fn held(
     let mut q = prepared::Sql::new();
     q.push(format!(
         "SELECT '{kind}' AS kind, {table}.id, {table}.{number}, {table}.subject, {table}.priority, \
-         {table}.classification, {table}.urgency, {table}.held_since, {table}.due_at, movements.from_post_id, \
-         movements.opened_at, posts.id AS post_id, posts.code, posts.designation, posts.title, \
+         {table}.classification, {table}.urgency, {table}.held_since, {table}.due_at, {table}.last_from_post, \
+         {table}.last_opened_at, posts.id AS post_id, posts.code, posts.designation, posts.title, \
          org_units.code AS unit_code \
-         FROM {table} LEFT JOIN movements ON movements.id = {table}.last_movement_id \
-         LEFT JOIN posts ON posts.id = movements.from_post_id \
+         FROM {table} LEFT JOIN posts ON posts.id = {table}.last_from_post \
          LEFT JOIN org_units ON org_units.id = posts.org_unit_id \
          WHERE {table}.holder_post_id = "
     ));
@@ -146,8 +145,8 @@ fn held(
 
 /// What the acting post holds and is open: most urgent first, then oldest.
 /// `offset`/`limit` page through it. One query (files and receipts each
-/// take their first `offset + limit + 1` in a `UNION ALL`): the movement
-/// that brought each item and its sender's post are joined in.
+/// take their first `offset + limit + 1` in a `UNION ALL`), with each
+/// item's sender's post joined in.
 pub fn inbox(
     conn: &mut DbConn,
     actor: &Actor,

@@ -137,6 +137,10 @@ pub struct FileRow {
     pub created_by_user: String,
     pub holder_post_id: String,
     pub last_movement_id: Option<String>,
+    /// The post that sent it to its holder (`None` while with its creator).
+    pub last_from_post: Option<String>,
+    /// When its holder opened it, once they have.
+    pub last_opened_at: Option<i64>,
     pub held_since: i64,
     pub referred_by_post: Option<String>,
     pub workflow_id: Option<String>,
@@ -285,6 +289,10 @@ pub struct ReceiptRow {
     pub created_by_user: String,
     pub holder_post_id: String,
     pub last_movement_id: Option<String>,
+    /// The post that sent it to its holder (`None` while with its creator).
+    pub last_from_post: Option<String>,
+    /// When its holder opened it, once they have.
+    pub last_opened_at: Option<i64>,
     pub held_since: i64,
     pub file_id: Option<String>,
     pub next_move_seq: i64,
@@ -335,15 +343,65 @@ pub fn visible_receipt(conn: &mut DbConn, viewer: &Viewer, id: &str) -> Result<R
     Ok(visible_receipt_subject(conn, viewer, id)?.0)
 }
 
+/// A file or receipt at its holder's desk that the holder has not opened
+/// yet: found by a read, marked opened by [`mark_opened`] in a write.
+#[derive(Debug, Clone)]
+pub struct Unopened {
+    /// A receipt (`true`) or a file.
+    receipt: bool,
+    /// The file's or receipt's id.
+    id: String,
+    /// The movement that brought it.
+    movement_id: String,
+}
+
+impl Unopened {
+    /// What `actor` has not yet opened of something held at `holder`, which
+    /// `last_movement_id` brought there and was opened at `opened_at`: only
+    /// the holder opens it, and what was created at the desk is its own.
+    fn of(
+        actor: &Actor,
+        receipt: bool,
+        id: &str,
+        holder: &str,
+        last_movement_id: Option<&str>,
+        opened_at: Option<i64>,
+    ) -> Option<Unopened> {
+        let movement_id = last_movement_id.filter(|_| opened_at.is_none() && actor.post == Some(holder))?;
+        Some(Unopened { receipt, id: id.to_owned(), movement_id: movement_id.to_owned() })
+    }
+}
+
+impl FileRow {
+    /// What the actor has not yet opened of this file (see [`Unopened`]).
+    pub fn unopened_by(&self, actor: &Actor) -> Option<Unopened> {
+        let last = self.last_movement_id.as_deref();
+        Unopened::of(actor, false, &self.id, &self.holder_post_id, last, self.last_opened_at)
+    }
+}
+
+impl ReceiptRow {
+    /// What the actor has not yet opened of this receipt (see [`Unopened`]).
+    pub fn unopened_by(&self, actor: &Actor) -> Option<Unopened> {
+        let last = self.last_movement_id.as_deref();
+        Unopened::of(actor, true, &self.id, &self.holder_post_id, last, self.last_opened_at)
+    }
+}
+
 /// Marks the movement that brought something to its holder as opened (the
 /// holder looked at it or worked on it): from then on it cannot be recalled.
-pub(crate) fn mark_opened(conn: &mut DbConn, last_movement_id: Option<&str>) -> QueryResult<()> {
-    if let Some(m) = last_movement_id {
-        diesel::update(mv::table.find(m))
-            .filter(mv::opened_at.is_null())
-            .set(mv::opened_at.eq(now_micros()))
-            .execute(conn)?;
-    }
+/// The movement keeps the record; the file's or receipt's row keeps the
+/// copy that the inbox shows and a move checks, unless it has moved on
+/// since it was read.
+pub(crate) fn mark_opened(conn: &mut DbConn, unopened: &Unopened) -> QueryResult<()> {
+    let now = now_micros();
+    let m = unopened.movement_id.as_str();
+    diesel::update(mv::table.find(m)).filter(mv::opened_at.is_null()).set(mv::opened_at.eq(now)).execute(conn)?;
+    let mut copy = Sql::new();
+    copy.push(if unopened.receipt { "UPDATE receipts" } else { "UPDATE files" });
+    copy.push(" SET last_opened_at = ").int(now).push(" WHERE id = ").text(&unopened.id);
+    copy.push(" AND last_movement_id = ").text(m).push(" AND last_opened_at IS NULL");
+    copy.statement().execute(conn)?;
     Ok(())
 }
 

@@ -76,15 +76,10 @@ pub fn check_destination(conn: &mut DbConn, to_post: &str, classification: Clear
     Ok(())
 }
 
-/// What brought something to its holder: the sender and whether it was opened.
-pub fn last_move(conn: &mut DbConn, last_movement_id: Option<&str>) -> QueryResult<Option<LastMove>> {
-    let Some(m) = last_movement_id else { return Ok(None) };
-    Ok(mv::table
-        .find(m)
-        .select((mv::from_post_id, mv::opened_at))
-        .first::<(Option<String>, Option<i64>)>(conn)
-        .optional()?
-        .and_then(|(from, opened)| from.map(|f| LastMove { from_post: f, opened: opened.is_some() })))
+/// What brought something to its holder, as its row keeps it: the post that
+/// sent it (none while with its creator) and when the holder opened it.
+pub fn last_move(from_post: Option<&str>, opened_at: Option<i64>) -> Option<LastMove> {
+    from_post.map(|f| LastMove { from_post: f.to_owned(), opened: opened_at.is_some() })
 }
 
 /// One step to record, of a file or of a receipt.
@@ -198,7 +193,7 @@ fn move_loaded(
     if !actor.viewer.holds(&post, now) {
         return Err(EfileError::NotHolder("you do not hold your acting post".into()));
     }
-    let mut last = last_move(conn, file.last_movement_id.as_deref())?;
+    let mut last = last_move(file.last_from_post.as_deref(), file.last_opened_at);
     // A receiver who has worked on the file has opened it, whether or not they
     // viewed it first: checked only for a recall, to keep their work plain inserts.
     if action == Action::Recall
@@ -280,6 +275,7 @@ fn move_loaded(
         .int(now);
     if moved {
         update.push(", last_movement_id = ").text(&movement_id).push(", held_since = ").int(now);
+        update.push(", last_from_post = ").text(&post).push(", last_opened_at = NULL");
         update.push(", due_at = ").opt_int(due_at);
     }
     update.push(" WHERE id = ").text(file_id).push(" AND version = ").int(file.version);

@@ -180,8 +180,8 @@ pub struct FileNumber {
 /// The receipt as `GET /receipts/{id}` shows it.
 pub fn view(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ReceiptView, EfileError> {
     let r = visible_receipt(conn, actor.viewer, id)?;
-    if actor.post == Some(r.holder_post_id.as_str()) {
-        super::mark_opened(conn, r.last_movement_id.as_deref())?;
+    if let Some(u) = r.unopened_by(actor) {
+        super::mark_opened(conn, &u)?;
     }
     let documents = super::documents::scans_of_receipt(conn, &r.id)?;
     // The file it was put up in, only to those who may see that file.
@@ -340,7 +340,7 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     if !matches!(action, Action::Forward | Action::Return | Action::Recall) {
         return Err(invalid("action", "a receipt can be forwarded, returned, recalled or put up"));
     }
-    let last = last_move(conn, r.last_movement_id.as_deref())?;
+    let last = last_move(r.last_from_post.as_deref(), r.last_opened_at);
     let state = MoveState {
         status: FileStatus::Open,
         holder_post: r.holder_post_id.clone(),
@@ -357,10 +357,14 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         Some(p) => p,
         None => crate::store::stored::<Priority>(&r.priority)?,
     };
+    let movement = new_id();
     let updated = diesel::update(receipts::table.find(id))
         .filter(receipts::version.eq(r.version))
         .set((
             receipts::holder_post_id.eq(&plan.holder_post),
+            receipts::last_movement_id.eq(&movement),
+            receipts::last_from_post.eq(&post),
+            receipts::last_opened_at.eq(None::<i64>),
             receipts::held_since.eq(now),
             receipts::due_at.eq(due_at),
             receipts::priority.eq(new_priority.as_str()),
@@ -382,9 +386,7 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
         due_at,
         priority,
     };
-    let movement = new_id();
     record(conn, actor, &movement, step)?;
-    diesel::update(receipts::table.find(id)).set(receipts::last_movement_id.eq(&movement)).execute(conn)?;
     jobs::enqueue(conn, &jobs::Job::movement_mail(&movement))?;
     view(conn, actor, id)
 }

@@ -636,8 +636,8 @@ async fn render_file(
             Ok((f, moves, posts, refs, unopened))
         })
         .await?;
-    if unopened.is_some() {
-        state.write(move |c| Ok(efile::mark_opened(c, unopened.as_deref())?)).await?;
+    if let Some(u) = unopened {
+        state.write(move |c| Ok(efile::mark_opened(c, &u)?)).await?;
     }
     let me_id = caller.principal.viewer.user_id.clone();
     let notes = f

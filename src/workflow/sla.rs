@@ -205,6 +205,8 @@ fn escalate(c: &mut DbConn, r: &RouteRow, step: usize, post: &str, now: i64) -> 
         .set((
             files::holder_post_id.eq(&up),
             files::last_movement_id.eq(&movement_id),
+            files::last_from_post.eq(post),
+            files::last_opened_at.eq(None::<i64>),
             files::held_since.eq(now),
             files::next_move_seq.eq(file.next_move_seq + 1),
             files::version.eq(file.version + 1),

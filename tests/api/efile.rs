@@ -488,3 +488,53 @@ both_backends!(a_file_worked_on_cannot_be_recalled, |backend| {
     let r = recall();
     assert_eq!(r.status, 409, "{}", r.text);
 });
+
+both_backends!(an_upgraded_database_keeps_who_sent_each_file_and_whether_it_was_opened, |backend| {
+    use daftar::store::{revert_migrations, run_migrations};
+    let Some(app) = spawn_app(backend) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let (so_post, ds_post) = (my_post(&app, &so), my_post(&app, &ds));
+    let id = |v: Value| v["id"].as_str().unwrap().to_owned();
+    let opened = id(create_file(&app, &so, json!({"subject": "Opened before the upgrade"})));
+    let unopened = id(create_file(&app, &so, json!({"subject": "Not opened at the upgrade"})));
+    let own = id(create_file(&app, &ds, json!({"subject": "The deputy secretary's own"})));
+    for file in [&opened, &unopened] {
+        assert_eq!(forward(&app, &so, file, &ds_post).status, 201);
+    }
+    assert_eq!(app.get_as(&ds, &format!("/api/v1/files/{opened}")).status, 200);
+    // What the DS's inbox says of each file: who sent it, and whether it was opened.
+    let lines = || -> Vec<(String, Value, Value)> {
+        let inbox = app.get_as(&ds, "/api/v1/inbox?kind=files");
+        let mut lines: Vec<_> = inbox.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["id"].as_str().unwrap().to_owned(), i["from_post"]["id"].clone(), i["opened"].clone()))
+            .collect();
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        lines
+    };
+    let before = lines();
+    let mut want = vec![
+        (opened.clone(), json!(so_post), json!(true)),
+        (unopened.clone(), json!(so_post), json!(false)),
+        (own.clone(), Value::Null, json!(true)),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(before, want);
+    // The database as the release before migration 25 left it (no sender or
+    // opening kept on the file's row), upgraded: the rows are filled in from
+    // the movements.
+    {
+        let mut conn = app.db.writer().unwrap();
+        assert_eq!(revert_migrations(&mut conn, 1).unwrap(), 1);
+        assert_eq!(run_migrations(&mut conn).unwrap().len(), 1);
+    }
+    assert_eq!(lines(), before, "the inbox after the upgrade");
+    // A move reads the same: the opened file is past recall, the other is not.
+    let recall =
+        |file: &str| app.post_as(&so, &format!("/api/v1/files/{file}/movements"), &json!({"action": "recall"}));
+    assert_eq!(recall(&opened).status, 409);
+    assert_eq!(recall(&unopened).status, 201);
+});
