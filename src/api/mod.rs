@@ -336,16 +336,19 @@ fn request_id() -> String {
         static STATE: Cell<u64> = Cell::new(u64::from_le_bytes(uuid::Uuid::now_v7().as_bytes()[8..].try_into().unwrap_or([1; 8])));
     }
     // splitmix64: every state gives a different output, whatever the seed.
-    let bits = STATE.with(|s| {
-        let x = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        s.set(x);
-        let z = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    });
+    let next = || {
+        STATE.with(|s| {
+            let x = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            s.set(x);
+            let z = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+    };
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
     let mut rest = [0u8; 10];
-    rest[..8].copy_from_slice(&bits.to_le_bytes());
+    rest[..8].copy_from_slice(&next().to_le_bytes());
+    rest[8..].copy_from_slice(&next().to_le_bytes()[..2]);
     uuid::Builder::from_unix_timestamp_millis(millis as u64, &rest).into_uuid().simple().to_string()
 }
 

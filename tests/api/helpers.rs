@@ -22,11 +22,17 @@ pub struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.pg_drop
-            && let Ok(mut c) = diesel::PgConnection::establish(admin_url)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        if let Some((admin_url, name)) = &self.pg_drop {
+            drop_database(admin_url, name);
         }
+    }
+}
+
+/// Drops PostgreSQL database `name` on the server of `admin_url`, whoever is
+/// still connected to it; best effort, as cleanup after a test.
+pub fn drop_database(admin_url: &str, name: &str) {
+    if let Ok(mut c) = diesel::PgConnection::establish(admin_url) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
     }
 }
 

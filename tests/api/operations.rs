@@ -270,12 +270,9 @@ fn load_twice_kept(postgres: Option<&str>) {
     struct Kept(std::path::PathBuf, Option<String>);
     impl Drop for Kept {
         fn drop(&mut self) {
-            use diesel::prelude::*;
             let named = std::fs::read_to_string(self.0.join("postgres-database")).unwrap_or_default();
-            if let (Some(admin), Some((_, name))) = (&self.1, named.trim().rsplit_once('/'))
-                && let Ok(mut c) = diesel::PgConnection::establish(admin)
-            {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+            if let (Some(admin), Some((_, name))) = (&self.1, named.trim().rsplit_once('/')) {
+                crate::helpers::drop_database(admin, name);
             }
             let _ = std::fs::remove_dir_all(&self.0);
         }
