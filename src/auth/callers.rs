@@ -118,13 +118,13 @@ impl Callers {
         if let Some(p) = self.cached(claims, epoch) {
             return Ok(Some((p, epoch)));
         }
-        let Some(expires_at) = live_until(conn, &claims.sid, &claims.sub, claims.ver)? else {
+        let Some((expires_at, user)) = live_until(conn, &claims.sid, &claims.sub, claims.ver)? else {
             if let Ok(mut live) = self.live.lock() {
                 live.remove(&claims.sid);
             }
             return Ok(None);
         };
-        let Some(principal) = principal::load(conn, &claims.sub)? else { return Ok(None) };
+        let principal = principal::complete(conn, user)?;
         if let Ok(mut live) = self.live.lock() {
             let entry = Live {
                 epoch,
@@ -167,24 +167,25 @@ impl Callers {
     }
 }
 
-/// When the session behind an access token expires, if it is live now.
-fn live_until(conn: &mut DbConn, session_id: &str, user_id: &str, version: i64) -> QueryResult<Option<i64>> {
+/// When the session behind an access token expires, if it is live now, and
+/// its user's row (read with the session's, one statement for both).
+fn live_until(
+    conn: &mut DbConn,
+    session_id: &str,
+    user_id: &str,
+    version: i64,
+) -> QueryResult<Option<(i64, principal::UserRow)>> {
     let now = now_micros();
     let row = sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
         .filter(sessions::user_id.eq(user_id))
-        .select((
-            sessions::revoked_at,
-            sessions::expires_at,
-            sessions::token_version,
-            users::token_version,
-            users::disabled,
-        ))
-        .first::<(Option<i64>, i64, i64, i64, bool)>(conn)
+        .select((sessions::revoked_at, sessions::expires_at, sessions::token_version, principal::USER_COLUMNS))
+        .first::<(Option<i64>, i64, i64, principal::UserRow)>(conn)
         .optional()?;
-    Ok(match row {
-        Some((None, expires, v, uv, false)) if now < expires && v == version && uv == version => Some(expires),
-        _ => None,
-    })
+    Ok(row.and_then(|(revoked, expires, v, user)| {
+        let (.., disabled, user_version) = &user;
+        let live = revoked.is_none() && now < expires && v == version && *user_version == version && !disabled;
+        live.then_some((expires, user))
+    }))
 }

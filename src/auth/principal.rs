@@ -33,24 +33,33 @@ fn day_start(date: &str, days: i64) -> i64 {
         .unwrap_or(0)
 }
 
+/// A user's own row as a principal starts from: id, username, name, email,
+/// clearance, disabled, token version.
+pub type UserRow = (String, String, String, Option<String>, String, bool, i64);
+
+/// [`UserRow`]'s columns, for a query that reads them beside others (the
+/// session check of every new caller reads them with the session's row).
+#[allow(clippy::type_complexity)]
+pub const USER_COLUMNS: (
+    users::id,
+    users::username,
+    users::name,
+    users::email,
+    users::clearance,
+    users::disabled,
+    users::token_version,
+) = (users::id, users::username, users::name, users::email, users::clearance, users::disabled, users::token_version);
+
 /// Loads a user with roles and every assignment; `None` if there is no such user.
 pub fn load(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Principal>> {
-    let Some((id, username, name, email, clearance, disabled, token_version)) = users::table
-        .find(user_id)
-        .select((
-            users::id,
-            users::username,
-            users::name,
-            users::email,
-            users::clearance,
-            users::disabled,
-            users::token_version,
-        ))
-        .first::<(String, String, String, Option<String>, String, bool, i64)>(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
+    let user = users::table.find(user_id).select(USER_COLUMNS).first::<UserRow>(conn).optional()?;
+    user.map(|u| complete(conn, u)).transpose()
+}
+
+/// The principal of a user whose row has been read: their roles and every
+/// assignment loaded beside it.
+pub fn complete(conn: &mut DbConn, user: UserRow) -> QueryResult<Principal> {
+    let (id, username, name, email, clearance, disabled, token_version) = user;
     let roles = user_roles::table
         .filter(user_roles::user_id.eq(&id))
         .select((user_roles::role, user_roles::entity_id))
@@ -81,12 +90,12 @@ pub fn load(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Principal>> 
             primary,
         })
         .collect();
-    Ok(Some(Principal {
+    Ok(Principal {
         viewer: Viewer { user_id: id, clearance: crate::store::stored::<Clearance>(&clearance)?, roles, held },
         username,
         name,
         email,
         disabled,
         token_version,
-    }))
+    })
 }
