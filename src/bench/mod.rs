@@ -606,6 +606,7 @@ fn bare_movement_rows(db: &Db, so: &Officer, ds: &Officer, clients: usize, budge
                     files::holder_post_id.eq(&other.post),
                     files::last_movement_id.eq(&movement),
                     files::last_from_post.eq(&me.post),
+                    files::last_opened_at.eq(None::<i64>),
                     files::held_since.eq(now),
                     files::version.eq(files::version + 1),
                 ))
