@@ -279,6 +279,12 @@ fn move_loaded(
         update.push(", due_at = ").opt_int(due_at);
     }
     update.push(" WHERE id = ").text(file_id).push(" AND version = ").int(file.version);
+    if action == Action::Recall {
+        // Opening a file does not change its version: a first opening that
+        // commits after this transaction read the file must still stop the
+        // recall (on PostgreSQL the two can cross).
+        update.push(" AND last_opened_at IS NULL");
+    }
     let updated = update.statement().execute(conn)?;
     if updated != 1 {
         return Err(EfileError::Stale);

@@ -360,6 +360,8 @@ pub fn move_receipt(conn: &mut DbConn, actor: &Actor, id: &str, input: ReceiptMo
     let movement = new_id();
     let updated = diesel::update(receipts::table.find(id))
         .filter(receipts::version.eq(r.version))
+        // As for a file: an opening that committed since the read stops a recall.
+        .filter(receipts::last_opened_at.is_null().or((action != Action::Recall).into_sql::<diesel::sql_types::Bool>()))
         .set((
             receipts::holder_post_id.eq(&plan.holder_post),
             receipts::last_movement_id.eq(&movement),

@@ -538,3 +538,33 @@ both_backends!(an_upgraded_database_keeps_who_sent_each_file_and_whether_it_was_
     assert_eq!(recall(&opened).status, 409);
     assert_eq!(recall(&unopened).status, 201);
 });
+
+/// A recall that crosses the holder's first opening is refused: on
+/// PostgreSQL the two can cross (see [`crate::helpers::crossing`]); on
+/// SQLite every write transaction runs alone on the one writer.
+#[test]
+fn a_recall_that_crosses_the_first_opening_is_refused() {
+    let Some(app) = spawn_app(crate::helpers::Backend::Postgres) else { return };
+    let so = app.login("so.moitt");
+    let ds = app.login("ds.moitt");
+    let ds_post = my_post(&app, &ds);
+    let file = create_file(&app, &so, json!({"subject": "Recall racing the first opening"}));
+    let id = file["id"].as_str().unwrap().to_owned();
+    assert_eq!(forward(&app, &so, &id, &ds_post).status, 201);
+    let moves = format!("/api/v1/files/{id}/movements");
+    let (opened, recalled) = crate::helpers::crossing(
+        &app,
+        "files",
+        &id,
+        || app.get_as(&ds, &format!("/api/v1/files/{id}")),
+        || app.post_as(&so, &moves, &json!({"action": "recall"})),
+    );
+    assert_eq!(opened.status, 200, "{}", opened.text);
+    assert_eq!((recalled.status, recalled.body["error"]["code"].as_str()), (409, Some("stale")), "{}", recalled.text);
+    // The file stays with the DS, opened; asked again, the recall is refused.
+    let inbox = app.get_as(&ds, "/api/v1/inbox");
+    let line = inbox.body["items"].as_array().unwrap().iter().find(|i| i["id"] == id.as_str()).cloned();
+    assert_eq!(line.map(|l| l["opened"].clone()), Some(json!(true)), "{}", inbox.text);
+    let r = app.post_as(&so, &moves, &json!({"action": "recall"}));
+    assert_eq!(r.status, 409, "{}", r.text);
+}

@@ -380,3 +380,53 @@ pub fn started(mut cmd: std::process::Command, db: &TestDb) -> (std::process::Ch
     std::thread::spawn(move || for _ in lines {});
     (child, port)
 }
+
+/// Runs `first` and then `second` (two requests that each read row `id` of
+/// `table` and then update it) so that they cross: a PostgreSQL transaction
+/// of the test's own holds the row locked until both are waiting for it,
+/// `first` ahead, so `first` commits after `second` has read the row and
+/// before `second` writes it. The order in which two officers' requests
+/// land, made certain. PostgreSQL only (`app` must run on it).
+#[allow(dead_code)]
+pub fn crossing<F, S>(app: &TestApp, table: &str, id: &str, first: F, second: S) -> (Reply, Reply)
+where
+    F: FnOnce() -> Reply + Send,
+    S: FnOnce() -> Reply + Send,
+{
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut holder = diesel::PgConnection::establish(&app.test_db.url).expect("connect");
+    let mut watcher = diesel::PgConnection::establish(&app.test_db.url).expect("connect");
+    let mut wait_for = |n: i64| {
+        let started = std::time::Instant::now();
+        loop {
+            let w: Waiting = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut watcher)
+            .expect("pg_stat_activity");
+            if w.n >= n {
+                return;
+            }
+            assert!(started.elapsed().as_secs() < 20, "{n} requests never waited for the row lock");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    diesel::sql_query("BEGIN").execute(&mut holder).expect("begin");
+    diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
+        .bind::<diesel::sql_types::Text, _>(id)
+        .execute(&mut holder)
+        .expect("lock the row");
+    std::thread::scope(|s| {
+        let first = s.spawn(first);
+        wait_for(1);
+        let second = s.spawn(second);
+        wait_for(2);
+        diesel::sql_query("COMMIT").execute(&mut holder).expect("commit");
+        (first.join().expect("first request"), second.join().expect("second request"))
+    })
+}

@@ -141,3 +141,29 @@ both_backends!(a_receipt_goes_only_into_a_file_cleared_for_it, |backend| {
     // The receipt names its file only to those who may see the file.
     assert_eq!(r.body["file"]["id"], cleared.as_str());
 });
+
+/// As for a file: a recall that crosses the holder's first opening of the
+/// receipt is refused (PostgreSQL; see [`crate::helpers::crossing`]).
+#[test]
+fn a_receipt_recall_that_crosses_the_first_opening_is_refused() {
+    let Some(app) = spawn_app(crate::helpers::Backend::Postgres) else { return };
+    let registry = app.login("registry.moitt");
+    let so = app.login("so.moitt");
+    let so_post = my_post(&app, &so);
+    let id = diarise(&app, &registry, json!({"subject": "Letter racing its opening", "sender": "PMO", "mode": "post"}));
+    let moves = format!("/api/v1/receipts/{id}/movements");
+    let r = app.post_as(&registry, &moves, &json!({"action": "forward", "to_post_id": so_post}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (opened, recalled) = crate::helpers::crossing(
+        &app,
+        "receipts",
+        &id,
+        || app.get_as(&so, &format!("/api/v1/receipts/{id}")),
+        || app.post_as(&registry, &moves, &json!({"action": "recall"})),
+    );
+    assert_eq!(opened.status, 200, "{}", opened.text);
+    assert_eq!((recalled.status, recalled.body["error"]["code"].as_str()), (409, Some("stale")), "{}", recalled.text);
+    let r = app.post_as(&registry, &moves, &json!({"action": "recall"}));
+    assert_eq!(r.status, 409, "opened: too late to recall: {}", r.text);
+    assert_eq!(app.get_as(&so, &format!("/api/v1/receipts/{id}")).body["holder_post"]["id"], so_post.as_str());
+}
