@@ -26,7 +26,9 @@ pub struct Config {
     /// moves in that login session are signed too (the key kept sealed under
     /// the session's secret meanwhile; 0: ask every time).
     pub signing_session_minutes: u64,
-    /// Database connections in the pool.
+    /// Database connections in the pool (a server opens them all at start
+    /// and keeps them), and the most threads each HTTP worker runs
+    /// database work on at once.
     pub db_pool_size: u32,
     /// `FULL` (default: every commit survives power loss) or `NORMAL` for SQLite.
     pub sqlite_synchronous: String,

@@ -501,7 +501,7 @@ impl Worker {
 
     /// Runs on a background thread until `stop` is set, polling when idle.
     pub fn spawn(self, db: Db, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-        std::thread::spawn(move || {
+        named("daftar-jobs", move || {
             while !stop.load(Ordering::Relaxed) {
                 match self.run_one(&db) {
                     Ok(true) => {}
@@ -553,7 +553,7 @@ impl Periodic {
     /// Runs on a background thread until `stop` is set.
     pub fn spawn(self, db: Db, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         let me = new_id();
-        std::thread::spawn(move || {
+        named(&format!("daftar-{}", self.name), move || {
             let every = self.every.as_micros().max(1) as i64;
             while !stop.load(Ordering::Relaxed) {
                 let now = now_micros();
@@ -587,6 +587,14 @@ impl Periodic {
             }
         })
     }
+}
+
+/// Starts a background thread under a name that `top -H`, `ps -L` and
+/// profilers show (`daftar-jobs`, `daftar-ledger.seal`, …); like
+/// `std::thread::spawn`, panics if the system cannot start a thread.
+pub fn named(name: &str, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    // Linux keeps the first 15 bytes of a thread's name.
+    std::thread::Builder::new().name(name.to_owned()).spawn(f).expect("cannot start a background thread")
 }
 
 /// The background threads of one server: stopped when this is dropped.

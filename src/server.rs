@@ -131,6 +131,8 @@ impl Server {
             Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!("{w}")),
             Err(e) => tracing::debug!(error = %e, "cannot read the database server's settings"),
         }
+        let open = db.warm();
+        tracing::debug!(connections = open, "database connections opened");
         let metrics = Arc::new(Metrics::default());
         let mailer = crate::mail::Mailer::from_config(&config)?;
         if !mailer.sends() {
@@ -149,6 +151,7 @@ impl Server {
             signing_sessions,
             pin_wrap,
         };
+        let blocking_threads = state.config.db_pool_size as usize;
         let tls = state.config.tls.cert.is_some();
         let tls_files = (state.config.tls.cert.clone(), state.config.tls.key.clone());
         let plain = match (&state.config.tls.redirect_http, tls) {
@@ -180,7 +183,15 @@ impl Server {
         // Browsers keep a connection open between an officer's actions;
         // closing it after actix's default 5 s idle would make most actions
         // pay a new connection (and TLS handshake).
-        .keep_alive(std::time::Duration::from_secs(IDLE_KEEP_ALIVE_SECS));
+        .keep_alive(std::time::Duration::from_secs(IDLE_KEEP_ALIVE_SECS))
+        // Each HTTP worker runs its database work on its own blocking pool,
+        // by default of up to 512 / workers threads. Work beyond what the
+        // connection pool can serve only waits for a connection, and a burst
+        // of it (a morning's first requests, at 10,000 sessions) started
+        // 150–240 threads in a second, each runnable, starving the two HTTP
+        // workers of the CPU for seconds. Threads beyond the connections
+        // wait in the queue instead, not runnable.
+        .worker_max_blocking_threads(blocking_threads);
         let mut server = match (&tls_files.0, &tls_files.1) {
             (Some(cert), Some(key)) => server.listen_rustls_0_23(listener, crate::tls::server_config(cert, key)?),
             _ => server.listen(listener),

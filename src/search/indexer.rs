@@ -352,7 +352,7 @@ const MIN_COMMIT_GAP: Duration = Duration::from_millis(200);
 /// Runs the tail on a thread until `stop`: the writer if this process can
 /// take it, otherwise a reader that takes over if the writer goes.
 pub fn spawn(db: Db, s: Arc<Search>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
+    crate::jobs::named("daftar-indexer", move || {
         let mut tail = Tail::default();
         let mut last_commit =
             std::time::Instant::now().checked_sub(MIN_COMMIT_GAP).unwrap_or_else(std::time::Instant::now);

@@ -226,6 +226,11 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
+                // A server's pool keeps what it opened (see `Db::warm`): a
+                // connection closed when idle, or at an age, is opened again
+                // by the next burst of requests, which waits for it.
+                .idle_timeout(None)
+                .max_lifetime(None)
                 // A `SELECT 1` before use finds a PostgreSQL connection the
                 // server dropped (at most once a second: see `is_valid`); a
                 // SQLite file connection cannot drop, so the check would only
@@ -325,6 +330,25 @@ impl Db {
     /// pool's size on PostgreSQL.
     pub fn writers(&self) -> usize {
         self.write.max_size() as usize
+    }
+
+    /// Opens every connection the pools may hold, and returns how many are
+    /// open. A server does this once at start: a burst of requests finds
+    /// them open instead of each waiting for PostgreSQL to start a backend
+    /// (the pools keep their connections, see `Db::connect`). Best effort:
+    /// one that cannot be had within a second is left to be opened later.
+    pub fn warm(&self) -> usize {
+        let mut held = Vec::new();
+        let pools = if self.backend == Backend::Sqlite { vec![&self.read, &self.write] } else { vec![&self.read] };
+        for pool in pools {
+            for _ in 0..pool.max_size() {
+                match pool.get_timeout(Duration::from_secs(1)) {
+                    Ok(c) => held.push(c),
+                    Err(_) => break,
+                }
+            }
+        }
+        held.len()
     }
 
     /// Connection-pool figures for `/metrics`: (connections, idle).

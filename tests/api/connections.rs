@@ -97,3 +97,115 @@ fn thousands_of_idle_keep_alive_connections_are_held() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn threads(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+}
+
+/// A burst of requests, a hundred times more than the database connections,
+/// is answered in full by threads that wait their turn for a connection,
+/// not by a thread started for each: a burst at the start of a morning (the
+/// first requests of 10,000 sessions) once started 150–240 threads in a
+/// second on two cores, and every request waited seconds for the CPU.
+#[test]
+fn a_burst_of_requests_waits_for_connections_not_for_new_threads() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipping the burst test: no /proc (not Linux)");
+        return;
+    }
+    let Some(db) = fresh_db(Backend::Sqlite) else { return };
+    let pool = 4u64;
+    let (mut child, port) = crate::helpers::serve_process(&db, &[("DAFTAR_DB_POOL_SIZE", pool.to_string())]);
+    let pid = child.id();
+    let get = |path: &str| -> u16 {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return 0 };
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let _ = s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    };
+    // `/readyz` reads the database on the server's blocking threads; wait
+    // until the search index is built, so that every answer is 200.
+    let started = Instant::now();
+    while get("/readyz") != 200 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the server never became ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = threads(pid);
+    let burst = 400;
+    let gate = std::sync::Barrier::new(burst + 1);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (statuses, most) = std::thread::scope(|s| {
+        let watch = s.spawn(|| {
+            let mut most = before;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(threads(pid));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            most
+        });
+        let senders: Vec<_> = (0..burst)
+            .map(|_| {
+                s.spawn(|| {
+                    gate.wait();
+                    get("/readyz")
+                })
+            })
+            .collect();
+        gate.wait();
+        let statuses: Vec<u16> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (statuses, watch.join().unwrap())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let answered = statuses.iter().filter(|&&s| s == 200).count();
+    assert_eq!(answered, burst, "every request of the burst is answered 200: {statuses:?}");
+    // Each HTTP worker (one per core) runs database work on at most `pool`
+    // threads; a few more may start for other reasons.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    eprintln!("a burst of {burst} requests: the server's threads went from {before} to at most {most}");
+    assert!(
+        most <= before + workers * pool + 4,
+        "the server went from {before} threads to {most} for a burst of {burst} requests (pool {pool}, {workers} workers)"
+    );
+}
+
+/// A server opens its database connections when it starts, and the first
+/// burst of requests finds them open (PostgreSQL, where opening one starts a
+/// backend process: seen from `pg_stat_activity`).
+#[test]
+fn a_server_opens_its_database_connections_when_it_starts() {
+    use diesel::prelude::*;
+    let Some(db) = fresh_db(Backend::Postgres) else { return };
+    #[derive(QueryableByName)]
+    struct Open {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
+    let mut open = || -> i64 {
+        let q =
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+        diesel::sql_query(q).get_result::<Open>(&mut c).expect("pg_stat_activity").n
+    };
+    let env = [("DAFTAR_DB_POOL_SIZE", "12".to_owned())];
+    // The first start seeds the demo government (using connections as it
+    // goes); the second finds it seeded.
+    for start in 0..2 {
+        let started = Instant::now();
+        while open() > 0 {
+            assert!(started.elapsed() < Duration::from_secs(20), "the last server's connections never closed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (mut child, _port) = crate::helpers::serve_process(&db, &env);
+        let n = open();
+        let _ = child.kill();
+        let _ = child.wait();
+        if start == 1 {
+            assert!(n >= 12, "{n} connections open once the server listens, not the pool's 12");
+        }
+    }
+}
