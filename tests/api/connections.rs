@@ -15,9 +15,14 @@ fn limits(pid: u32) -> (u64, u64) {
     (n[0], n[1])
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A number from `/proc/PID/status` (`VmRSS:` in KiB, `Threads:`, …).
+fn status(pid: u32, field: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+    text.lines().find_map(|l| l.strip_prefix(field)).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    status(pid, "VmRSS:")
 }
 
 /// One keep-alive request on `s`; the connection stays open.
@@ -99,8 +104,7 @@ fn thousands_of_idle_keep_alive_connections_are_held() {
 }
 
 fn threads(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+    status(pid, "Threads:")
 }
 
 /// A burst of requests, a hundred times more than the database connections,
@@ -180,16 +184,11 @@ fn a_burst_of_requests_waits_for_connections_not_for_new_threads() {
 fn a_server_opens_its_database_connections_when_it_starts() {
     use diesel::prelude::*;
     let Some(db) = fresh_db(Backend::Postgres) else { return };
-    #[derive(QueryableByName)]
-    struct Open {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     let mut c = diesel::PgConnection::establish(&db.url).expect("connect");
-    let mut open = || -> i64 {
+    let mut open = || {
         let q =
             "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
-        diesel::sql_query(q).get_result::<Open>(&mut c).expect("pg_stat_activity").n
+        crate::helpers::pg_count(&mut c, q)
     };
     let env = [("DAFTAR_DB_POOL_SIZE", "12".to_owned())];
     // The first start seeds the demo government (using connections as it

@@ -381,6 +381,19 @@ pub fn started(mut cmd: std::process::Command, db: &TestDb) -> (std::process::Ch
     (child, port)
 }
 
+/// One row of a `SELECT count(*) AS n …` (or any one BIGINT named `n`).
+#[derive(QueryableByName)]
+pub struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
+/// The `n` that `sql` (`SELECT count(*) AS n …`) counts on PostgreSQL.
+#[allow(dead_code)]
+pub fn pg_count(c: &mut diesel::PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Count>(c).unwrap_or_else(|e| panic!("{sql}: {e}")).n
+}
+
 /// Runs `first` and then `second` (two requests that each read row `id` of
 /// `table` and then update it) so that they cross: a PostgreSQL transaction
 /// of the test's own holds the row locked until both are waiting for it,
@@ -393,23 +406,17 @@ where
     F: FnOnce() -> Reply + Send,
     S: FnOnce() -> Reply + Send,
 {
-    #[derive(QueryableByName)]
-    struct Waiting {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     let mut holder = diesel::PgConnection::establish(&app.test_db.url).expect("connect");
     let mut watcher = diesel::PgConnection::establish(&app.test_db.url).expect("connect");
     let mut wait_for = |n: i64| {
         let started = std::time::Instant::now();
         loop {
-            let w: Waiting = diesel::sql_query(
+            let waiting = pg_count(
+                &mut watcher,
                 "SELECT count(*) AS n FROM pg_stat_activity \
                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .get_result(&mut watcher)
-            .expect("pg_stat_activity");
-            if w.n >= n {
+            );
+            if waiting >= n {
                 return;
             }
             assert!(started.elapsed().as_secs() < 20, "{n} requests never waited for the row lock");

@@ -336,12 +336,7 @@ both_backends!(a_breached_step_is_recorded_reminded_and_escalated_once, |backend
     let mut c = app.db.reader().unwrap();
     let mut count = |sql: &str| -> i64 {
         use diesel::RunQueryDsl;
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        daftar::on_backend!(&mut *c, |b| diesel::sql_query(sql).get_result::<N>(b)).unwrap().n
+        daftar::on_backend!(&mut *c, |b| diesel::sql_query(sql).get_result::<crate::helpers::Count>(b)).unwrap().n
     };
     assert_eq!(count("SELECT COUNT(*) AS n FROM ledger_events WHERE kind = 'sla_breached'"), 1);
     assert_eq!(count("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'mail.sla_reminder'"), 1);
