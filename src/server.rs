@@ -14,6 +14,32 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Db;
 
+/// Runs on a new database connection the reads of a caller's first
+/// request, for nobody (an empty user at an empty post, who finds nothing):
+/// the session check and principal, the inbox, a file's view and the posts
+/// and users an answer names. Each statement is then prepared on the
+/// connection and the tables and indexes it plans with are in the
+/// backend's caches, so that the first requests of a day do not pay for
+/// them (see `Db::warm`). Errors are ignored: priming is best effort.
+fn prime(conn: &mut crate::store::DbConn) {
+    use crate::domain::access::Viewer;
+    use crate::domain::org::Clearance;
+    use crate::efile::{self, Actor};
+    let nobody =
+        Viewer { user_id: String::new(), clearance: Clearance::Unclassified, roles: Vec::new(), held: Vec::new() };
+    let actor = Actor { viewer: &nobody, post: Some("") };
+    let _ = crate::auth::callers::epoch(conn);
+    let _ = crate::auth::callers::live_until(conn, "", "", 0);
+    let user =
+        (String::new(), String::new(), String::new(), None, Clearance::Unclassified.as_str().to_owned(), false, 0);
+    let _ = crate::auth::principal::complete(conn, user);
+    let _ = efile::inbox::inbox(conn, &actor, efile::inbox::Kind::All, 0, 20);
+    let _ = efile::visible_file(conn, &nobody, "");
+    let _ = efile::notes::sheet(conn, "", "");
+    let _ = efile::documents::of_file(conn, "");
+    let _ = efile::Refs::load(conn, [Some("")], [""]);
+}
+
 /// How long an idle keep-alive connection is kept open: longer than an
 /// officer's pause between actions (nginx's default is 75 s).
 pub const IDLE_KEEP_ALIVE_SECS: u64 = 75;
@@ -131,7 +157,7 @@ impl Server {
             Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!("{w}")),
             Err(e) => tracing::debug!(error = %e, "cannot read the database server's settings"),
         }
-        let open = db.warm();
+        let open = db.warm(prime);
         tracing::debug!(connections = open, "database connections opened");
         let metrics = Arc::new(Metrics::default());
         let mailer = crate::mail::Mailer::from_config(&config)?;

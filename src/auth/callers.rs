@@ -169,7 +169,7 @@ impl Callers {
 
 /// When the session behind an access token expires, if it is live now, and
 /// its user's row (read with the session's, one statement for both).
-fn live_until(
+pub(crate) fn live_until(
     conn: &mut DbConn,
     session_id: &str,
     user_id: &str,

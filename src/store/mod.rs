@@ -332,12 +332,15 @@ impl Db {
         self.write.max_size() as usize
     }
 
-    /// Opens every connection the pools may hold, and returns how many are
-    /// open. A server does this once at start: a burst of requests finds
-    /// them open instead of each waiting for PostgreSQL to start a backend
-    /// (the pools keep their connections, see `Db::connect`). Best effort:
-    /// one that cannot be had within a second is left to be opened later.
-    pub fn warm(&self) -> usize {
+    /// Opens every connection the pools may hold, primes each, and returns
+    /// how many are open. A server does this once at start: a burst of
+    /// requests finds them open instead of each waiting for PostgreSQL to
+    /// start a backend (the pools keep their connections, see
+    /// `Db::connect`), and finds each backend's caches loaded (see
+    /// [`load_catalog`]) and the reads of `prime` prepared. Best effort: one
+    /// that cannot be had within a second is left to be opened later, and
+    /// priming that fails only leaves the connection as cold as it was.
+    pub fn warm(&self, prime: impl Fn(&mut DbConn)) -> usize {
         let mut held = Vec::new();
         let pools = if self.backend == Backend::Sqlite { vec![&self.read, &self.write] } else { vec![&self.read] };
         for pool in pools {
@@ -348,6 +351,12 @@ impl Db {
                 }
             }
         }
+        for conn in held.iter_mut() {
+            if let Err(e) = load_catalog(conn) {
+                tracing::debug!(error = %e, "cannot load the catalog into a new connection");
+            }
+            prime(conn);
+        }
         held.len()
     }
 
@@ -356,6 +365,29 @@ impl Db {
         let s = self.read.state();
         (s.connections, s.idle_connections)
     }
+}
+
+/// Has a new PostgreSQL backend read the definition of every table of the
+/// schema into its caches, in one round trip. A backend otherwise reads them
+/// during its first statements: measured on a seeded database, the inbox's
+/// join took 1.8 ms as a new backend's first statement against 0.3 ms after
+/// (0.9 ms after this alone; 0.35 ms once the same statement had run): a
+/// cost each connection of a server just started would pay for each table
+/// its first requests read. SQLite reads its schema when a connection opens.
+fn load_catalog(conn: &mut DbConn) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let DbConn::Postgres(c) = conn else { return Ok(()) };
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
+    )
+    .load(c)?;
+    let each: String = tables.iter().map(|t| format!("SELECT * FROM {} WHERE false;", t.name)).collect();
+    c.batch_execute(&each)
 }
 
 fn describe_connection_error(e: &ConnectionError) -> String {
