@@ -16,8 +16,9 @@ use crate::store::Db;
 
 /// Runs on a new database connection the reads of a caller's first
 /// request, for nobody (an empty user at an empty post, who finds nothing):
-/// the session check and principal, the inbox, a file's view and the posts
-/// and users an answer names. Each statement is then prepared on the
+/// the session check and principal, the inbox, the first reads of a file's
+/// view (the file, its notes and documents; the rest of a view is not
+/// primed) and the posts and users an answer names. Each statement is then prepared on the
 /// connection and the tables and indexes it plans with are in the
 /// backend's caches, so that the first requests of a day do not pay for
 /// them (see `Db::warm`). Errors are ignored: priming is best effort.
